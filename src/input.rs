@@ -1,0 +1,435 @@
+//! Where URLs come from: `-u` arguments, files and standard input, read line
+//! by line into [`Target`]s and streamed to the runner through a bounded
+//! channel, so a list of any length uses the same memory.
+//!
+//! A line that is not a checkable URL still becomes a target (with the reason
+//! in `url`), so it gets its own result row and never stops the run.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use tokio::sync::mpsc;
+use url::Url;
+
+/// Lines longer than this are reported as invalid, and only this much of
+/// them is ever held in memory.
+pub const MAX_LINE: usize = 16 * 1024;
+
+/// How much of an over-long or invalid line is echoed back in results.
+const ECHO_LIMIT: usize = 200;
+
+/// One URL line to check, with where it came from.
+#[derive(Debug)]
+pub struct Target {
+    /// Position among the URL lines of the run, from 0; orders `--ordered`.
+    pub index: u64,
+    pub source: Source,
+    /// The line as written (trimmed; lossily decoded; shortened if huge).
+    pub input: String,
+    /// The URL to check, or why the line cannot be checked.
+    pub url: Result<Url, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Arg,
+    Line { name: Arc<str>, line: u64 },
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Arg => f.write_str("arg"),
+            Source::Line { name, line } => write!(f, "{name}:{line}"),
+        }
+    }
+}
+
+/// An input that has been opened, so every file error is known before any
+/// check starts.
+pub enum Input {
+    Stdin,
+    File { name: Arc<str>, file: File },
+}
+
+/// Opens every input up front; a missing file, a directory or no permission is
+/// an error for the whole run (exit 2), reported before anything is checked.
+pub fn open(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
+    paths.iter().map(|path| open_one(path)).collect()
+}
+
+fn open_one(path: &Path) -> anyhow::Result<Input> {
+    if path.as_os_str() == "-" {
+        return Ok(Input::Stdin);
+    }
+    let name = path.display().to_string();
+    let file = File::open(path).with_context(|| format!("cannot read '{name}'"))?;
+    let metadata = file
+        .metadata()
+        .with_context(|| format!("cannot read '{name}'"))?;
+    if metadata.is_dir() {
+        bail!("cannot read '{name}': it is a directory");
+    }
+    Ok(Input::File {
+        name: name.into(),
+        file,
+    })
+}
+
+/// Starts a thread that sends the targets of `urls` and then of `inputs`, in
+/// order. Blocking reads stay off the async runtime, and the bounded channel
+/// makes reading wait for checking. The thread ends early when the receiver
+/// goes away; its result reports a file that failed while being read.
+pub fn stream(
+    urls: Vec<String>,
+    inputs: Vec<Input>,
+    capacity: usize,
+) -> (
+    mpsc::Receiver<Target>,
+    std::thread::JoinHandle<anyhow::Result<()>>,
+) {
+    let (tx, rx) = mpsc::channel(capacity);
+    let handle = std::thread::spawn(move || {
+        let mut sender = Sender { tx, next_index: 0 };
+        for url in urls {
+            if !sender.send(Source::Arg, url.trim().as_bytes()) {
+                return Ok(());
+            }
+        }
+        for input in inputs {
+            let (name, reader): (Arc<str>, Box<dyn Read>) = match input {
+                Input::Stdin => ("stdin".into(), Box::new(io::stdin())),
+                Input::File { name, file } => (name, Box::new(file)),
+            };
+            let reader = BufReader::with_capacity(64 * 1024, reader);
+            if !send_lines(&mut sender, &name, reader)
+                .with_context(|| format!("reading '{name}'"))?
+            {
+                return Ok(());
+            }
+        }
+        Ok(())
+    });
+    (rx, handle)
+}
+
+struct Sender {
+    tx: mpsc::Sender<Target>,
+    next_index: u64,
+}
+
+impl Sender {
+    /// Sends one line as a target; `false` once nobody is listening.
+    fn send(&mut self, source: Source, line: &[u8]) -> bool {
+        let target = to_target(self.next_index, source, line);
+        self.next_index += 1;
+        self.tx.blocking_send(target).is_ok()
+    }
+}
+
+/// Sends each URL line of one file; blank lines and `#` comments are skipped
+/// but still counted, so line numbers match the file.
+fn send_lines(sender: &mut Sender, name: &Arc<str>, mut reader: impl BufRead) -> io::Result<bool> {
+    let mut buf = Vec::new();
+    let mut number = 0u64;
+    while let Some(full_len) = read_bounded_line(&mut reader, &mut buf, MAX_LINE)? {
+        number += 1;
+        let mut line = buf.as_slice();
+        if number == 1 {
+            line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+        }
+        let line = line.trim_ascii();
+        if line.is_empty() || line.starts_with(b"#") {
+            continue;
+        }
+        let source = Source::Line {
+            name: name.clone(),
+            line: number,
+        };
+        let sent = if full_len > MAX_LINE {
+            let target = Target {
+                index: sender.next_index,
+                source,
+                input: echo(line),
+                url: Err(format!(
+                    "line is {full_len} bytes long; the limit is {MAX_LINE}"
+                )),
+            };
+            sender.next_index += 1;
+            sender.tx.blocking_send(target).is_ok()
+        } else {
+            sender.send(source, line)
+        };
+        if !sent {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Reads one line into `buf` (without `\n`), keeping at most `max + 1` bytes
+/// of it, and returns the line's full length; `None` at end of input.
+fn read_bounded_line(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<Option<usize>> {
+    buf.clear();
+    let mut total = 0;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok((total > 0).then_some(total));
+        }
+        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], true),
+            None => (available, false),
+        };
+        let keep = chunk.len().min((max + 1).saturating_sub(buf.len()));
+        buf.extend_from_slice(&chunk[..keep]);
+        total += chunk.len();
+        let used = chunk.len() + usize::from(done);
+        reader.consume(used);
+        if done {
+            return Ok(Some(total));
+        }
+    }
+}
+
+fn to_target(index: u64, source: Source, line: &[u8]) -> Target {
+    let url = match std::str::from_utf8(line) {
+        Ok(text) => parse_url(text),
+        Err(e) => Err(format!(
+            "not valid UTF-8 (byte {} of the line)",
+            e.valid_up_to() + 1
+        )),
+    };
+    let url = url.map_err(|reason| format!("invalid URL at {source}: {reason}"));
+    Target {
+        index,
+        source,
+        input: echo(line),
+        url,
+    }
+}
+
+/// The line as shown back to the user: lossily decoded and, if huge, cut.
+fn echo(line: &[u8]) -> String {
+    if line.len() <= ECHO_LIMIT {
+        return String::from_utf8_lossy(line).into_owned();
+    }
+    format!("{}...", String::from_utf8_lossy(&line[..ECHO_LIMIT]))
+}
+
+/// Turns one trimmed line into the URL to check.
+///
+/// A line without a scheme (`example.com`, `example.com:8443/x`, `[::1]:80`)
+/// is checked as `https://`. Only http and https are accepted; user-info and
+/// the fragment are dropped, since neither is ever sent.
+pub fn parse_url(text: &str) -> Result<Url, String> {
+    let mut url = if has_scheme(text) {
+        Url::parse(text)
+    } else {
+        Url::parse(&format!("https://{text}"))
+    }
+    .map_err(|e| e.to_string())?;
+    match url.scheme() {
+        "http" | "https" => {}
+        other => {
+            return Err(format!(
+                "scheme '{other}' is not supported: only http and https"
+            ))
+        }
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("no host".into());
+    }
+    if url.port() == Some(0) {
+        return Err("port 0 cannot be connected to".into());
+    }
+    // Setting these cannot fail on an http(s) URL that has a host.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_fragment(None);
+    Ok(url)
+}
+
+/// Whether the line names its own scheme. `host:port` looks like
+/// `scheme:rest`, so a colon followed by digits (and then nothing, `/`, `?`
+/// or `#`) is a port, while `javascript:…` or `mailto:…` is a scheme.
+fn has_scheme(text: &str) -> bool {
+    if text.contains("://") {
+        return true;
+    }
+    let Some((scheme, rest)) = text.split_once(':') else {
+        return false;
+    };
+    let is_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    let port_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let is_port = port_len > 0
+        && matches!(
+            rest.as_bytes().get(port_len),
+            None | Some(b'/' | b'?' | b'#')
+        );
+    is_scheme && !is_port
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(text: &str) -> String {
+        parse_url(text).unwrap().to_string()
+    }
+
+    #[test]
+    fn lines_without_scheme_are_https() {
+        assert_eq!(checked("example.com"), "https://example.com/");
+        assert_eq!(checked("example.com:8443/x"), "https://example.com:8443/x");
+        assert_eq!(checked("localhost:8080"), "https://localhost:8080/");
+        assert_eq!(checked("[::1]:8080/h"), "https://[::1]:8080/h");
+        assert_eq!(checked("http://example.com"), "http://example.com/");
+    }
+
+    #[test]
+    fn other_schemes_are_refused() {
+        for line in [
+            "ftp://example.com/",
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "mailto:a@b.c",
+        ] {
+            let err = parse_url(line).unwrap_err();
+            assert!(err.contains("only http and https"), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn bad_hosts_and_ports_are_refused() {
+        assert!(parse_url("http://").is_err());
+        assert!(parse_url("http://example.com:70000/")
+            .unwrap_err()
+            .contains("port"));
+        assert!(parse_url("http://example.com:0/")
+            .unwrap_err()
+            .contains("port 0"));
+        assert!(parse_url("http://exa mple.com/").is_err());
+    }
+
+    #[test]
+    fn userinfo_and_fragment_are_dropped() {
+        assert_eq!(
+            checked("https://user:secret@example.com/p#top"),
+            "https://example.com/p"
+        );
+    }
+
+    #[test]
+    fn idn_hosts_become_punycode() {
+        assert_eq!(
+            checked("https://bücher.example/"),
+            "https://xn--bcher-kva.example/"
+        );
+    }
+
+    #[test]
+    fn control_bytes_never_survive_into_the_url() {
+        let url = parse_url("http://example.com/a%0d%0ab\rc").unwrap();
+        assert!(url.as_str().bytes().all(|b| b.is_ascii_graphic()), "{url}");
+    }
+
+    fn targets(text: &[u8]) -> Vec<Target> {
+        let (tx, mut rx) = mpsc::channel(1000);
+        let mut sender = Sender { tx, next_index: 0 };
+        assert!(send_lines(&mut sender, &Arc::from("list.txt"), text).unwrap());
+        drop(sender);
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    #[test]
+    fn comments_blanks_bom_and_crlf() {
+        let got = targets(b"\xEF\xBB\xBF# top\r\n\r\n  example.com  \r\n#x\nhttp://a.test/\n");
+        let summary: Vec<_> = got
+            .iter()
+            .map(|t| (t.index, t.source.to_string(), t.input.clone()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (0, "list.txt:3".into(), "example.com".into()),
+                (1, "list.txt:5".into(), "http://a.test/".into())
+            ]
+        );
+        assert!(got.iter().all(|t| t.url.is_ok()));
+    }
+
+    #[test]
+    fn bad_lines_become_invalid_targets_naming_file_and_line() {
+        let got = targets(b"ftp://x/\n\xff\xfe\nhttps://ok.test/\n");
+        assert_eq!(got.len(), 3);
+        assert!(got[0]
+            .url
+            .as_ref()
+            .unwrap_err()
+            .starts_with("invalid URL at list.txt:1: scheme 'ftp'"));
+        assert!(got[1]
+            .url
+            .as_ref()
+            .unwrap_err()
+            .contains("list.txt:2: not valid UTF-8"));
+        assert_eq!(got[1].input, "\u{FFFD}\u{FFFD}");
+        assert!(got[2].url.is_ok());
+    }
+
+    #[test]
+    fn huge_lines_are_cut_not_held() {
+        let mut text = vec![b'a'; 1_000_000];
+        text.extend_from_slice(b"\nexample.com\n");
+        let got = targets(&text);
+        assert_eq!(got.len(), 2);
+        assert!(got[0]
+            .url
+            .as_ref()
+            .unwrap_err()
+            .contains("1000000 bytes long"));
+        assert!(got[0].input.len() <= ECHO_LIMIT + 3);
+        assert_eq!(got[1].source.to_string(), "list.txt:2");
+    }
+
+    #[test]
+    fn bounded_line_reader_counts_but_does_not_keep() {
+        let mut reader = BufReader::with_capacity(7, &b"0123456789abc\nxy\n\nlast"[..]);
+        let mut buf = Vec::new();
+        assert_eq!(
+            read_bounded_line(&mut reader, &mut buf, 4).unwrap(),
+            Some(13)
+        );
+        assert_eq!(buf, b"01234");
+        assert_eq!(
+            read_bounded_line(&mut reader, &mut buf, 4).unwrap(),
+            Some(2)
+        );
+        assert_eq!(buf, b"xy");
+        assert_eq!(
+            read_bounded_line(&mut reader, &mut buf, 4).unwrap(),
+            Some(0)
+        );
+        assert_eq!(
+            read_bounded_line(&mut reader, &mut buf, 4).unwrap(),
+            Some(4)
+        );
+        assert_eq!(buf, b"last");
+        assert_eq!(read_bounded_line(&mut reader, &mut buf, 4).unwrap(), None);
+    }
+}

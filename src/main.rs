@@ -1,0 +1,102 @@
+//! statuscheck: which of these websites are up, right now?
+//!
+//! Data flows one way: arguments (`cli`) → URL lines (`input`) → checks
+//! (`run`, `check`, `http`, `tls`, `resolve`) → results (`outcome`) →
+//! output (`report`). This file only wires them and picks the exit status.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod check;
+mod cli;
+mod fdlimit;
+mod http;
+mod input;
+mod outcome;
+mod report;
+mod resolve;
+mod run;
+mod tls;
+
+use std::io::{self, BufWriter};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Config};
+use crate::report::Report;
+use crate::run::Ending;
+
+/// Exit status: every URL accepted / some failed / usage or input error.
+const EXIT_OK: u8 = 0;
+const EXIT_FAILED: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            report::message(&format!("{error:#}"));
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let started = Instant::now();
+    let config = Config::from_cli(cli)?;
+    let inputs = input::open(&config.files)?;
+    let checker = check::checker(&config)?;
+    if config.insecure {
+        report::message("--insecure: TLS certificates are not verified");
+    }
+    let concurrency = fdlimit::fit(config.concurrency);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (targets, reader) = input::stream(config.urls.clone(), inputs, 1024);
+    let stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    let mut report = Report::new(stdout, config.format, config.color, config.ok_codes.clone());
+    let ending = runtime.block_on(run::run(
+        checker,
+        concurrency,
+        config.ordered,
+        targets,
+        &mut report,
+    ));
+    // Don't wait for resolver threads still stuck in getaddrinfo.
+    runtime.shutdown_background();
+
+    let summary = report.summary;
+    let code = match ending? {
+        Ending::OutputClosed => {
+            return Ok(if summary.all_ok() {
+                EXIT_OK
+            } else {
+                EXIT_FAILED
+            })
+        }
+        Ending::Interrupted { signal } => 128 + signal as u8,
+        Ending::Finished => {
+            // The channel closed, so the reader thread has ended.
+            match reader.join() {
+                Ok(Ok(())) if summary.all_ok() => EXIT_OK,
+                Ok(Ok(())) => EXIT_FAILED,
+                Ok(Err(error)) => {
+                    report::message(&format!("{error:#}"));
+                    EXIT_USAGE
+                }
+                Err(_) => EXIT_USAGE,
+            }
+        }
+    };
+    if !config.quiet {
+        let prefix = if code > EXIT_USAGE {
+            "interrupted: "
+        } else {
+            ""
+        };
+        report::note(&format!("{prefix}{}", summary.line(started.elapsed())));
+    }
+    Ok(code)
+}

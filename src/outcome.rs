@@ -1,0 +1,336 @@
+//! What one check can come to, and how that counts: the typed result that
+//! flows from `check` through `run` to `report`.
+//!
+//! A failed URL is data, not an `Err` that ends the program: every input line
+//! becomes exactly one [`Checked`], whose `outcome` is either a [`Response`] or
+//! a [`CheckError`] of one of the documented [`ErrorKind`]s.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::input::Target;
+
+/// One input line, checked.
+#[derive(Debug)]
+pub struct Checked {
+    pub target: Target,
+    pub outcome: Result<Response, CheckError>,
+    /// Wall time of the whole check; zero for lines that were never checked.
+    pub elapsed: Duration,
+}
+
+/// What the server said in its status line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub version: HttpVersion,
+    pub code: u16,
+    /// The reason phrase as received; empty when the server sent none.
+    pub reason: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpVersion {
+    Http10,
+    Http11,
+}
+
+impl HttpVersion {
+    /// The version number as printed in JSON (`"1.1"`).
+    pub fn number(self) -> &'static str {
+        match self {
+            HttpVersion::Http10 => "1.0",
+            HttpVersion::Http11 => "1.1",
+        }
+    }
+}
+
+impl fmt::Display for HttpVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP/{}", self.number())
+    }
+}
+
+impl fmt::Display for Response {
+    /// The status line as received, without its line ending.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.version, self.code)?;
+        if !self.reason.is_empty() {
+            write!(f, " {}", self.reason)?;
+        }
+        Ok(())
+    }
+}
+
+/// The network phase a check was in, so a timeout can say where it stalled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Dns,
+    Connect,
+    Tls,
+    Write,
+    Read,
+}
+
+/// The documented, fixed set of ways a check can fail. Scripts match on
+/// [`ErrorKind::as_str`], so these names are a stable contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorKind {
+    InvalidUrl,
+    Dns,
+    Connect,
+    Timeout,
+    Tls,
+    Io,
+    Protocol,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidUrl => "invalid-url",
+            ErrorKind::Dns => "dns",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Io => "io",
+            ErrorKind::Protocol => "protocol",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything that can go wrong with one check. `Display` gives the short
+/// human message; [`CheckError::kind`] the stable machine name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckError {
+    /// The line is not a URL we can check; the message names file and line.
+    InvalidUrl(String),
+    Dns {
+        host: String,
+        reason: String,
+    },
+    Connect {
+        addr: SocketAddr,
+        reason: String,
+    },
+    /// `limit` is whichever deadline fired: `--connect-timeout` for one
+    /// connection attempt, `--timeout` for everything else.
+    Timeout {
+        phase: Phase,
+        limit: Duration,
+    },
+    Tls(String),
+    Io {
+        phase: Phase,
+        reason: String,
+    },
+    Protocol(String),
+}
+
+impl CheckError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CheckError::InvalidUrl(_) => ErrorKind::InvalidUrl,
+            CheckError::Dns { .. } => ErrorKind::Dns,
+            CheckError::Connect { .. } => ErrorKind::Connect,
+            CheckError::Timeout { .. } => ErrorKind::Timeout,
+            CheckError::Tls(_) => ErrorKind::Tls,
+            CheckError::Io { .. } => ErrorKind::Io,
+            CheckError::Protocol(_) => ErrorKind::Protocol,
+        }
+    }
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckError::InvalidUrl(msg) | CheckError::Tls(msg) | CheckError::Protocol(msg) => {
+                f.write_str(msg)
+            }
+            CheckError::Dns { host, reason } => write!(f, "{reason} ({host})"),
+            CheckError::Connect { addr, reason } => write!(f, "{reason} ({addr})"),
+            CheckError::Timeout { phase, limit } => {
+                let limit = HumanDuration(*limit);
+                match phase {
+                    Phase::Dns => write!(f, "DNS lookup not done after {limit}"),
+                    Phase::Connect => write!(f, "no connection after {limit}"),
+                    Phase::Tls => write!(f, "TLS handshake not done after {limit}"),
+                    Phase::Write => write!(f, "request not sent after {limit}"),
+                    Phase::Read => write!(f, "no status line after {limit}"),
+                }
+            }
+            CheckError::Io { phase, reason } => match phase {
+                Phase::Write => write!(f, "{reason} while sending the request"),
+                Phase::Read => write!(f, "{reason}"),
+                _ => write!(f, "{reason} during {phase:?}"),
+            },
+        }
+    }
+}
+
+/// Durations as a person writes them: `10s`, `1.5s`, `250ms`.
+pub struct HumanDuration(pub Duration);
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms < 1000 {
+            write!(f, "{ms}ms")
+        } else if ms % 1000 == 0 {
+            write!(f, "{}s", ms / 1000)
+        } else {
+            write!(f, "{}s", self.0.as_secs_f64())
+        }
+    }
+}
+
+/// How a result counts toward the summary and the exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// A status code in the accepted set.
+    Ok,
+    /// A status code outside the accepted set.
+    Failed,
+    /// No status code at all.
+    Error,
+}
+
+/// The status codes that count as success (`--ok-codes`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OkCodes(Vec<RangeInclusive<u16>>);
+
+impl OkCodes {
+    pub fn verdict(&self, outcome: &Result<Response, CheckError>) -> Verdict {
+        match outcome {
+            Ok(response) if self.accepts(response.code) => Verdict::Ok,
+            Ok(_) => Verdict::Failed,
+            Err(_) => Verdict::Error,
+        }
+    }
+
+    pub fn accepts(&self, code: u16) -> bool {
+        self.0.iter().any(|range| range.contains(&code))
+    }
+}
+
+impl Default for OkCodes {
+    fn default() -> Self {
+        OkCodes(vec![100..=399])
+    }
+}
+
+impl FromStr for OkCodes {
+    type Err = String;
+
+    /// `200,204,300-399`: codes and inclusive ranges, each within 100–599.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parse_code = |text: &str| -> Result<u16, String> {
+            match text.trim().parse::<u16>() {
+                Ok(code @ 100..=599) => Ok(code),
+                _ => Err(format!(
+                    "'{}' is not a status code: use numbers from 100 to 599, \
+                     as in 200,204,300-399",
+                    text.trim()
+                )),
+            }
+        };
+        let mut ranges = Vec::new();
+        for part in s.split(',') {
+            let range = match part.split_once('-') {
+                Some((low, high)) => {
+                    let (low, high) = (parse_code(low)?, parse_code(high)?);
+                    if low > high {
+                        return Err(format!("range '{}' is empty: write low-high", part.trim()));
+                    }
+                    low..=high
+                }
+                None => {
+                    let code = parse_code(part)?;
+                    code..=code
+                }
+            };
+            ranges.push(range);
+        }
+        Ok(OkCodes(ranges))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(code: u16) -> Result<Response, CheckError> {
+        Ok(Response {
+            version: HttpVersion::Http11,
+            code,
+            reason: String::new(),
+        })
+    }
+
+    #[test]
+    fn ok_codes_parse_lists_and_ranges() {
+        let codes: OkCodes = "200,204, 300-399".parse().unwrap();
+        assert!(codes.accepts(200) && codes.accepts(204) && codes.accepts(399));
+        assert!(!codes.accepts(201) && !codes.accepts(400));
+    }
+
+    #[test]
+    fn ok_codes_reject_out_of_range_and_garbage() {
+        for bad in ["99-700", "99", "600", "abc", "", "300-200", "200,"] {
+            let err = bad.parse::<OkCodes>().unwrap_err();
+            assert!(
+                err.contains("100 to 599") || err.contains("empty"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn verdict_follows_ok_codes() {
+        let codes = OkCodes::default();
+        assert_eq!(codes.verdict(&response(200)), Verdict::Ok);
+        assert_eq!(codes.verdict(&response(301)), Verdict::Ok);
+        assert_eq!(codes.verdict(&response(404)), Verdict::Failed);
+        let err = Err(CheckError::Protocol("x".into()));
+        assert_eq!(codes.verdict(&err), Verdict::Error);
+    }
+
+    #[test]
+    fn timeouts_name_their_phase() {
+        let e = CheckError::Timeout {
+            phase: Phase::Read,
+            limit: Duration::from_secs(10),
+        };
+        assert_eq!(e.to_string(), "no status line after 10s");
+        let e = CheckError::Timeout {
+            phase: Phase::Tls,
+            limit: Duration::from_millis(1500),
+        };
+        assert_eq!(e.to_string(), "TLS handshake not done after 1.5s");
+        assert_eq!(e.kind().as_str(), "timeout");
+    }
+
+    #[test]
+    fn response_displays_as_status_line() {
+        let r = Response {
+            version: HttpVersion::Http10,
+            code: 204,
+            reason: String::new(),
+        };
+        assert_eq!(r.to_string(), "HTTP/1.0 204");
+        let r = Response {
+            version: HttpVersion::Http11,
+            code: 200,
+            reason: "OK".into(),
+        };
+        assert_eq!(r.to_string(), "HTTP/1.1 200 OK");
+    }
+}

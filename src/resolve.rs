@@ -1,0 +1,165 @@
+//! Host name → socket addresses: IP literals as they are, `--resolve` pins,
+//! then the system resolver (getaddrinfo, on tokio's blocking pool).
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+/// `--resolve HOST:PORT:ADDR[,ADDR…]`, as in curl: check HOST on PORT at these
+/// addresses, in this order, without asking DNS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pin {
+    host: String,
+    port: u16,
+    addrs: Vec<IpAddr>,
+}
+
+impl FromStr for Pin {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let usage =
+            || format!("'{s}' is not HOST:PORT:ADDR[,ADDR...] (e.g. example.com:443:127.0.0.1)");
+        let (host, rest) = s.split_once(':').ok_or_else(usage)?;
+        let (port, addrs) = rest.split_once(':').ok_or_else(usage)?;
+        let port = port
+            .parse::<u16>()
+            .ok()
+            .filter(|&p| p != 0)
+            .ok_or_else(usage)?;
+        let addrs = addrs
+            .split(',')
+            .map(|a| {
+                a.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<IpAddr>()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| usage())?;
+        if host.is_empty() {
+            return Err(usage());
+        }
+        Ok(Pin {
+            host: host.to_ascii_lowercase(),
+            port,
+            addrs,
+        })
+    }
+}
+
+/// Answers "where is this host?" for every check of the run.
+#[derive(Debug, Default)]
+pub struct Resolver {
+    pins: HashMap<(String, u16), Vec<SocketAddr>>,
+}
+
+impl Resolver {
+    pub fn new(pins: &[Pin]) -> Self {
+        let pins = pins
+            .iter()
+            .map(|pin| {
+                let addrs = pin
+                    .addrs
+                    .iter()
+                    .map(|&ip| SocketAddr::new(ip, pin.port))
+                    .collect();
+                ((pin.host.clone(), pin.port), addrs)
+            })
+            .collect();
+        Resolver { pins }
+    }
+
+    /// All addresses of `host`, in the order they should be tried. The error
+    /// is the resolver's reason in plain words.
+    pub async fn lookup(
+        &self,
+        host: &url::Host<&str>,
+        port: u16,
+    ) -> Result<Vec<SocketAddr>, String> {
+        let domain = match host {
+            url::Host::Ipv4(ip) => return Ok(vec![SocketAddr::new(IpAddr::V4(*ip), port)]),
+            url::Host::Ipv6(ip) => return Ok(vec![SocketAddr::new(IpAddr::V6(*ip), port)]),
+            url::Host::Domain(domain) => *domain,
+        };
+        if let Some(addrs) = self.pins.get(&(domain.to_owned(), port)) {
+            return Ok(addrs.clone());
+        }
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((domain, port))
+            .await
+            .map_err(|e| io_reason(&e))?
+            .collect();
+        if addrs.is_empty() {
+            return Err("no address found".into());
+        }
+        Ok(addrs)
+    }
+}
+
+/// An OS error without its decoration: `Connection refused (os error 111)` →
+/// `connection refused`.
+pub fn io_reason(error: &io::Error) -> String {
+    let text = error.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let text = text
+        .strip_prefix("failed to lookup address information: ")
+        .unwrap_or(text);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => format!("{:?}", error.kind()).to_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_parse_like_curl() {
+        let pin: Pin = "Example.com:443:127.0.0.1,[::1]".parse().unwrap();
+        assert_eq!(pin.host, "example.com");
+        assert_eq!(pin.port, 443);
+        assert_eq!(
+            pin.addrs,
+            [
+                "127.0.0.1".parse::<IpAddr>().unwrap(),
+                "::1".parse().unwrap()
+            ]
+        );
+        for bad in [
+            "example.com",
+            "example.com:443",
+            "example.com:x:1.2.3.4",
+            "example.com:443:nope",
+            ":443:1.2.3.4",
+            "a:0:1.2.3.4",
+        ] {
+            assert!(bad.parse::<Pin>().is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn pins_win_over_dns_and_keep_their_order() {
+        let resolver = Resolver::new(&["a.test:80:127.0.0.2,127.0.0.1".parse().unwrap()]);
+        let addrs = resolver
+            .lookup(&url::Host::Domain("a.test"), 80)
+            .await
+            .unwrap();
+        assert_eq!(
+            addrs,
+            [
+                "127.0.0.2:80".parse().unwrap(),
+                "127.0.0.1:80".parse::<SocketAddr>().unwrap()
+            ]
+        );
+    }
+
+    #[test]
+    fn os_errors_lose_their_decoration() {
+        let e = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(io_reason(&e), "connection refused");
+        let e = io::Error::from_raw_os_error(libc::EMFILE);
+        assert_eq!(io_reason(&e), "too many open files");
+    }
+}
