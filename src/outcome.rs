@@ -170,7 +170,9 @@ impl fmt::Display for CheckError {
             CheckError::Io { phase, reason } => match phase {
                 Phase::Write => write!(f, "{reason} while sending the request"),
                 Phase::Read => write!(f, "{reason}"),
-                _ => write!(f, "{reason} during {phase:?}"),
+                Phase::Dns => write!(f, "{reason} during the DNS lookup"),
+                Phase::Connect => write!(f, "{reason} while connecting"),
+                Phase::Tls => write!(f, "{reason} during the TLS handshake"),
             },
         }
     }

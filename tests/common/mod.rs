@@ -1,0 +1,332 @@
+//! Test servers and helpers shared by the end-to-end tests.
+//!
+//! Every server binds `127.0.0.1:0` (or `[::1]:0`) in a thread of its own and
+//! lives until the test process ends. Connections get a thread each: blocking
+//! code makes each misbehaviour easy to read. Certificates are made at test
+//! time with rcgen. Nothing here touches the internet or a fixed port.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// What a server does with each accepted connection.
+pub type Handler = Arc<dyn Fn(TcpStream) + Send + Sync>;
+
+/// A running test server.
+pub struct Server {
+    pub addr: SocketAddr,
+    /// Every request head the server read, in arrival order.
+    pub requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn https_url(&self, host: &str, path: &str) -> String {
+        format!("https://{host}:{}{path}", self.addr.port())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+/// Starts a server on `bind` that gives each connection to `handler`.
+pub fn serve_on(bind: &str, handler: impl Fn(TcpStream) + Send + Sync + 'static) -> Server {
+    let listener = TcpListener::bind(bind).expect("bind test server");
+    let addr = listener.local_addr().expect("local addr");
+    let handler: Handler = Arc::new(handler);
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let handler = handler.clone();
+            thread::spawn(move || handler(stream));
+        }
+    });
+    Server {
+        addr,
+        requests: Arc::new(Mutex::new(Vec::new())),
+    }
+}
+
+pub fn serve(handler: impl Fn(TcpStream) + Send + Sync + 'static) -> Server {
+    serve_on("127.0.0.1:0", handler)
+}
+
+/// Reads a request head (up to the blank line, at most 64 KiB).
+pub fn read_head(stream: &mut impl Read) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+/// The status line the well-behaved server answers for `path`:
+/// `/status/404` → 404, anything else → 200.
+pub fn status_for(head: &str) -> u16 {
+    let path = head.split(' ').nth(1).unwrap_or("/");
+    path.strip_prefix("/status/")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(200)
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Whatever",
+    }
+}
+
+fn answer(stream: &mut impl Write, head: &str) {
+    let code = status_for(head);
+    let response = format!(
+        "HTTP/1.1 {code} {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        reason(code)
+    );
+    let _ = stream.write_all(response.as_bytes());
+    let _ = stream.flush();
+}
+
+/// A well-behaved HTTP server that records requests and answers by path.
+pub fn http_server() -> Server {
+    http_server_on("127.0.0.1:0")
+}
+
+pub fn http_server_on(bind: &str) -> Server {
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    let mut server = serve_on(bind, move |mut stream| {
+        let head = read_head(&mut stream);
+        seen.lock().unwrap().push(head.clone());
+        answer(&mut stream, &head);
+    });
+    server.requests = requests;
+    server
+}
+
+/// A server that sends `bytes` after reading the request, then closes.
+pub fn raw_server(bytes: &'static [u8]) -> Server {
+    serve(move |mut stream| {
+        read_head(&mut stream);
+        let _ = stream.write_all(bytes);
+    })
+}
+
+/// Makes the next `close` of this socket send a reset instead of a FIN.
+pub fn reset_on_close(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt reads `linger`, which lives across the call.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            &linger as *const libc::linger as *const libc::c_void,
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
+/// A test CA and the PEM file clients pass as `--cacert`.
+pub struct Ca {
+    cert: rcgen::Certificate,
+    key: KeyPair,
+    pub pem: PathBuf,
+}
+
+/// How a leaf certificate should be made.
+pub struct Leaf<'a> {
+    pub names: &'a [&'a str],
+    pub expired: bool,
+}
+
+static UNIQUE: AtomicUsize = AtomicUsize::new(0);
+
+/// A file path unique to this test process and call, under cargo's tmp dir.
+pub fn temp_path(name: &str) -> PathBuf {
+    let n = UNIQUE.fetch_add(1, Ordering::Relaxed);
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("t{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+pub fn write_file(name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+    let path = temp_path(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+impl Ca {
+    pub fn new() -> Ca {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "statuscheck test CA");
+        let cert = params.self_signed(&key).unwrap();
+        let pem = write_file("ca.pem", cert.pem());
+        Ca { cert, key, pem }
+    }
+
+    /// A rustls server configuration for a leaf signed by this CA.
+    pub fn server_config(&self, leaf: Leaf) -> Arc<rustls::ServerConfig> {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, leaf.names[0]);
+        params.subject_alt_names = leaf
+            .names
+            .iter()
+            .map(|name| match name.parse() {
+                Ok(ip) => SanType::IpAddress(ip),
+                Err(_) => SanType::DnsName((*name).try_into().unwrap()),
+            })
+            .collect();
+        if leaf.expired {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        let chain = vec![CertificateDer::from(cert.der().to_vec())];
+        let key = PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        Arc::new(config)
+    }
+}
+
+/// An HTTPS server answering by path, with a leaf for `leaf.names`.
+pub fn https_server(ca: &Ca, leaf: Leaf) -> Server {
+    let config = ca.server_config(leaf);
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    let mut server = serve(move |mut tcp| {
+        let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+            return;
+        };
+        let mut tls = rustls::StreamOwned::new(conn, &mut tcp);
+        let head = read_head(&mut tls);
+        if head.is_empty() {
+            // Handshake failed: send the alert rustls queued, then close.
+            let _ = tls.conn.write_tls(&mut tls.sock);
+            return;
+        }
+        seen.lock().unwrap().push(head.clone());
+        answer(&mut tls, &head);
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+    });
+    server.requests = requests;
+    server
+}
+
+/// A TCP port with nothing listening: bound, then closed at once.
+pub fn refused_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// The result of running the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Each stdout line of a `--format json` run, parsed.
+    pub fn json(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
+    /// The only JSON record of a one-URL run.
+    pub fn record(&self) -> serde_json::Value {
+        let records = self.json();
+        assert_eq!(
+            records.len(),
+            1,
+            "stdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        records.into_iter().next().unwrap()
+    }
+}
+
+pub fn statuscheck() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_statuscheck"));
+    command.env_remove("NO_COLOR").stdin(Stdio::null());
+    command
+}
+
+/// Runs the binary with `args` and no stdin, and waits for it.
+pub fn run(args: &[&str]) -> Run {
+    finish(statuscheck().args(args).output().unwrap())
+}
+
+/// Runs the binary with `stdin` as its standard input.
+pub fn run_with_stdin(args: &[&str], stdin: &str) -> Run {
+    let mut child = statuscheck()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    finish(child.wait_with_output().unwrap())
+}
+
+fn finish(output: Output) -> Run {
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    };
+    assert!(!run.stderr.contains("panicked"), "panic: {}", run.stderr);
+    run
+}
+
+/// A generous bound for anything that should take about a second.
+pub const SLACK: Duration = Duration::from_secs(5);

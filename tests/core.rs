@@ -1,0 +1,353 @@
+//! End-to-end: the real binary against real local servers, for the core
+//! contract: codes, formats, inputs, modes and exit statuses.
+
+mod common;
+
+use std::time::Instant;
+
+use common::*;
+
+#[test]
+fn reports_each_code_the_server_sends() {
+    let server = http_server();
+    let urls: Vec<String> = [200, 301, 404, 500]
+        .iter()
+        .map(|c| server.url(&format!("/status/{c}")))
+        .collect();
+    let mut args = vec!["--format", "json", "--ordered"];
+    for url in &urls {
+        args.extend(["-u", url]);
+    }
+    let run = run(&args);
+    let records = run.json();
+    let codes: Vec<u64> = records
+        .iter()
+        .map(|r| r["code"].as_u64().unwrap())
+        .collect();
+    assert_eq!(codes, [200, 301, 404, 500]);
+    let oks: Vec<bool> = records.iter().map(|r| r["ok"].as_bool().unwrap()).collect();
+    assert_eq!(oks, [true, true, false, false]);
+    assert_eq!(records[2]["reason"], "Not Found");
+    assert_eq!(records[0]["http_version"], "1.1");
+    assert_eq!(run.code, 1, "404 and 500 are failures");
+    assert!(
+        run.stderr.contains("4 checked: 2 ok, 2 failed, 0 errors"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn exit_zero_only_when_every_url_is_accepted() {
+    let server = http_server();
+    let ok = run(&["-u", &server.url("/"), "-u", &server.url("/status/301")]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let custom = run(&["--ok-codes", "200,404", "-u", &server.url("/status/404")]);
+    assert_eq!(custom.code, 0);
+    let strict = run(&["--ok-codes", "200", "-u", &server.url("/status/301")]);
+    assert_eq!(strict.code, 1);
+}
+
+#[test]
+fn sends_the_documented_request() {
+    let server = http_server();
+    let run = run(&["-u", &server.url("/a/b?x=1&y=2#frag")]);
+    assert_eq!(run.code, 0);
+    let requests = server.requests.lock().unwrap();
+    let expected = format!(
+        "GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: {}\r\nUser-Agent: statuscheck/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+        server.addr,
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(requests.as_slice(), [expected]);
+}
+
+#[test]
+fn https_with_a_ca_made_at_test_time() {
+    let ca = Ca::new();
+    let server = https_server(
+        &ca,
+        Leaf {
+            names: &["localhost", "127.0.0.1"],
+            expired: false,
+        },
+    );
+    let cacert = ca.pem.to_str().unwrap();
+    let by_name = run(&[
+        "--format",
+        "json",
+        "--cacert",
+        cacert,
+        "-u",
+        &server.https_url("localhost", "/status/204"),
+    ]);
+    assert_eq!(by_name.record()["code"], 204, "{}", by_name.stdout);
+    let by_ip = run(&[
+        "--format",
+        "json",
+        "--cacert",
+        cacert,
+        "-u",
+        &server.https_url("127.0.0.1", "/"),
+    ]);
+    assert_eq!(by_ip.record()["code"], 200, "{}", by_ip.stdout);
+    assert_eq!(by_ip.code, 0);
+}
+
+#[test]
+fn untrusted_certificate_is_a_tls_error_unless_insecure() {
+    let ca = Ca::new();
+    let server = https_server(
+        &ca,
+        Leaf {
+            names: &["localhost"],
+            expired: false,
+        },
+    );
+    let url = server.https_url("localhost", "/");
+    let untrusted = run(&["--format", "json", "-u", &url]);
+    let record = untrusted.record();
+    assert_eq!(record["error"]["kind"], "tls");
+    assert_eq!(
+        record["error"]["message"],
+        "certificate issued by an unknown authority"
+    );
+    assert_eq!(untrusted.code, 1);
+    let insecure = run(&["--format", "json", "-k", "-u", &url]);
+    assert_eq!(insecure.record()["code"], 200);
+    assert_eq!(
+        insecure.stderr.matches("--insecure").count(),
+        1,
+        "{}",
+        insecure.stderr
+    );
+}
+
+#[test]
+fn silent_server_times_out_waiting_for_the_status_line() {
+    let server = serve(|stream| {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        drop(stream);
+    });
+    let started = Instant::now();
+    let run = run(&["--format", "json", "--timeout", "1", "-u", &server.url("/")]);
+    assert!(started.elapsed() < SLACK, "took {:?}", started.elapsed());
+    let record = run.record();
+    assert_eq!(record["error"]["kind"], "timeout");
+    assert_eq!(record["error"]["message"], "no status line after 1s");
+}
+
+#[test]
+fn refused_port_is_a_connect_error() {
+    let port = refused_port();
+    let run = run(&[
+        "--format",
+        "json",
+        "-u",
+        &format!("http://127.0.0.1:{port}/"),
+    ]);
+    let record = run.record();
+    assert_eq!(record["error"]["kind"], "connect");
+    assert_eq!(
+        record["error"]["message"],
+        format!("connection refused (127.0.0.1:{port})")
+    );
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn ipv6_loopback_works_where_available() {
+    let Ok(listener) = std::net::TcpListener::bind("[::1]:0") else {
+        eprintln!("no IPv6 loopback here; skipping");
+        return;
+    };
+    drop(listener);
+    let server = http_server_on("[::1]:0");
+    let url = format!("http://[::1]:{}/status/204", server.port());
+    let run = run(&["--format", "json", "-u", &url]);
+    assert_eq!(run.record()["code"], 204);
+    let requests = server.requests.lock().unwrap();
+    assert!(requests[0].contains(&format!("\r\nHost: [::1]:{}\r\n", server.port())));
+}
+
+#[test]
+fn mixed_good_and_bad_lines_in_one_file() {
+    let server = http_server();
+    let list = format!(
+        "# a comment\n{}\nftp://example.com/\n\nnot a url at all\n{}\n",
+        server.url("/"),
+        server.url("/status/404")
+    );
+    let file = write_file("mixed.txt", list);
+    let name = file.to_str().unwrap();
+    let run = run(&["--format", "json", "--ordered", name]);
+    let records = run.json();
+    assert_eq!(records.len(), 4, "one record per URL line: {}", run.stdout);
+    assert_eq!(records[0]["code"], 200);
+    assert_eq!(records[1]["error"]["kind"], "invalid-url");
+    let message = records[1]["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("{name}:3")), "{message}");
+    assert_eq!(records[1]["source"], format!("{name}:3"));
+    assert_eq!(records[2]["error"]["kind"], "invalid-url");
+    assert_eq!(records[2]["input"], "not a url at all");
+    assert_eq!(records[3]["code"], 404);
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn reads_stdin_with_dash_and_when_no_file_is_given() {
+    let server = http_server();
+    let list = format!("{}\n{}\n", server.url("/"), server.url("/status/500"));
+    for args in [
+        &["--format", "tsv", "--ordered", "-"][..],
+        &["--format", "tsv", "--ordered"],
+    ] {
+        let run = run_with_stdin(args, &list);
+        let codes: Vec<&str> = run
+            .stdout
+            .lines()
+            .map(|l| l.split('\t').nth(1).unwrap())
+            .collect();
+        assert_eq!(codes, ["200", "500"], "{args:?}");
+        let json = run_with_stdin(&["--format", "json", "--ordered", "-"], &list);
+        assert_eq!(json.json()[0]["source"], "stdin:1");
+    }
+}
+
+#[test]
+fn tsv_rows_have_five_fields() {
+    let server = http_server();
+    let port = refused_port();
+    let run = run(&[
+        "--format",
+        "tsv",
+        "--ordered",
+        "-u",
+        &server.url("/status/301"),
+        "-u",
+        &format!("http://127.0.0.1:{port}/"),
+        "-u",
+        "ftp://x/",
+    ]);
+    let rows: Vec<Vec<&str>> = run
+        .stdout
+        .lines()
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert!(rows.iter().all(|r| r.len() == 5), "{rows:?}");
+    assert_eq!(
+        &rows[0][..3],
+        [
+            server.url("/status/301").as_str(),
+            "301",
+            "Moved Permanently"
+        ]
+    );
+    assert!(rows[0][3].parse::<f64>().unwrap() >= 0.0);
+    assert_eq!(rows[0][4], "");
+    assert_eq!(rows[1][1], "");
+    assert!(
+        rows[1][4].starts_with("connect: connection refused"),
+        "{:?}",
+        rows[1]
+    );
+    assert!(rows[2][4].starts_with("invalid-url: "), "{:?}", rows[2]);
+    assert_eq!(rows[2][3], "", "never checked, so no time");
+}
+
+#[test]
+fn text_format_is_one_readable_line_per_url() {
+    let server = http_server();
+    let run = run(&["--color", "never", "-u", &server.url("/status/404")]);
+    let line = run.stdout.lines().next().unwrap();
+    assert!(line.starts_with(&server.url("/status/404")));
+    assert!(line.contains("HTTP/1.1 404 Not Found"), "{line}");
+    assert!(line.trim_end().ends_with("ms"), "{line}");
+    assert!(
+        !run.stdout.contains('\x1b'),
+        "no colour when asked for none"
+    );
+    let coloured = common::run(&["--color", "always", "-u", &server.url("/status/404")]);
+    assert!(coloured.stdout.contains("\x1b[33m"), "404 is yellow");
+}
+
+#[test]
+fn sequential_gives_the_same_results_as_concurrent_in_input_order() {
+    let server = http_server();
+    let port = refused_port();
+    let mut list = String::new();
+    for i in 0..30 {
+        match i % 3 {
+            0 => list.push_str(&server.url(&format!("/status/{}\n", 200 + i))),
+            1 => list.push_str(&format!("http://127.0.0.1:{port}/{i}\n")),
+            _ => list.push_str(&format!("gopher://x/{i}\n")),
+        }
+    }
+    let file = write_file("list.txt", &list);
+    let file = file.to_str().unwrap();
+    let rows = |args: &[&str]| -> Vec<String> {
+        let run = run(args);
+        run.json()
+            .iter()
+            .map(|r| format!("{} {} {}", r["source"], r["code"], r["error"]["kind"]))
+            .collect()
+    };
+    let sequential = rows(&["--format", "json", "--sequential", file]);
+    let mut concurrent = rows(&["--format", "json", "-c", "8", file]);
+    let ordered = rows(&["--format", "json", "-c", "8", "--ordered", file]);
+    assert_eq!(sequential.len(), 30);
+    assert_eq!(ordered, sequential, "--ordered is input order");
+    let in_input_order: Vec<String> = (1..=30).map(|line| format!("\"{file}:{line}\"")).collect();
+    let sources: Vec<String> = sequential
+        .iter()
+        .map(|r| r.split(' ').next().unwrap().to_string())
+        .collect();
+    assert_eq!(sources, in_input_order);
+    concurrent.sort();
+    let mut sorted = sequential.clone();
+    sorted.sort();
+    assert_eq!(concurrent, sorted, "same results, whatever the order");
+}
+
+#[test]
+fn unreadable_input_is_a_usage_error_and_nothing_is_checked() {
+    let server = http_server();
+    let dir = temp_path("dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (bad, says) in [
+        (
+            "/nonexistent/list.txt",
+            "cannot read '/nonexistent/list.txt'",
+        ),
+        (dir.to_str().unwrap(), "is a directory"),
+    ] {
+        let run = run(&["-u", &server.url("/"), bad]);
+        assert_eq!(run.code, 2, "{bad}");
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+        assert_eq!(run.stdout, "");
+    }
+    assert!(
+        server.requests.lock().unwrap().is_empty(),
+        "nothing checked"
+    );
+}
+
+#[test]
+fn quiet_drops_the_summary() {
+    let server = http_server();
+    let run = run(&["-q", "-u", &server.url("/")]);
+    assert_eq!(run.stderr, "");
+    assert_eq!(run.code, 0);
+}
+
+#[test]
+fn help_and_version() {
+    let help = run(&["--help"]);
+    assert_eq!(help.code, 0);
+    assert!(help.stdout.contains("--sequential") && help.stdout.contains("Examples:"));
+    let version = run(&["--version"]);
+    assert_eq!(
+        version.stdout.trim(),
+        format!("statuscheck {}", env!("CARGO_PKG_VERSION"))
+    );
+}
