@@ -96,7 +96,7 @@ pub fn stream(
     let handle = std::thread::spawn(move || {
         let mut sender = Sender { tx, next_index: 0 };
         for url in urls {
-            if !sender.send(Source::Arg, url.trim().as_bytes()) {
+            if !sender.send(Source::Arg, url.trim().as_bytes(), None) {
                 return Ok(());
             }
         }
@@ -124,8 +124,9 @@ struct Sender {
 
 impl Sender {
     /// Sends one line as a target; `false` once nobody is listening.
-    fn send(&mut self, source: Source, line: &[u8]) -> bool {
-        let target = to_target(self.next_index, source, line);
+    /// `too_long` is the full length of a line that was cut at [`MAX_LINE`].
+    fn send(&mut self, source: Source, line: &[u8], too_long: Option<usize>) -> bool {
+        let target = to_target(self.next_index, source, line, too_long);
         self.next_index += 1;
         self.tx.blocking_send(target).is_ok()
     }
@@ -150,20 +151,8 @@ fn send_lines(sender: &mut Sender, name: &Arc<str>, mut reader: impl BufRead) ->
             name: name.clone(),
             line: number,
         };
-        let sent = if full_len > MAX_LINE {
-            let target = Target {
-                index: sender.next_index,
-                source,
-                input: echo(line),
-                url: Err(format!(
-                    "line is {full_len} bytes long; the limit is {MAX_LINE}"
-                )),
-            };
-            sender.next_index += 1;
-            sender.tx.blocking_send(target).is_ok()
-        } else {
-            sender.send(source, line)
-        };
+        let too_long = (full_len > MAX_LINE).then_some(full_len);
+        let sent = sender.send(source, line, too_long);
         if !sent {
             return Ok(false);
         }
@@ -204,10 +193,13 @@ fn read_bounded_line(
     }
 }
 
-fn to_target(index: u64, source: Source, line: &[u8]) -> Target {
-    let url = match std::str::from_utf8(line) {
-        Ok(text) => parse_url(text),
-        Err(e) => Err(format!(
+fn to_target(index: u64, source: Source, line: &[u8], too_long: Option<usize>) -> Target {
+    let url = match (too_long, std::str::from_utf8(line)) {
+        (Some(length), _) => Err(format!(
+            "line is {length} bytes long; the limit is {MAX_LINE}"
+        )),
+        (None, Ok(text)) => parse_url(text),
+        (None, Err(e)) => Err(format!(
             "not valid UTF-8 (byte {} of the line)",
             e.valid_up_to() + 1
         )),
