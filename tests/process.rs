@@ -1,0 +1,173 @@
+//! The process itself: signals, a closed stdout, file-descriptor limits and
+//! memory that does not grow with the length of the list.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Waits for `child` at most `limit`; kills it and fails the test otherwise.
+fn wait_bounded(child: &mut Child, limit: Duration) -> i32 {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("statuscheck did not exit within {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A list whose first URL answers at once and whose others never do.
+fn list_with_one_fast_url() -> String {
+    let silent = serve(|stream| {
+        thread::sleep(Duration::from_secs(60));
+        drop(stream);
+    });
+    let mut list = format!("http://127.0.0.1:{}/\n", refused_port());
+    for i in 0..20 {
+        list.push_str(&silent.url(&format!("/{i}\n")));
+    }
+    write_file("hang.txt", list).to_str().unwrap().to_string()
+}
+
+fn interrupt_with(signal: i32, expected_code: i32) {
+    let file = list_with_one_fast_url();
+    let mut child = statuscheck()
+        .args(["--format", "tsv", "--timeout", "60s", &file])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains("connection refused"), "{first}");
+    // The first result is out, so the run is under way: interrupt it.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let code = wait_bounded(&mut child, SLACK);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(code, expected_code);
+    assert_eq!(rest, "", "no result for checks that never finished");
+    assert!(stderr.starts_with("interrupted: 1 checked: 0 ok, 0 failed, 1 error"), "{stderr}");
+}
+
+#[test]
+fn sigint_flushes_results_prints_the_summary_and_exits_130() {
+    interrupt_with(libc::SIGINT, 130);
+}
+
+#[test]
+fn sigterm_exits_143() {
+    interrupt_with(libc::SIGTERM, 143);
+}
+
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    let port = refused_port();
+    let mut child = statuscheck()
+        .args(["--format", "tsv", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Far more lines than could be checked in the time allowed: only stopping
+    // early lets the run end in time. Bounded in count all the same.
+    let feeder = thread::spawn(move || {
+        let line = format!("http://127.0.0.1:{port}/\n");
+        for _ in 0..5_000_000 {
+            if stdin.write_all(line.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    drop(stdout);
+    let code = wait_bounded(&mut child, Duration::from_secs(20));
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(stderr, "", "quiet: no panic, no error text");
+    assert_eq!(code, 1, "the results it had seen were failures");
+    feeder.join().unwrap();
+}
+
+#[test]
+fn concurrency_is_lowered_to_fit_the_descriptor_limit() {
+    let server = http_server();
+    let mut list = String::new();
+    for i in 0..300 {
+        list.push_str(&server.url(&format!("/{i}\n")));
+    }
+    let file = write_file("fds.txt", list);
+    let mut command = statuscheck();
+    command.args(["-c", "5000", "--format", "tsv", file.to_str().unwrap()]);
+    // SAFETY: only async-signal-safe setrlimit runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit { rlim_cur: 200, rlim_max: 200 };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stderr.matches("needs more file descriptors than the limit of 200; using 136").count(), 1, "{stderr}");
+    assert_eq!(stdout.lines().count(), 300);
+    assert!(stdout.lines().all(|l| l.split('\t').nth(1) == Some("200")), "{stdout}");
+    assert_eq!(output.status.code(), Some(0));
+}
+
+/// Peak RSS of a child run over a long list, measured with wait4: it must
+/// not grow with the list. Every line is 1 KiB, so holding the 100,000 lines
+/// would take over 100 MB; the bound is far below that.
+#[test]
+fn memory_stays_bounded_on_100000_duplicate_lines() {
+    let port = refused_port();
+    let line = format!("http://127.0.0.1:{port}/{}\n", "a".repeat(1000));
+    let mut child = statuscheck()
+        .args(["--format", "tsv", "-q", "-c", "500", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = thread::spawn(move || {
+        for _ in 0..100_000 {
+            stdin.write_all(line.as_bytes()).unwrap();
+        }
+    });
+    let refused = format!("connection refused (127.0.0.1:{port})");
+    let mut rows = 0;
+    for row in BufReader::new(child.stdout.take().unwrap()).lines() {
+        assert!(row.unwrap().ends_with(&refused));
+        rows += 1;
+    }
+    feeder.join().unwrap();
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 writes into `status` and `usage`, both ours.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    assert_eq!(rows, 100_000, "one result per line, duplicates included");
+    let peak_mb = usage.ru_maxrss / 1024;
+    eprintln!("peak RSS over 100,000 lines: {peak_mb} MB");
+    assert!(peak_mb < 48, "peak RSS {peak_mb} MB grows with the list");
+}
