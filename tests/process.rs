@@ -57,10 +57,18 @@ fn interrupt_with(signal: i32, expected_code: i32) {
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert_eq!(code, expected_code);
     assert_eq!(rest, "", "no result for checks that never finished");
-    assert!(stderr.starts_with("interrupted: 1 checked: 0 ok, 0 failed, 1 error"), "{stderr}");
+    assert!(
+        stderr.starts_with("interrupted: 1 checked: 0 ok, 0 failed, 1 error"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -100,7 +108,12 @@ fn a_closed_stdout_ends_the_run_quietly() {
     drop(stdout);
     let code = wait_bounded(&mut child, Duration::from_secs(20));
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert_eq!(stderr, "", "quiet: no panic, no error text");
     assert_eq!(code, 1, "the results it had seen were failures");
     feeder.join().unwrap();
@@ -119,7 +132,10 @@ fn concurrency_is_lowered_to_fit_the_descriptor_limit() {
     // SAFETY: only async-signal-safe setrlimit runs between fork and exec.
     unsafe {
         command.pre_exec(|| {
-            let limit = libc::rlimit { rlim_cur: 200, rlim_max: 200 };
+            let limit = libc::rlimit {
+                rlim_cur: 200,
+                rlim_max: 200,
+            };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -129,9 +145,18 @@ fn concurrency_is_lowered_to_fit_the_descriptor_limit() {
     let output = command.output().unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(stderr.matches("needs more file descriptors than the limit of 200; using 136").count(), 1, "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("needs more file descriptors than the limit of 200; using 136")
+            .count(),
+        1,
+        "{stderr}"
+    );
     assert_eq!(stdout.lines().count(), 300);
-    assert!(stdout.lines().all(|l| l.split('\t').nth(1) == Some("200")), "{stdout}");
+    assert!(
+        stdout.lines().all(|l| l.split('\t').nth(1) == Some("200")),
+        "{stdout}"
+    );
     assert_eq!(output.status.code(), Some(0));
 }
 
@@ -139,6 +164,7 @@ fn concurrency_is_lowered_to_fit_the_descriptor_limit() {
 /// not grow with the list. Every line is 1 KiB, so holding the 100,000 lines
 /// would take over 100 MB; the bound is far below that.
 #[test]
+#[allow(clippy::zombie_processes)] // reaped by wait4, which also gives the peak RSS
 fn memory_stays_bounded_on_100000_duplicate_lines() {
     let port = refused_port();
     let line = format!("http://127.0.0.1:{port}/{}\n", "a".repeat(1000));
