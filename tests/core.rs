@@ -351,3 +351,21 @@ fn help_and_version() {
         format!("statuscheck {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// `script` gives the binary a terminal on stdin: with no FILE and no `--url`
+/// there is nothing to read, which is a usage error rather than a hang.
+#[test]
+fn no_input_on_a_terminal_is_a_usage_error() {
+    let binary = env!("CARGO_BIN_EXE_statuscheck");
+    let Ok(output) = std::process::Command::new("script")
+        .args(["-qec", binary, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+    else {
+        eprintln!("no `script` here; skipping");
+        return;
+    };
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("no URLs to check"), "{text}");
+    assert_eq!(output.status.code(), Some(2), "{text}");
+}
