@@ -1,86 +1,122 @@
 //! The command line: clap definitions, turned once into a typed [`Config`]
 //! that the rest of the program uses. Nothing past this module sees clap.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::bail;
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::outcome::OkCodes;
+use crate::report::{self, Show};
 use crate::resolve::Pin;
 
 const EXAMPLES: &str = "\
 Examples:
-  statuscheck sites.txt                       check every URL in the file, concurrently
-  statuscheck --sequential sites.txt          the same, one at a time
-  cat urls.txt | statuscheck --format tsv -   from stdin, tab-separated for scripts
+  statuscheck sites.txt                      check every URL in the file, concurrently
+  statuscheck --sequential sites.txt         the same, one at a time
+  cat urls.txt | statuscheck --format tsv -  from stdin, tab-separated for scripts
   statuscheck -u https://example.com/ -u http://localhost:8080/health
 
 Exit status: 0 every URL answered with an accepted code, 1 at least one did not,
 2 usage or input error, 130/143 interrupted by SIGINT/SIGTERM.";
 
+const INPUT: &str = "Input";
+const CHECKING: &str = "Checking";
+const NETWORK: &str = "TLS and network";
+const OUTPUT: &str = "Output";
+
 /// Check the HTTP status of many URLs, concurrently, over raw HTTP/1.1.
+///
+/// Reads URLs (one per line) from files, standard input or --url, checks each
+/// with one GET, and prints one result per line as checks finish.
 #[derive(Debug, Parser)]
 #[command(name = "statuscheck", version, about, after_help = EXAMPLES)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
-    /// Files with one URL per line ('-' is standard input; read when no FILE
-    /// and no --url are given and standard input is not a terminal)
-    #[arg(value_name = "FILE")]
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Files with one URL per line ('-' is standard input, which is also read
+    /// when no FILE and no --url are given and it is not a terminal)
+    #[arg(value_name = "FILE", help_heading = INPUT)]
     pub files: Vec<PathBuf>,
 
     /// A URL to check (repeatable); checked before the files' URLs
-    #[arg(short = 'u', long = "url", value_name = "URL")]
+    #[arg(short = 'u', long = "url", value_name = "URL", help_heading = INPUT)]
     pub urls: Vec<String>,
 
     /// Most checks in flight at once
-    #[arg(short = 'c', long, value_name = "N", default_value = "100", value_parser = parse_concurrency, allow_negative_numbers = true)]
+    #[arg(short = 'c', long, value_name = "N", default_value = "100", env = "STATUSCHECK_CONCURRENCY",
+          value_parser = parse_concurrency, allow_negative_numbers = true, help_heading = CHECKING)]
     pub concurrency: usize,
 
     /// Check one URL at a time, in input order (for comparison timing)
-    #[arg(long)]
+    #[arg(long, help_heading = CHECKING)]
     pub sequential: bool,
 
-    /// Print results in input order instead of as they finish
-    #[arg(long)]
-    pub ordered: bool,
-
     /// Deadline for each whole check: DNS, connect, TLS, request and status line
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", env = "STATUSCHECK_TIMEOUT",
+          value_parser = parse_duration, allow_negative_numbers = true, help_heading = CHECKING)]
     pub timeout: Duration,
 
     /// Deadline for each connection attempt (one per address of a host)
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration,
+          allow_negative_numbers = true, help_heading = CHECKING)]
     pub connect_timeout: Duration,
 
-    /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-
-    /// When to colour the text output
-    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
-
     /// Status codes that count as success, e.g. 200,204,300-399
-    #[arg(long, value_name = "CODES", default_value = "100-399")]
+    #[arg(long, value_name = "CODES", default_value = "100-399", help_heading = CHECKING)]
     pub ok_codes: OkCodes,
 
     /// Also trust the CA certificates in this PEM file
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = NETWORK)]
     pub cacert: Option<PathBuf>,
 
     /// Do not verify TLS certificates
-    #[arg(short = 'k', long)]
+    #[arg(short = 'k', long, help_heading = NETWORK)]
     pub insecure: bool,
 
     /// Use these addresses for HOST on PORT instead of DNS (repeatable)
-    #[arg(long, value_name = "HOST:PORT:ADDR[,ADDR...]")]
+    #[arg(long, value_name = "HOST:PORT:ADDR[,ADDR...]", help_heading = NETWORK)]
     pub resolve: Vec<Pin>,
 
-    /// Do not print the summary line on stderr
-    #[arg(short, long)]
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text, help_heading = OUTPUT)]
+    pub format: Format,
+
+    /// Print results in input order instead of as they finish
+    #[arg(long, help_heading = OUTPUT)]
+    pub ordered: bool,
+
+    /// Print only the URLs that failed (an error or a code not accepted)
+    #[arg(long, conflicts_with = "summary_only", help_heading = OUTPUT)]
+    pub only_failed: bool,
+
+    /// Print no results, only the summary
+    #[arg(long, help_heading = OUTPUT)]
+    pub summary_only: bool,
+
+    /// Print the summary on stderr as one JSON object
+    #[arg(long, conflicts_with = "quiet", help_heading = OUTPUT)]
+    pub summary_json: bool,
+
+    /// When to colour the text output (NO_COLOR and CLICOLOR_FORCE are honoured with auto)
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, help_heading = OUTPUT)]
+    pub color: ColorChoice,
+
+    /// No summary and no progress line on stderr
+    #[arg(short, long, help_heading = OUTPUT)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff), e.g. `statuscheck man > statuscheck.1`
+    Man,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -91,6 +127,10 @@ pub enum Format {
     Tsv,
     /// One JSON object per line (JSON Lines)
     Json,
+    /// RFC 4180 CSV with a header, the same fields as JSON
+    Csv,
+    /// A Markdown table, for an issue or a CI job summary
+    Markdown,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -110,17 +150,27 @@ pub struct Config {
     pub ordered: bool,
     pub timeout: Duration,
     pub connect_timeout: Duration,
-    pub format: Format,
-    pub color: bool,
-    pub ok_codes: OkCodes,
     pub cacert: Option<PathBuf>,
     pub insecure: bool,
     pub resolve: Vec<Pin>,
+    pub report: report::Options,
     pub quiet: bool,
+    pub summary_json: bool,
+}
+
+/// What the command line asks for.
+pub enum Action {
+    Check(Config),
+    /// A subcommand that printed what it was asked for.
+    Printed,
 }
 
 impl Config {
-    pub fn from_cli(cli: Cli) -> anyhow::Result<Config> {
+    pub fn from_cli(cli: Cli) -> anyhow::Result<Action> {
+        if let Some(command) = cli.command {
+            print_generated(command)?;
+            return Ok(Action::Printed);
+        }
         let mut files = cli.files;
         if files.is_empty() && cli.urls.is_empty() {
             if std::io::stdin().is_terminal() {
@@ -128,34 +178,68 @@ impl Config {
             }
             files.push(PathBuf::from("-"));
         }
-        Ok(Config {
+        let show = match (cli.only_failed, cli.summary_only) {
+            (_, true) => Show::Nothing,
+            (true, false) => Show::Failed,
+            (false, false) => Show::All,
+        };
+        let report = report::Options {
+            format: cli.format,
+            color: use_color(cli.color, cli.format, |name| std::env::var_os(name)),
+            ok_codes: cli.ok_codes,
+            show,
+            progress: !cli.quiet,
+        };
+        Ok(Action::Check(Config {
             urls: cli.urls,
             files,
             concurrency: if cli.sequential { 1 } else { cli.concurrency },
             ordered: cli.ordered || cli.sequential,
             timeout: cli.timeout,
             connect_timeout: cli.connect_timeout.min(cli.timeout),
-            format: cli.format,
-            color: use_color(cli.color, cli.format),
-            ok_codes: cli.ok_codes,
             cacert: cli.cacert,
             insecure: cli.insecure,
             resolve: cli.resolve,
+            report,
             quiet: cli.quiet,
-        })
+            summary_json: cli.summary_json,
+        }))
     }
 }
 
-/// Colour only for text, and with `auto` only on a terminal without `NO_COLOR`.
-fn use_color(choice: ColorChoice, format: Format) -> bool {
+/// Completion scripts and the man page, from the same clap definitions.
+fn print_generated(command: Command) -> anyhow::Result<()> {
+    let mut cli = Cli::command();
+    let mut out = std::io::stdout().lock();
+    match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut cli, "statuscheck", &mut out)
+        }
+        Command::Man => clap_mangen::Man::new(cli).render(&mut out)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Colour only for text. With `auto`: never if `NO_COLOR` is set, always if
+/// `CLICOLOR_FORCE` is set (and not `0`), else only on a terminal.
+fn use_color(
+    choice: ColorChoice,
+    format: Format,
+    env: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> bool {
+    let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
     format == Format::Text
         && match choice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::stdout().is_terminal()
+            ColorChoice::Auto if set("NO_COLOR") => false,
+            ColorChoice::Auto
+                if set("CLICOLOR_FORCE") && env("CLICOLOR_FORCE").is_some_and(|v| v != "0") =>
+            {
+                true
             }
+            ColorChoice::Auto => std::io::stdout().is_terminal(),
         }
 }
 
@@ -188,10 +272,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+    use std::ffi::OsString;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("statuscheck").chain(args.iter().copied()))
+    }
+
+    fn config(args: &[&str]) -> Config {
+        match Config::from_cli(parse(args).unwrap()).unwrap() {
+            Action::Check(config) => config,
+            Action::Printed => panic!("not a check"),
+        }
     }
 
     #[test]
@@ -227,6 +318,7 @@ mod tests {
             (&["--ok-codes", "99-700"], "100 to 599"),
             (&["--format", "xml"], "possible values"),
             (&["--resolve", "nope"], "HOST:PORT:ADDR"),
+            (&["--only-failed", "--summary-only"], "cannot be used with"),
         ] {
             let err = parse(args).unwrap_err().to_string();
             assert!(err.contains(allowed), "{args:?}: {err}");
@@ -235,16 +327,65 @@ mod tests {
 
     #[test]
     fn sequential_means_one_at_a_time_in_order() {
-        let config =
-            Config::from_cli(parse(&["--sequential", "-c", "50", "-u", "x.test"]).unwrap())
-                .unwrap();
+        let config = config(&["--sequential", "-c", "50", "-u", "x.test"]);
         assert_eq!((config.concurrency, config.ordered), (1, true));
     }
 
     #[test]
-    fn color_only_for_text() {
-        assert!(use_color(ColorChoice::Always, Format::Text));
-        assert!(!use_color(ColorChoice::Always, Format::Json));
-        assert!(!use_color(ColorChoice::Never, Format::Text));
+    fn output_filters() {
+        assert_eq!(
+            config(&["--only-failed", "-u", "x"]).report.show,
+            Show::Failed
+        );
+        assert_eq!(
+            config(&["--summary-only", "-u", "x"]).report.show,
+            Show::Nothing
+        );
+        assert_eq!(config(&["-u", "x"]).report.show, Show::All);
+        assert!(!config(&["-q", "-u", "x"]).report.progress);
+    }
+
+    #[test]
+    fn subcommands_parse() {
+        assert!(matches!(
+            parse(&["completions", "bash"]).unwrap().command,
+            Some(Command::Completions { .. })
+        ));
+        assert!(matches!(
+            parse(&["man"]).unwrap().command,
+            Some(Command::Man)
+        ));
+        assert!(parse(&["completions", "tcsh"]).is_err());
+    }
+
+    #[test]
+    fn color_rules() {
+        let none = |_: &str| None;
+        assert!(use_color(ColorChoice::Always, Format::Text, none));
+        assert!(!use_color(ColorChoice::Always, Format::Json, none));
+        assert!(!use_color(ColorChoice::Never, Format::Text, none));
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        assert!(use_color(
+            ColorChoice::Auto,
+            Format::Text,
+            env(&[("CLICOLOR_FORCE", "1")])
+        ));
+        assert!(!use_color(
+            ColorChoice::Auto,
+            Format::Text,
+            env(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")])
+        ));
+        assert!(use_color(
+            ColorChoice::Always,
+            Format::Text,
+            env(&[("NO_COLOR", "1")])
+        ));
     }
 }

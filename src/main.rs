@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Config};
+use crate::cli::{Action, Cli, Config};
 use crate::report::Report;
 use crate::run::Ending;
 
@@ -44,7 +44,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let started = Instant::now();
-    let config = Config::from_cli(cli)?;
+    let config = match Config::from_cli(cli)? {
+        Action::Check(config) => config,
+        Action::Printed => return Ok(EXIT_OK),
+    };
     let inputs = input::open(&config.files)?;
     let checker = check::checker(&config)?;
     if config.insecure {
@@ -56,47 +59,45 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         .build()?;
     let (targets, reader) = input::stream(config.urls.clone(), inputs, 1024);
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-    let mut report = Report::new(stdout, config.format, config.color, config.ok_codes.clone());
-    let ending = runtime.block_on(run::run(
-        checker,
-        concurrency,
-        config.ordered,
-        targets,
-        &mut report,
-    ));
+    let mut report = Report::new(stdout, config.report.clone());
+    let ending = report.begin().map_err(anyhow::Error::from).and_then(|()| {
+        runtime.block_on(run::run(
+            checker,
+            concurrency,
+            config.ordered,
+            targets,
+            &mut report,
+        ))
+    });
     // Don't wait for resolver threads still stuck in getaddrinfo.
     runtime.shutdown_background();
 
-    let summary = report.summary;
+    let summary = &report.summary;
     let code = match ending? {
         Ending::OutputClosed => {
+            report.abandon();
             return Ok(if summary.all_ok() {
                 EXIT_OK
             } else {
                 EXIT_FAILED
-            })
+            });
         }
         Ending::Interrupted { signal } => 128 + signal as u8,
-        Ending::Finished => {
-            // The channel closed, so the reader thread has ended.
-            match reader.join() {
-                Ok(Ok(())) if summary.all_ok() => EXIT_OK,
-                Ok(Ok(())) => EXIT_FAILED,
-                Ok(Err(error)) => {
-                    report::message(&format!("{error:#}"));
-                    EXIT_USAGE
-                }
-                Err(_) => EXIT_USAGE,
+        // The channel closed, so the reader thread has ended.
+        Ending::Finished => match reader.join() {
+            Ok(Ok(())) if summary.all_ok() => EXIT_OK,
+            Ok(Ok(())) => EXIT_FAILED,
+            Ok(Err(error)) => {
+                report::message(&format!("{error:#}"));
+                EXIT_USAGE
             }
-        }
+            Err(_) => EXIT_USAGE,
+        },
     };
-    if !config.quiet {
-        let prefix = if code > EXIT_USAGE {
-            "interrupted: "
-        } else {
-            ""
-        };
-        report::note(&format!("{prefix}{}", summary.line(started.elapsed())));
+    if config.quiet {
+        report.abandon();
+    } else {
+        report.finish(started.elapsed(), code > EXIT_USAGE, config.summary_json);
     }
     Ok(code)
 }

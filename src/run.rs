@@ -72,7 +72,10 @@ pub async fn run<W: Write>(
                 }
                 Some(done) = tasks.join_next() => order.push(joined(done)?, report)?,
                 next = targets.recv(), if input_open && has_room => match next {
-                    Some(target) => { tasks.spawn(check_one(checker.clone(), target)); }
+                    Some(target) => {
+                        report.target_read(&target);
+                        tasks.spawn(check_one(checker.clone(), target));
+                    }
                     None => input_open = false,
                 },
             }

@@ -1,0 +1,151 @@
+//! What the user sees: one record per result on stdout (in the chosen
+//! format, filtered by `--only-failed`/`--summary-only`), the live progress
+//! line and the summary on stderr, and messages.
+
+mod format;
+mod progress;
+mod summary;
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use crate::cli::Format;
+use crate::input::Target;
+use crate::outcome::{Checked, OkCodes, Verdict};
+
+pub use format::sanitize;
+use format::Style;
+use progress::Progress;
+pub use summary::Summary;
+
+/// The URL column of the text format grows to the longest URL seen, up to this.
+const URL_COLUMN_CAP: usize = 60;
+
+/// Which results are written to stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Show {
+    All,
+    /// `--only-failed`: results that are not ok.
+    Failed,
+    /// `--summary-only`: none.
+    Nothing,
+}
+
+/// How results are shown, decided once from the command line.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub format: Format,
+    pub color: bool,
+    pub ok_codes: OkCodes,
+    pub show: Show,
+    pub progress: bool,
+}
+
+/// Writes results as they come and keeps the tally for the summary.
+pub struct Report<W: Write> {
+    out: W,
+    options: Options,
+    style: Style,
+    line: String,
+    progress: Progress,
+    pub summary: Summary,
+}
+
+impl<W: Write> Report<W> {
+    pub fn new(out: W, options: Options) -> Self {
+        let style = Style {
+            color: options.color,
+            url_width: 0,
+        };
+        let progress = Progress::new(options.progress);
+        Report {
+            out,
+            options,
+            style,
+            line: String::with_capacity(256),
+            progress,
+            summary: Summary::default(),
+        }
+    }
+
+    /// Writes the header of formats that have one.
+    pub fn begin(&mut self) -> io::Result<()> {
+        match format::header(self.options.format) {
+            Some(header) if self.options.show != Show::Nothing => writeln!(self.out, "{header}"),
+            _ => Ok(()),
+        }
+    }
+
+    /// A target was read: it counts toward the progress total, and widens the
+    /// text URL column (targets are read ahead of results, so most are known
+    /// before their line is printed).
+    pub fn target_read(&mut self, target: &Target) {
+        self.progress.add_target();
+        let url_len = match &target.url {
+            Ok(url) => url.as_str().chars().count(),
+            Err(_) => target.input.chars().count(),
+        };
+        self.style.url_width = self.style.url_width.max(url_len.min(URL_COLUMN_CAP));
+    }
+
+    /// Tallies one result and writes it if it is to be shown. Output is
+    /// buffered: the runner calls [`Report::flush`] whenever it is about to wait.
+    pub fn emit(&mut self, checked: &Checked) -> io::Result<()> {
+        let verdict = self.options.ok_codes.verdict(&checked.outcome);
+        self.summary.add(checked, verdict);
+        self.progress
+            .done(self.summary.ok, self.summary.failed + self.summary.errors);
+        let shown = match self.options.show {
+            Show::All => true,
+            Show::Failed => verdict != Verdict::Ok,
+            Show::Nothing => false,
+        };
+        if !shown {
+            return Ok(());
+        }
+        self.line.clear();
+        format::record(
+            &mut self.line,
+            self.options.format,
+            self.style,
+            checked,
+            verdict,
+        );
+        self.out.write_all(self.line.as_bytes())
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        let out = &mut self.out;
+        self.progress.hide_while(|| out.flush())
+    }
+
+    /// Clears the progress line and prints the summary on stderr, as text or
+    /// (`--summary-json`) as one JSON object.
+    pub fn finish(&self, elapsed: Duration, interrupted: bool, as_json: bool) {
+        self.progress.clear();
+        if as_json {
+            note(&self.summary.json(elapsed, interrupted).to_string());
+            return;
+        }
+        let prefix = if interrupted { "interrupted: " } else { "" };
+        for (i, line) in self.summary.lines(elapsed).iter().enumerate() {
+            note(&format!("{}{line}", if i == 0 { prefix } else { "" }));
+        }
+    }
+
+    /// Clears the progress line without a summary.
+    pub fn abandon(&self) {
+        self.progress.clear();
+    }
+}
+
+/// A message for the user on stderr, named as ours. A closed stderr is
+/// ignored: there is nowhere left to complain to.
+pub fn message(text: &str) {
+    note(&format!("statuscheck: {text}"));
+}
+
+/// A line on stderr as it is.
+fn note(text: &str) {
+    let _ = writeln!(io::stderr().lock(), "{}", sanitize(text));
+}

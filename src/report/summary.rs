@@ -1,0 +1,245 @@
+//! The end-of-run tally: counts by verdict, status class and error kind,
+//! latency percentiles and the slowest URL. Its size is fixed, whatever the
+//! length of the list: latencies go into a log-scale histogram, not a list.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::outcome::{Checked, ErrorKind, Verdict};
+use crate::report::format::{human_duration, shown_url};
+
+const ERROR_KINDS: [ErrorKind; 7] = [
+    ErrorKind::InvalidUrl,
+    ErrorKind::Dns,
+    ErrorKind::Connect,
+    ErrorKind::Timeout,
+    ErrorKind::Tls,
+    ErrorKind::Io,
+    ErrorKind::Protocol,
+];
+
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub ok: u64,
+    pub failed: u64,
+    pub errors: u64,
+    /// Responses by status class: index 1 is 1xx … index 5 is 5xx.
+    classes: [u64; 6],
+    /// Errors by kind, in the order of `ERROR_KINDS`.
+    kinds: [u64; ERROR_KINDS.len()],
+    latency: Histogram,
+    slowest: Option<(Duration, String)>,
+}
+
+impl Summary {
+    pub fn add(&mut self, checked: &Checked, verdict: Verdict) {
+        match verdict {
+            Verdict::Ok => self.ok += 1,
+            Verdict::Failed => self.failed += 1,
+            Verdict::Error => self.errors += 1,
+        }
+        match &checked.outcome {
+            Ok(response) => self.classes[usize::from(response.code / 100).min(5)] += 1,
+            Err(error) => {
+                if let Some(i) = ERROR_KINDS.iter().position(|k| *k == error.kind()) {
+                    self.kinds[i] += 1;
+                }
+            }
+        }
+        if checked.target.url.is_ok() {
+            self.latency.record(checked.elapsed);
+            if self
+                .slowest
+                .as_ref()
+                .is_none_or(|(d, _)| checked.elapsed > *d)
+            {
+                self.slowest = Some((checked.elapsed, shown_url(checked).to_owned()));
+            }
+        }
+    }
+
+    pub fn checked(&self) -> u64 {
+        self.ok + self.failed + self.errors
+    }
+
+    pub fn all_ok(&self) -> bool {
+        self.failed == 0 && self.errors == 0
+    }
+
+    /// `10 checked: 8 ok, 1 failed, 1 error in 1.42s`, then, when anything was
+    /// checked, a line of counts and a line of latencies.
+    pub fn lines(&self, elapsed: Duration) -> Vec<String> {
+        let errors = if self.errors == 1 { "error" } else { "errors" };
+        let mut lines = vec![format!(
+            "{} checked: {} ok, {} failed, {} {errors} in {:.2}s",
+            self.checked(),
+            self.ok,
+            self.failed,
+            self.errors,
+            elapsed.as_secs_f64()
+        )];
+        if self.checked() == 0 {
+            return lines;
+        }
+        let mut counts: Vec<String> = (1..=5)
+            .filter(|&c| self.classes[c] > 0)
+            .map(|c| format!("{c}xx {}", self.classes[c]))
+            .collect();
+        counts.extend(self.kind_counts().map(|(kind, n)| format!("{kind} {n}")));
+        lines.push(format!("  {}", counts.join(", ")));
+        if let (Some([p50, p95, p99]), Some((slowest, url))) = (self.percentiles(), &self.slowest) {
+            lines.push(format!(
+                "  latency p50 {}, p95 {}, p99 {}; slowest {} {}",
+                human_duration(p50),
+                human_duration(p95),
+                human_duration(p99),
+                human_duration(*slowest),
+                crate::report::format::sanitize(url)
+            ));
+        }
+        lines
+    }
+
+    /// The same, as one JSON object (`--summary-json`).
+    pub fn json(&self, elapsed: Duration, interrupted: bool) -> serde_json::Value {
+        let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+        let classes: serde_json::Map<String, serde_json::Value> = (1..=5)
+            .map(|c| (format!("{c}xx"), json!(self.classes[c])))
+            .collect();
+        let kinds: serde_json::Map<String, serde_json::Value> = ERROR_KINDS
+            .iter()
+            .zip(self.kinds)
+            .map(|(k, n)| (k.as_str().to_owned(), json!(n)))
+            .collect();
+        let [p50, p95, p99] = self
+            .percentiles()
+            .map(|p| p.map(ms))
+            .map_or([None; 3], |p| p.map(Some));
+        json!({
+            "checked": self.checked(),
+            "ok": self.ok,
+            "failed": self.failed,
+            "errors": self.errors,
+            "interrupted": interrupted,
+            "elapsed_ms": ms(elapsed),
+            "status_classes": classes,
+            "error_kinds": kinds,
+            "latency_ms": {"p50": p50, "p95": p95, "p99": p99},
+            "slowest": self.slowest.as_ref().map(|(d, url)| json!({"url": url, "elapsed_ms": ms(*d)})),
+        })
+    }
+
+    fn kind_counts(&self) -> impl Iterator<Item = (ErrorKind, u64)> + '_ {
+        ERROR_KINDS
+            .iter()
+            .zip(self.kinds)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (*k, n))
+    }
+
+    fn percentiles(&self) -> Option<[Duration; 3]> {
+        Some([
+            self.latency.quantile(0.50)?,
+            self.latency.quantile(0.95)?,
+            self.latency.quantile(0.99)?,
+        ])
+    }
+}
+
+/// Latencies in microseconds, in buckets of ~3 % width (32 per power of
+/// two), from 1 µs to about 12 days: fixed memory, good-enough quantiles.
+#[derive(Debug, Clone)]
+struct Histogram {
+    buckets: Vec<u64>,
+    count: u64,
+}
+
+const SUB_BITS: u32 = 5;
+const SUBS: usize = 1 << SUB_BITS;
+const EXPONENTS: usize = 41;
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: vec![0; EXPONENTS * SUBS],
+            count: 0,
+        }
+    }
+}
+
+impl Histogram {
+    fn record(&mut self, elapsed: Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        let index = bucket(micros).min(self.buckets.len() - 1);
+        self.buckets[index] += 1;
+        self.count += 1;
+    }
+
+    /// The lower bound of the bucket that holds quantile `q`.
+    fn quantile(&self, q: f64) -> Option<Duration> {
+        if self.count == 0 {
+            return None;
+        }
+        let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
+        let mut seen = 0;
+        for (index, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return Some(Duration::from_micros(lower_bound(index)));
+            }
+        }
+        None
+    }
+}
+
+fn bucket(micros: u64) -> usize {
+    let v = micros.max(1);
+    let exponent = 63 - v.leading_zeros();
+    let sub = if exponent >= SUB_BITS {
+        v >> (exponent - SUB_BITS)
+    } else {
+        v << (SUB_BITS - exponent)
+    };
+    exponent as usize * SUBS + (sub as usize & (SUBS - 1))
+}
+
+fn lower_bound(index: usize) -> u64 {
+    let exponent = (index / SUBS) as u32;
+    let sub = (index % SUBS) as u64 | SUBS as u64;
+    if exponent >= SUB_BITS {
+        sub << (exponent - SUB_BITS)
+    } else {
+        sub >> (SUB_BITS - exponent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_within_a_few_percent() {
+        for micros in [1u64, 7, 31, 32, 33, 1000, 12_345, 999_999, 86_400_000_000] {
+            let low = lower_bound(bucket(micros));
+            assert!(low <= micros, "{micros}: {low}");
+            assert!(micros - low <= micros / 30 + 1, "{micros}: {low}");
+        }
+    }
+
+    #[test]
+    fn quantiles_of_a_known_spread() {
+        let mut h = Histogram::default();
+        for ms in 1..=100 {
+            h.record(Duration::from_millis(ms));
+        }
+        let near = |q: f64, ms: f64| {
+            let got = h.quantile(q).unwrap().as_secs_f64() * 1000.0;
+            assert!((got - ms).abs() <= ms * 0.04, "q{q}: {got} vs {ms}");
+        };
+        near(0.5, 50.0);
+        near(0.95, 95.0);
+        near(0.99, 99.0);
+        assert_eq!(Histogram::default().quantile(0.5), None);
+    }
+}
