@@ -9,7 +9,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{bail, Context};
 use tokio::sync::mpsc;
@@ -115,6 +115,34 @@ pub fn stream(
         Ok(())
     });
     (rx, handle)
+}
+
+/// Counts the URL lines of the run on a thread of its own, so a progress
+/// line can show the real total and an ETA while checks run. Standard input
+/// cannot be read twice, so with `-` the total stays unknown.
+pub fn count_in_background(urls: usize, paths: &[PathBuf]) -> Arc<OnceLock<u64>> {
+    let total = Arc::new(OnceLock::new());
+    if paths.iter().any(|p| p.as_os_str() == "-") {
+        return total;
+    }
+    let (paths, result) = (paths.to_vec(), total.clone());
+    std::thread::spawn(move || {
+        let mut count = urls as u64;
+        let mut buf = Vec::new();
+        for path in paths {
+            let Ok(file) = File::open(&path) else { return };
+            let mut reader = BufReader::with_capacity(64 * 1024, file);
+            while let Ok(Some(_)) = read_bounded_line(&mut reader, &mut buf, MAX_LINE) {
+                let line = buf
+                    .strip_prefix(b"\xEF\xBB\xBF")
+                    .unwrap_or(&buf)
+                    .trim_ascii();
+                count += u64::from(!line.is_empty() && !line.starts_with(b"#"));
+            }
+        }
+        let _ = result.set(count);
+    });
+    total
 }
 
 struct Sender {

@@ -60,6 +60,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     let (targets, reader) = input::stream(config.urls.clone(), inputs, 1024);
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let mut report = Report::new(stdout, config.report.clone());
+    if report.wants_total() {
+        report.set_total(input::count_in_background(config.urls.len(), &config.files));
+    }
     let ending = report.begin().map_err(anyhow::Error::from).and_then(|()| {
         runtime.block_on(run::run(
             checker,

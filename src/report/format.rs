@@ -13,7 +13,7 @@ use crate::outcome::{Checked, ErrorKind, Verdict};
 
 /// Columns of the CSV format, which carries the same fields as JSON.
 const CSV_HEADER: &str =
-    "input,source,url,ok,code,reason,http_version,elapsed_ms,error_kind,error_message";
+    "input,source,url,ok,code,reason,http_version,elapsed_ms,error_kind,error_message\r\n";
 
 /// Width of the status column of the text format: fits
 /// `HTTP/1.1 503 Service Unavailable`.
@@ -26,11 +26,11 @@ pub struct Style {
     pub url_width: usize,
 }
 
-/// What goes before the first record, if anything.
+/// What goes before the first record, if anything, with its line ends.
 pub fn header(format: Format) -> Option<&'static str> {
     match format {
         Format::Csv => Some(CSV_HEADER),
-        Format::Markdown => Some("| URL | Status | Time |\n|---|---|--:|"),
+        Format::Markdown => Some("| URL | Status | Time |\n|---|---|--:|\n"),
         Format::Text | Format::Tsv | Format::Json => None,
     }
 }
@@ -57,10 +57,8 @@ fn text(out: &mut String, style: Style, checked: &Checked) {
         (true, Err(_)) => ("\x1b[31m", "\x1b[0m"),
     };
     let width = style.url_width;
-    let _ = writeln!(
-        out,
-        "{url:<width$}  {start}{status:<STATUS_COLUMN$}{end}  {elapsed:>8}"
-    );
+    let line = format!("{url:<width$}  {start}{status:<STATUS_COLUMN$}{end}  {elapsed:>8}");
+    let _ = writeln!(out, "{}", line.trim_end());
 }
 
 /// 2xx green, 3xx cyan, 4xx yellow, 5xx red.
@@ -376,6 +374,7 @@ mod tests {
     #[test]
     fn csv_quotes_per_rfc_4180() {
         assert_eq!(header(Format::Csv).unwrap().split(',').count(), 10);
+        assert!(header(Format::Csv).unwrap().ends_with("error_message\r\n"));
         let line = render(
             Format::Csv,
             &checked("https://a.test/?q=1,2", ok(200, "Say \"hi\"")),

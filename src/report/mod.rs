@@ -68,10 +68,22 @@ impl<W: Write> Report<W> {
         }
     }
 
+    /// Whether a progress line may be shown (then the caller counts the list).
+    pub fn wants_total(&self) -> bool {
+        self.progress.wanted()
+    }
+
+    /// The number of URLs in the run, filled in once counted.
+    pub fn set_total(&mut self, total: std::sync::Arc<std::sync::OnceLock<u64>>) {
+        self.progress.set_total(total);
+    }
+
     /// Writes the header of formats that have one.
     pub fn begin(&mut self) -> io::Result<()> {
         match format::header(self.options.format) {
-            Some(header) if self.options.show != Show::Nothing => writeln!(self.out, "{header}"),
+            Some(header) if self.options.show != Show::Nothing => {
+                self.out.write_all(header.as_bytes())
+            }
             _ => Ok(()),
         }
     }
@@ -93,8 +105,7 @@ impl<W: Write> Report<W> {
     pub fn emit(&mut self, checked: &Checked) -> io::Result<()> {
         let verdict = self.options.ok_codes.verdict(&checked.outcome);
         self.summary.add(checked, verdict);
-        self.progress
-            .done(self.summary.ok, self.summary.failed + self.summary.errors);
+        self.progress.done(&self.summary);
         let shown = match self.options.show {
             Show::All => true,
             Show::Failed => verdict != Verdict::Ok,

@@ -3,9 +3,12 @@
 //! run ends or is interrupted.
 
 use std::io::IsTerminal;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::Summary;
 
 /// Lists this short finish before a progress line would help.
 const HANDFUL: u64 = 5;
@@ -14,7 +17,10 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     /// Whether stdout shares the terminal, so writes must hide the bar.
     stdout_on_terminal: bool,
-    total: u64,
+    /// URLs read so far; the total while the count below is not known.
+    read: u64,
+    /// The number of URLs in the run, once counted (see `input`).
+    total: Option<Arc<OnceLock<u64>>>,
 }
 
 impl Progress {
@@ -22,35 +28,54 @@ impl Progress {
     pub fn new(enabled: bool) -> Self {
         let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
-            let style = ProgressStyle::with_template(
-                "{pos}/{len} checked, {msg}  {per_sec}  {elapsed_precise}  ETA {eta}",
-            );
-            if let Ok(style) = style {
+            let template = "{pos}/{len} checked: {msg}  {elapsed_precise}, ETA {eta}";
+            if let Ok(style) = ProgressStyle::with_template(template) {
                 bar.set_style(style);
             }
             bar
         });
+        let stdout_on_terminal = std::io::stdout().is_terminal();
         Progress {
             bar,
-            stdout_on_terminal: std::io::stdout().is_terminal(),
-            total: 0,
+            stdout_on_terminal,
+            read: 0,
+            total: None,
         }
     }
 
-    /// A URL was read; past a handful, the line appears.
+    /// Whether a progress line could be shown at all.
+    pub fn wanted(&self) -> bool {
+        self.bar.is_some()
+    }
+
+    pub fn set_total(&mut self, total: Arc<OnceLock<u64>>) {
+        self.total = Some(total);
+    }
+
+    /// A URL was read; once the list is known to be more than a handful,
+    /// the line appears.
     pub fn add_target(&mut self) {
         let Some(bar) = &self.bar else { return };
-        self.total += 1;
-        bar.set_length(self.total);
-        if self.total == HANDFUL + 1 {
+        self.read += 1;
+        let counted = self.total.as_ref().and_then(|total| total.get().copied());
+        let total = counted.unwrap_or(0).max(self.read);
+        if bar.length() != Some(total) {
+            bar.set_length(total);
+        }
+        if total > HANDFUL && bar.is_hidden() {
             bar.set_draw_target(ProgressDrawTarget::stderr());
             bar.enable_steady_tick(Duration::from_millis(200));
         }
     }
 
-    pub fn done(&self, ok: u64, failed: u64) {
+    /// A result came in; `summary` has already counted it.
+    pub fn done(&self, summary: &Summary) {
         if let Some(bar) = &self.bar {
-            bar.set_message(format!("{ok} ok, {failed} not"));
+            let rate = summary.checked() as f64 / bar.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!(
+                "{} ok, {} failed, {} errors, {rate:.0}/s",
+                summary.ok, summary.failed, summary.errors
+            ));
             bar.inc(1);
         }
     }
