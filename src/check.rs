@@ -35,26 +35,18 @@ impl Checker {
     pub async fn get_status(&self, url: &Url) -> Result<Response, CheckError> {
         let deadline = Instant::now() + self.timeout;
         let request = http::build_request(url, &self.user_agent).map_err(CheckError::InvalidUrl)?;
-        let host = url
-            .host()
-            .ok_or_else(|| CheckError::InvalidUrl("URL has no host".into()))?;
+        let host = url.host().ok_or_else(|| CheckError::InvalidUrl("URL has no host".into()))?;
         let port = url.port_or_known_default().unwrap_or(443);
         let lookup = self.resolver.lookup(&host, port);
         let addrs = self
             .within(Phase::Dns, deadline, lookup)
             .await?
-            .map_err(|reason| CheckError::Dns {
-                host: host.to_string(),
-                reason,
-            })?;
+            .map_err(|reason| CheckError::Dns { host: host.to_string(), reason })?;
         let tcp = self.connect(&addrs, deadline).await?;
         if url.scheme() == "https" {
             let name = tls::server_name(&host).map_err(CheckError::InvalidUrl)?;
             let handshake = self.tls.connect(name, tcp);
-            let stream = self
-                .within(Phase::Tls, deadline, handshake)
-                .await?
-                .map_err(tls_error)?;
+            let stream = self.within(Phase::Tls, deadline, handshake).await?.map_err(tls_error)?;
             self.exchange(stream, &request, deadline).await
         } else {
             self.exchange(tcp, &request, deadline).await
@@ -63,11 +55,7 @@ impl Checker {
 
     /// Tries each address in turn, each under `--connect-timeout`, until one
     /// answers; the last failure is the one reported.
-    async fn connect(
-        &self,
-        addrs: &[SocketAddr],
-        deadline: Instant,
-    ) -> Result<TcpStream, CheckError> {
+    async fn connect(&self, addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, CheckError> {
         let mut last_error = None;
         for &addr in addrs {
             let attempt_deadline = deadline.min(Instant::now() + self.connect_timeout);
@@ -77,39 +65,18 @@ impl Checker {
                     let _ = stream.set_nodelay(true);
                     return Ok(stream);
                 }
-                Ok(Err(e)) => {
-                    last_error = Some(CheckError::Connect {
-                        addr,
-                        reason: io_reason(&e),
-                    })
-                }
+                Ok(Err(e)) => last_error = Some(CheckError::Connect { addr, reason: io_reason(&e) }),
                 Err(_) if attempt_deadline == deadline => {
-                    return Err(CheckError::Timeout {
-                        phase: Phase::Connect,
-                        limit: self.timeout,
-                    })
+                    return Err(CheckError::Timeout { phase: Phase::Connect, limit: self.timeout })
                 }
-                Err(_) => {
-                    last_error = Some(CheckError::Timeout {
-                        phase: Phase::Connect,
-                        limit: self.connect_timeout,
-                    })
-                }
+                Err(_) => last_error = Some(CheckError::Timeout { phase: Phase::Connect, limit: self.connect_timeout }),
             }
         }
-        Err(last_error.unwrap_or_else(|| CheckError::Dns {
-            host: "?".into(),
-            reason: "no address found".into(),
-        }))
+        Err(last_error.unwrap_or_else(|| CheckError::Dns { host: "?".into(), reason: "no address found".into() }))
     }
 
     /// Sends the request in one write and reads back the status line.
-    async fn exchange<S>(
-        &self,
-        mut stream: S,
-        request: &[u8],
-        deadline: Instant,
-    ) -> Result<Response, CheckError>
+    async fn exchange<S>(&self, mut stream: S, request: &[u8], deadline: Instant) -> Result<Response, CheckError>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -117,26 +84,13 @@ impl Checker {
             stream.write_all(request).await?;
             stream.flush().await
         };
-        self.within(Phase::Write, deadline, send)
-            .await?
-            .map_err(|e| read_write_error(Phase::Write, &e))?;
-        self.within(Phase::Read, deadline, read_status_line(&mut stream))
-            .await?
+        self.within(Phase::Write, deadline, send).await?.map_err(|e| read_write_error(Phase::Write, &e))?;
+        self.within(Phase::Read, deadline, read_status_line(&mut stream)).await?
     }
 
     /// Runs one phase under the whole-check deadline.
-    async fn within<F: Future>(
-        &self,
-        phase: Phase,
-        deadline: Instant,
-        work: F,
-    ) -> Result<F::Output, CheckError> {
-        timeout_at(deadline, work)
-            .await
-            .map_err(|_| CheckError::Timeout {
-                phase,
-                limit: self.timeout,
-            })
+    async fn within<F: Future>(&self, phase: Phase, deadline: Instant, work: F) -> Result<F::Output, CheckError> {
+        timeout_at(deadline, work).await.map_err(|_| CheckError::Timeout { phase, limit: self.timeout })
     }
 }
 
@@ -155,9 +109,9 @@ async fn read_status_line<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Respon
         };
         if n == 0 {
             return match buf.is_empty() {
-                true => Err(CheckError::Protocol(
-                    "empty response: the server closed the connection without a byte".into(),
-                )),
+                true => {
+                    Err(CheckError::Protocol("empty response: the server closed the connection without a byte".into()))
+                }
                 false => http::parse_status_line(&buf).map_err(CheckError::Protocol),
             };
         }
@@ -183,40 +137,23 @@ fn not_http(received: &[u8]) -> CheckError {
         Some(0x15 | 0x16) => " (that is TLS: try https://)",
         _ => "",
     };
-    CheckError::Protocol(format!(
-        "not an HTTP/1.x response: {}{hint}",
-        http::quote(received)
-    ))
+    CheckError::Protocol(format!("not an HTTP/1.x response: {}{hint}", http::quote(received)))
 }
 
 fn tls_error(error: io::Error) -> CheckError {
-    if let Some(tls) = error
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    {
+    if let Some(tls) = error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
         return CheckError::Tls(tls::describe(tls));
     }
     match error.kind() {
-        io::ErrorKind::UnexpectedEof => {
-            CheckError::Tls("server closed the connection during the handshake".into())
-        }
-        _ => CheckError::Io {
-            phase: Phase::Tls,
-            reason: io_reason(&error),
-        },
+        io::ErrorKind::UnexpectedEof => CheckError::Tls("server closed the connection during the handshake".into()),
+        _ => CheckError::Io { phase: Phase::Tls, reason: io_reason(&error) },
     }
 }
 
 fn read_write_error(phase: Phase, error: &io::Error) -> CheckError {
-    match error
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    {
+    match error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
         Some(tls) => CheckError::Tls(tls::describe(tls)),
-        None => CheckError::Io {
-            phase,
-            reason: io_reason(error),
-        },
+        None => CheckError::Io { phase, reason: io_reason(error) },
     }
 }
 

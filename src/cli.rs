@@ -11,6 +11,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use crate::outcome::OkCodes;
 use crate::report::{self, Show};
 use crate::resolve::Pin;
+use crate::shard::Shard;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -26,6 +27,7 @@ const INPUT: &str = "Input";
 const CHECKING: &str = "Checking";
 const NETWORK: &str = "TLS and network";
 const OUTPUT: &str = "Output";
+const SCALE: &str = "Across machines";
 
 /// Check the HTTP status of many URLs, concurrently, over raw HTTP/1.1.
 ///
@@ -109,6 +111,15 @@ pub struct Cli {
     /// No summary and no progress line on stderr
     #[arg(short, long, help_heading = OUTPUT)]
     pub quiet: bool,
+
+    /// Check only shard K of N (0-based), split by a stable hash of the host
+    #[arg(long, value_name = "K/N", help_heading = SCALE)]
+    pub shard: Option<Shard>,
+
+    /// Number of shards, with the index from JOB_COMPLETION_INDEX (Kubernetes
+    /// Indexed Jobs); Slurm arrays need neither option
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = SCALE)]
+    pub shards: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,6 +167,7 @@ pub struct Config {
     pub report: report::Options,
     pub quiet: bool,
     pub summary_json: bool,
+    pub shard: Option<Shard>,
 }
 
 /// What the command line asks for.
@@ -178,6 +190,7 @@ impl Config {
             }
             files.push(PathBuf::from("-"));
         }
+        let shard = Shard::choose(cli.shard, cli.shards, |name| std::env::var(name).ok())?;
         let show = match (cli.only_failed, cli.summary_only) {
             (_, true) => Show::Nothing,
             (true, false) => Show::Failed,
@@ -203,6 +216,7 @@ impl Config {
             report,
             quiet: cli.quiet,
             summary_json: cli.summary_json,
+            shard,
         }))
     }
 }
@@ -212,9 +226,7 @@ fn print_generated(command: Command) -> anyhow::Result<()> {
     let mut cli = Cli::command();
     let mut out = std::io::stdout().lock();
     match command {
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut cli, "statuscheck", &mut out)
-        }
+        Command::Completions { shell } => clap_complete::generate(shell, &mut cli, "statuscheck", &mut out),
         Command::Man => clap_mangen::Man::new(cli).render(&mut out)?,
     }
     out.flush()?;
@@ -223,22 +235,14 @@ fn print_generated(command: Command) -> anyhow::Result<()> {
 
 /// Colour only for text. With `auto`: never if `NO_COLOR` is set, always if
 /// `CLICOLOR_FORCE` is set (and not `0`), else only on a terminal.
-fn use_color(
-    choice: ColorChoice,
-    format: Format,
-    env: impl Fn(&str) -> Option<std::ffi::OsString>,
-) -> bool {
+fn use_color(choice: ColorChoice, format: Format, env: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
     let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
     format == Format::Text
         && match choice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto if set("NO_COLOR") => false,
-            ColorChoice::Auto
-                if set("CLICOLOR_FORCE") && env("CLICOLOR_FORCE").is_some_and(|v| v != "0") =>
-            {
-                true
-            }
+            ColorChoice::Auto if set("CLICOLOR_FORCE") && env("CLICOLOR_FORCE").is_some_and(|v| v != "0") => true,
             ColorChoice::Auto => std::io::stdout().is_terminal(),
         }
 }
@@ -333,28 +337,16 @@ mod tests {
 
     #[test]
     fn output_filters() {
-        assert_eq!(
-            config(&["--only-failed", "-u", "x"]).report.show,
-            Show::Failed
-        );
-        assert_eq!(
-            config(&["--summary-only", "-u", "x"]).report.show,
-            Show::Nothing
-        );
+        assert_eq!(config(&["--only-failed", "-u", "x"]).report.show, Show::Failed);
+        assert_eq!(config(&["--summary-only", "-u", "x"]).report.show, Show::Nothing);
         assert_eq!(config(&["-u", "x"]).report.show, Show::All);
         assert!(!config(&["-q", "-u", "x"]).report.progress);
     }
 
     #[test]
     fn subcommands_parse() {
-        assert!(matches!(
-            parse(&["completions", "bash"]).unwrap().command,
-            Some(Command::Completions { .. })
-        ));
-        assert!(matches!(
-            parse(&["man"]).unwrap().command,
-            Some(Command::Man)
-        ));
+        assert!(matches!(parse(&["completions", "bash"]).unwrap().command, Some(Command::Completions { .. })));
+        assert!(matches!(parse(&["man"]).unwrap().command, Some(Command::Man)));
         assert!(parse(&["completions", "tcsh"]).is_err());
     }
 
@@ -365,27 +357,10 @@ mod tests {
         assert!(!use_color(ColorChoice::Always, Format::Json, none));
         assert!(!use_color(ColorChoice::Never, Format::Text, none));
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| OsString::from(v))
-            }
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v))
         };
-        assert!(use_color(
-            ColorChoice::Auto,
-            Format::Text,
-            env(&[("CLICOLOR_FORCE", "1")])
-        ));
-        assert!(!use_color(
-            ColorChoice::Auto,
-            Format::Text,
-            env(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")])
-        ));
-        assert!(use_color(
-            ColorChoice::Always,
-            Format::Text,
-            env(&[("NO_COLOR", "1")])
-        ));
+        assert!(use_color(ColorChoice::Auto, Format::Text, env(&[("CLICOLOR_FORCE", "1")])));
+        assert!(!use_color(ColorChoice::Auto, Format::Text, env(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")])));
+        assert!(use_color(ColorChoice::Always, Format::Text, env(&[("NO_COLOR", "1")])));
     }
 }

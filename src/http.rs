@@ -21,15 +21,8 @@ pub fn build_request(url: &Url, user_agent: &str) -> Result<Vec<u8>, String> {
     let target = &url[Position::BeforePath..Position::AfterQuery];
     let target = if target.is_empty() { "/" } else { target };
     let host = url.host_str().ok_or("URL has no host")?;
-    if let Some(bad) = target
-        .bytes()
-        .chain(host.bytes())
-        .find(|b| !b.is_ascii_graphic())
-    {
-        return Err(format!(
-            "URL contains the byte {:?}, which cannot be sent in a request",
-            char::from(bad)
-        ));
+    if let Some(bad) = target.bytes().chain(host.bytes()).find(|b| !b.is_ascii_graphic()) {
+        return Err(format!("URL contains the byte {:?}, which cannot be sent in a request", char::from(bad)));
     }
     let mut request = Vec::with_capacity(96 + target.len() + host.len() + user_agent.len());
     request.extend_from_slice(b"GET ");
@@ -50,11 +43,7 @@ pub fn build_request(url: &Url, user_agent: &str) -> Result<Vec<u8>, String> {
 /// terminator. `\n` alone is accepted as well as `\r\n`.
 pub fn line_end(buf: &[u8]) -> Option<usize> {
     let newline = buf.iter().position(|&b| b == b'\n')?;
-    Some(if newline > 0 && buf[newline - 1] == b'\r' {
-        newline - 1
-    } else {
-        newline
-    })
+    Some(if newline > 0 && buf[newline - 1] == b'\r' { newline - 1 } else { newline })
 }
 
 /// Whether `received` can still grow into a status line. Lets the reader give
@@ -81,14 +70,9 @@ pub fn parse_status_line(line: &[u8]) -> Result<Response, String> {
     if !digits.iter().all(u8::is_ascii_digit) {
         return Err(malformed());
     }
-    let code = digits
-        .iter()
-        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    let code = digits.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
     if !(100..=599).contains(&code) {
-        return Err(format!(
-            "status code {code} is outside 100-599: {}",
-            quote(line)
-        ));
+        return Err(format!("status code {code} is outside 100-599: {}", quote(line)));
     }
     let reason = match &line[12..] {
         [] => "",
@@ -98,11 +82,7 @@ pub fn parse_status_line(line: &[u8]) -> Result<Response, String> {
     if reason.chars().any(|c| c.is_control() && c != '\t') {
         return Err(malformed());
     }
-    Ok(Response {
-        version,
-        code,
-        reason: reason.to_owned(),
-    })
+    Ok(Response { version, code, reason: reason.to_owned() })
 }
 
 /// The first bytes of a response, quoted and escaped so that control bytes and
@@ -137,10 +117,7 @@ mod tests {
 
     #[test]
     fn empty_path_is_slash_and_fragment_is_not_sent() {
-        assert_eq!(
-            first_two_lines(&request("http://example.com")),
-            ["GET / HTTP/1.1", "Host: example.com"]
-        );
+        assert_eq!(first_two_lines(&request("http://example.com")), ["GET / HTTP/1.1", "Host: example.com"]);
         assert_eq!(
             first_two_lines(&request("http://example.com/p?q#frag")),
             ["GET /p?q HTTP/1.1", "Host: example.com"]
@@ -149,34 +126,16 @@ mod tests {
 
     #[test]
     fn host_carries_port_only_when_not_default() {
-        assert_eq!(
-            first_two_lines(&request("http://example.com:80/"))[1],
-            "Host: example.com"
-        );
-        assert_eq!(
-            first_two_lines(&request("https://example.com:443/"))[1],
-            "Host: example.com"
-        );
-        assert_eq!(
-            first_two_lines(&request("https://example.com:8443/"))[1],
-            "Host: example.com:8443"
-        );
-        assert_eq!(
-            first_two_lines(&request("http://example.com:443/"))[1],
-            "Host: example.com:443"
-        );
+        assert_eq!(first_two_lines(&request("http://example.com:80/"))[1], "Host: example.com");
+        assert_eq!(first_two_lines(&request("https://example.com:443/"))[1], "Host: example.com");
+        assert_eq!(first_two_lines(&request("https://example.com:8443/"))[1], "Host: example.com:8443");
+        assert_eq!(first_two_lines(&request("http://example.com:443/"))[1], "Host: example.com:443");
     }
 
     #[test]
     fn ipv6_hosts_are_bracketed() {
-        assert_eq!(
-            first_two_lines(&request("http://[::1]:8080/x"))[1],
-            "Host: [::1]:8080"
-        );
-        assert_eq!(
-            first_two_lines(&request("https://[2001:db8::1]/"))[1],
-            "Host: [2001:db8::1]"
-        );
+        assert_eq!(first_two_lines(&request("http://[::1]:8080/x"))[1], "Host: [::1]:8080");
+        assert_eq!(first_two_lines(&request("https://[2001:db8::1]/"))[1], "Host: [2001:db8::1]");
     }
 
     #[test]
@@ -214,27 +173,13 @@ mod tests {
     #[test]
     fn good_status_lines_parse() {
         let ok = parse_status_line(b"HTTP/1.1 200 OK").unwrap();
-        assert_eq!(
-            (ok.version, ok.code, ok.reason.as_str()),
-            (HttpVersion::Http11, 200, "OK")
-        );
+        assert_eq!((ok.version, ok.code, ok.reason.as_str()), (HttpVersion::Http11, 200, "OK"));
         let r = parse_status_line(b"HTTP/1.0 404 Not Found").unwrap();
-        assert_eq!(
-            (r.version, r.code, r.reason.as_str()),
-            (HttpVersion::Http10, 404, "Not Found")
-        );
+        assert_eq!((r.version, r.code, r.reason.as_str()), (HttpVersion::Http10, 404, "Not Found"));
         assert_eq!(parse_status_line(b"HTTP/1.1 204").unwrap().reason, "");
         assert_eq!(parse_status_line(b"HTTP/1.1 204 ").unwrap().reason, "");
-        assert_eq!(
-            parse_status_line(b"HTTP/1.1 599 Caf\xc3\xa9\tx")
-                .unwrap()
-                .reason,
-            "Caf\u{e9}\tx"
-        );
-        assert_eq!(
-            parse_status_line(b"HTTP/1.1 100 Continue").unwrap().code,
-            100
-        );
+        assert_eq!(parse_status_line(b"HTTP/1.1 599 Caf\xc3\xa9\tx").unwrap().reason, "Caf\u{e9}\tx");
+        assert_eq!(parse_status_line(b"HTTP/1.1 100 Continue").unwrap().code, 100);
     }
 
     #[test]
@@ -256,10 +201,7 @@ mod tests {
             b"",
         ] {
             let err = parse_status_line(line).unwrap_err();
-            assert!(
-                !err.chars().any(|c| c.is_control()),
-                "raw control in {err:?}"
-            );
+            assert!(!err.chars().any(|c| c.is_control()), "raw control in {err:?}");
             assert!(err.contains('"'), "{err}");
         }
     }

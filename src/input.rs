@@ -15,6 +15,8 @@ use anyhow::{bail, Context};
 use tokio::sync::mpsc;
 use url::Url;
 
+use crate::shard::Shard;
+
 /// Lines longer than this are reported as invalid, and only this much of
 /// them is ever held in memory.
 pub const MAX_LINE: usize = 16 * 1024;
@@ -68,16 +70,11 @@ fn open_one(path: &Path) -> anyhow::Result<Input> {
     }
     let name = path.display().to_string();
     let file = File::open(path).with_context(|| format!("cannot read '{name}'"))?;
-    let metadata = file
-        .metadata()
-        .with_context(|| format!("cannot read '{name}'"))?;
+    let metadata = file.metadata().with_context(|| format!("cannot read '{name}'"))?;
     if metadata.is_dir() {
         bail!("cannot read '{name}': it is a directory");
     }
-    Ok(Input::File {
-        name: name.into(),
-        file,
-    })
+    Ok(Input::File { name: name.into(), file })
 }
 
 /// Starts a thread that sends the targets of `urls` and then of `inputs`, in
@@ -88,13 +85,11 @@ pub fn stream(
     urls: Vec<String>,
     inputs: Vec<Input>,
     capacity: usize,
-) -> (
-    mpsc::Receiver<Target>,
-    std::thread::JoinHandle<anyhow::Result<()>>,
-) {
+    shard: Option<Shard>,
+) -> (mpsc::Receiver<Target>, std::thread::JoinHandle<anyhow::Result<()>>) {
     let (tx, rx) = mpsc::channel(capacity);
     let handle = std::thread::spawn(move || {
-        let mut sender = Sender { tx, next_index: 0 };
+        let mut sender = Sender { tx, next_index: 0, shard };
         for url in urls {
             if !sender.send(Source::Arg, url.trim().as_bytes(), None) {
                 return Ok(());
@@ -106,9 +101,7 @@ pub fn stream(
                 Input::File { name, file } => (name, Box::new(file)),
             };
             let reader = BufReader::with_capacity(64 * 1024, reader);
-            if !send_lines(&mut sender, &name, reader)
-                .with_context(|| format!("reading '{name}'"))?
-            {
+            if !send_lines(&mut sender, &name, reader).with_context(|| format!("reading '{name}'"))? {
                 return Ok(());
             }
         }
@@ -120,24 +113,22 @@ pub fn stream(
 /// Counts the URL lines of the run on a thread of its own, so a progress
 /// line can show the real total and an ETA while checks run. Standard input
 /// cannot be read twice, so with `-` the total stays unknown.
-pub fn count_in_background(urls: usize, paths: &[PathBuf]) -> Arc<OnceLock<u64>> {
+pub fn count_in_background(urls: &[String], paths: &[PathBuf], shard: Option<Shard>) -> Arc<OnceLock<u64>> {
     let total = Arc::new(OnceLock::new());
     if paths.iter().any(|p| p.as_os_str() == "-") {
         return total;
     }
-    let (paths, result) = (paths.to_vec(), total.clone());
+    let (urls, paths, result) = (urls.to_vec(), paths.to_vec(), total.clone());
     std::thread::spawn(move || {
-        let mut count = urls as u64;
+        let ours = |line: &[u8]| shard.is_none() || in_shard(shard, &to_target(0, Source::Arg, line, None), line);
+        let mut count = urls.iter().filter(|url| ours(url.trim().as_bytes())).count() as u64;
         let mut buf = Vec::new();
         for path in paths {
             let Ok(file) = File::open(&path) else { return };
             let mut reader = BufReader::with_capacity(64 * 1024, file);
             while let Ok(Some(_)) = read_bounded_line(&mut reader, &mut buf, MAX_LINE) {
-                let line = buf
-                    .strip_prefix(b"\xEF\xBB\xBF")
-                    .unwrap_or(&buf)
-                    .trim_ascii();
-                count += u64::from(!line.is_empty() && !line.starts_with(b"#"));
+                let line = buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&buf).trim_ascii();
+                count += u64::from(!line.is_empty() && !line.starts_with(b"#") && ours(line));
             }
         }
         let _ = result.set(count);
@@ -148,6 +139,7 @@ pub fn count_in_background(urls: usize, paths: &[PathBuf]) -> Arc<OnceLock<u64>>
 struct Sender {
     tx: mpsc::Sender<Target>,
     next_index: u64,
+    shard: Option<Shard>,
 }
 
 impl Sender {
@@ -155,8 +147,21 @@ impl Sender {
     /// `too_long` is the full length of a line that was cut at [`MAX_LINE`].
     fn send(&mut self, source: Source, line: &[u8], too_long: Option<usize>) -> bool {
         let target = to_target(self.next_index, source, line, too_long);
+        if !in_shard(self.shard, &target, line) {
+            return true;
+        }
         self.next_index += 1;
         self.tx.blocking_send(target).is_ok()
+    }
+}
+
+/// Whether `target` belongs to this process's shard: by host for URLs, by
+/// the line's bytes for lines that are not.
+fn in_shard(shard: Option<Shard>, target: &Target, line: &[u8]) -> bool {
+    let Some(shard) = shard else { return true };
+    match target.url.as_ref().ok().and_then(|url| url.host_str()) {
+        Some(host) => shard.includes(host.as_bytes()),
+        None => shard.includes(line),
     }
 }
 
@@ -175,10 +180,7 @@ fn send_lines(sender: &mut Sender, name: &Arc<str>, mut reader: impl BufRead) ->
         if line.is_empty() || line.starts_with(b"#") {
             continue;
         }
-        let source = Source::Line {
-            name: name.clone(),
-            line: number,
-        };
+        let source = Source::Line { name: name.clone(), line: number };
         let too_long = (full_len > MAX_LINE).then_some(full_len);
         let sent = sender.send(source, line, too_long);
         if !sent {
@@ -190,11 +192,7 @@ fn send_lines(sender: &mut Sender, name: &Arc<str>, mut reader: impl BufRead) ->
 
 /// Reads one line into `buf` (without `\n`), keeping at most `max + 1` bytes
 /// of it, and returns the line's full length; `None` at end of input.
-fn read_bounded_line(
-    reader: &mut impl BufRead,
-    buf: &mut Vec<u8>,
-    max: usize,
-) -> io::Result<Option<usize>> {
+fn read_bounded_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Option<usize>> {
     buf.clear();
     let mut total = 0;
     loop {
@@ -223,22 +221,12 @@ fn read_bounded_line(
 
 fn to_target(index: u64, source: Source, line: &[u8], too_long: Option<usize>) -> Target {
     let url = match (too_long, std::str::from_utf8(line)) {
-        (Some(length), _) => Err(format!(
-            "line is {length} bytes long; the limit is {MAX_LINE}"
-        )),
+        (Some(length), _) => Err(format!("line is {length} bytes long; the limit is {MAX_LINE}")),
         (None, Ok(text)) => parse_url(text),
-        (None, Err(e)) => Err(format!(
-            "not valid UTF-8 (byte {} of the line)",
-            e.valid_up_to() + 1
-        )),
+        (None, Err(e)) => Err(format!("not valid UTF-8 (byte {} of the line)", e.valid_up_to() + 1)),
     };
     let url = url.map_err(|reason| format!("invalid URL at {source}: {reason}"));
-    Target {
-        index,
-        source,
-        input: echo(line),
-        url,
-    }
+    Target { index, source, input: echo(line), url }
 }
 
 /// The line as shown back to the user: lossily decoded and, if huge, cut.
@@ -255,19 +243,11 @@ fn echo(line: &[u8]) -> String {
 /// is checked as `https://`. Only http and https are accepted; user-info and
 /// the fragment are dropped, since neither is ever sent.
 pub fn parse_url(text: &str) -> Result<Url, String> {
-    let mut url = if has_scheme(text) {
-        Url::parse(text)
-    } else {
-        Url::parse(&format!("https://{text}"))
-    }
-    .map_err(|e| e.to_string())?;
+    let mut url = if has_scheme(text) { Url::parse(text) } else { Url::parse(&format!("https://{text}")) }
+        .map_err(|e| e.to_string())?;
     match url.scheme() {
         "http" | "https" => {}
-        other => {
-            return Err(format!(
-                "scheme '{other}' is not supported: only http and https"
-            ))
-        }
+        other => return Err(format!("scheme '{other}' is not supported: only http and https")),
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err("no host".into());
@@ -293,15 +273,9 @@ fn has_scheme(text: &str) -> bool {
         return false;
     };
     let is_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
     let port_len = rest.bytes().take_while(u8::is_ascii_digit).count();
-    let is_port = port_len > 0
-        && matches!(
-            rest.as_bytes().get(port_len),
-            None | Some(b'/' | b'?' | b'#')
-        );
+    let is_port = port_len > 0 && matches!(rest.as_bytes().get(port_len), None | Some(b'/' | b'?' | b'#'));
     is_scheme && !is_port
 }
 
@@ -324,12 +298,7 @@ mod tests {
 
     #[test]
     fn other_schemes_are_refused() {
-        for line in [
-            "ftp://example.com/",
-            "file:///etc/passwd",
-            "javascript:alert(1)",
-            "mailto:a@b.c",
-        ] {
+        for line in ["ftp://example.com/", "file:///etc/passwd", "javascript:alert(1)", "mailto:a@b.c"] {
             let err = parse_url(line).unwrap_err();
             assert!(err.contains("only http and https"), "{line}: {err}");
         }
@@ -338,29 +307,19 @@ mod tests {
     #[test]
     fn bad_hosts_and_ports_are_refused() {
         assert!(parse_url("http://").is_err());
-        assert!(parse_url("http://example.com:70000/")
-            .unwrap_err()
-            .contains("port"));
-        assert!(parse_url("http://example.com:0/")
-            .unwrap_err()
-            .contains("port 0"));
+        assert!(parse_url("http://example.com:70000/").unwrap_err().contains("port"));
+        assert!(parse_url("http://example.com:0/").unwrap_err().contains("port 0"));
         assert!(parse_url("http://exa mple.com/").is_err());
     }
 
     #[test]
     fn userinfo_and_fragment_are_dropped() {
-        assert_eq!(
-            checked("https://user:secret@example.com/p#top"),
-            "https://example.com/p"
-        );
+        assert_eq!(checked("https://user:secret@example.com/p#top"), "https://example.com/p");
     }
 
     #[test]
     fn idn_hosts_become_punycode() {
-        assert_eq!(
-            checked("https://bücher.example/"),
-            "https://xn--bcher-kva.example/"
-        );
+        assert_eq!(checked("https://bücher.example/"), "https://xn--bcher-kva.example/");
     }
 
     #[test]
@@ -371,7 +330,7 @@ mod tests {
 
     fn targets(text: &[u8]) -> Vec<Target> {
         let (tx, mut rx) = mpsc::channel(1000);
-        let mut sender = Sender { tx, next_index: 0 };
+        let mut sender = Sender { tx, next_index: 0, shard: None };
         assert!(send_lines(&mut sender, &Arc::from("list.txt"), text).unwrap());
         drop(sender);
         std::iter::from_fn(|| rx.try_recv().ok()).collect()
@@ -380,16 +339,10 @@ mod tests {
     #[test]
     fn comments_blanks_bom_and_crlf() {
         let got = targets(b"\xEF\xBB\xBF# top\r\n\r\n  example.com  \r\n#x\nhttp://a.test/\n");
-        let summary: Vec<_> = got
-            .iter()
-            .map(|t| (t.index, t.source.to_string(), t.input.clone()))
-            .collect();
+        let summary: Vec<_> = got.iter().map(|t| (t.index, t.source.to_string(), t.input.clone())).collect();
         assert_eq!(
             summary,
-            [
-                (0, "list.txt:3".into(), "example.com".into()),
-                (1, "list.txt:5".into(), "http://a.test/".into())
-            ]
+            [(0, "list.txt:3".into(), "example.com".into()), (1, "list.txt:5".into(), "http://a.test/".into())]
         );
         assert!(got.iter().all(|t| t.url.is_ok()));
     }
@@ -398,16 +351,8 @@ mod tests {
     fn bad_lines_become_invalid_targets_naming_file_and_line() {
         let got = targets(b"ftp://x/\n\xff\xfe\nhttps://ok.test/\n");
         assert_eq!(got.len(), 3);
-        assert!(got[0]
-            .url
-            .as_ref()
-            .unwrap_err()
-            .starts_with("invalid URL at list.txt:1: scheme 'ftp'"));
-        assert!(got[1]
-            .url
-            .as_ref()
-            .unwrap_err()
-            .contains("list.txt:2: not valid UTF-8"));
+        assert!(got[0].url.as_ref().unwrap_err().starts_with("invalid URL at list.txt:1: scheme 'ftp'"));
+        assert!(got[1].url.as_ref().unwrap_err().contains("list.txt:2: not valid UTF-8"));
         assert_eq!(got[1].input, "\u{FFFD}\u{FFFD}");
         assert!(got[2].url.is_ok());
     }
@@ -418,11 +363,7 @@ mod tests {
         text.extend_from_slice(b"\nexample.com\n");
         let got = targets(&text);
         assert_eq!(got.len(), 2);
-        assert!(got[0]
-            .url
-            .as_ref()
-            .unwrap_err()
-            .contains("1000000 bytes long"));
+        assert!(got[0].url.as_ref().unwrap_err().contains("1000000 bytes long"));
         assert!(got[0].input.len() <= ECHO_LIMIT + 3);
         assert_eq!(got[1].source.to_string(), "list.txt:2");
     }
@@ -431,24 +372,12 @@ mod tests {
     fn bounded_line_reader_counts_but_does_not_keep() {
         let mut reader = BufReader::with_capacity(7, &b"0123456789abc\nxy\n\nlast"[..]);
         let mut buf = Vec::new();
-        assert_eq!(
-            read_bounded_line(&mut reader, &mut buf, 4).unwrap(),
-            Some(13)
-        );
+        assert_eq!(read_bounded_line(&mut reader, &mut buf, 4).unwrap(), Some(13));
         assert_eq!(buf, b"01234");
-        assert_eq!(
-            read_bounded_line(&mut reader, &mut buf, 4).unwrap(),
-            Some(2)
-        );
+        assert_eq!(read_bounded_line(&mut reader, &mut buf, 4).unwrap(), Some(2));
         assert_eq!(buf, b"xy");
-        assert_eq!(
-            read_bounded_line(&mut reader, &mut buf, 4).unwrap(),
-            Some(0)
-        );
-        assert_eq!(
-            read_bounded_line(&mut reader, &mut buf, 4).unwrap(),
-            Some(4)
-        );
+        assert_eq!(read_bounded_line(&mut reader, &mut buf, 4).unwrap(), Some(0));
+        assert_eq!(read_bounded_line(&mut reader, &mut buf, 4).unwrap(), Some(4));
         assert_eq!(buf, b"last");
         assert_eq!(read_bounded_line(&mut reader, &mut buf, 4).unwrap(), None);
     }

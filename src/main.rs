@@ -14,6 +14,7 @@ mod outcome;
 mod report;
 mod resolve;
 mod run;
+mod shard;
 mod tls;
 
 use std::io::{self, BufWriter};
@@ -54,24 +55,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         report::message("--insecure: TLS certificates are not verified");
     }
     let concurrency = fdlimit::fit(config.concurrency);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let (targets, reader) = input::stream(config.urls.clone(), inputs, 1024);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let (targets, reader) = input::stream(config.urls.clone(), inputs, 1024, config.shard);
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let mut report = Report::new(stdout, config.report.clone());
     if report.wants_total() {
-        report.set_total(input::count_in_background(config.urls.len(), &config.files));
+        report.set_total(input::count_in_background(&config.urls, &config.files, config.shard));
     }
-    let ending = report.begin().map_err(anyhow::Error::from).and_then(|()| {
-        runtime.block_on(run::run(
-            checker,
-            concurrency,
-            config.ordered,
-            targets,
-            &mut report,
-        ))
-    });
+    let ending = report
+        .begin()
+        .map_err(anyhow::Error::from)
+        .and_then(|()| runtime.block_on(run::run(checker, concurrency, config.ordered, targets, &mut report)));
     // Don't wait for resolver threads still stuck in getaddrinfo.
     runtime.shutdown_background();
 
@@ -79,11 +73,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     let code = match ending? {
         Ending::OutputClosed => {
             report.abandon();
-            return Ok(if summary.all_ok() {
-                EXIT_OK
-            } else {
-                EXIT_FAILED
-            });
+            return Ok(if summary.all_ok() { EXIT_OK } else { EXIT_FAILED });
         }
         Ending::Interrupted { signal } => 128 + signal as u8,
         // The channel closed, so the reader thread has ended.

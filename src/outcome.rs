@@ -152,9 +152,7 @@ impl CheckError {
 impl fmt::Display for CheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CheckError::InvalidUrl(msg) | CheckError::Tls(msg) | CheckError::Protocol(msg) => {
-                f.write_str(msg)
-            }
+            CheckError::InvalidUrl(msg) | CheckError::Tls(msg) | CheckError::Protocol(msg) => f.write_str(msg),
             CheckError::Dns { host, reason } => write!(f, "{reason} ({host})"),
             CheckError::Connect { addr, reason } => write!(f, "{reason} ({addr})"),
             CheckError::Timeout { phase, limit } => {
@@ -270,11 +268,7 @@ mod tests {
     use super::*;
 
     fn response(code: u16) -> Result<Response, CheckError> {
-        Ok(Response {
-            version: HttpVersion::Http11,
-            code,
-            reason: String::new(),
-        })
+        Ok(Response { version: HttpVersion::Http11, code, reason: String::new() })
     }
 
     #[test]
@@ -288,10 +282,7 @@ mod tests {
     fn ok_codes_reject_out_of_range_and_garbage() {
         for bad in ["99-700", "99", "600", "abc", "", "300-200", "200,"] {
             let err = bad.parse::<OkCodes>().unwrap_err();
-            assert!(
-                err.contains("100 to 599") || err.contains("empty"),
-                "{bad}: {err}"
-            );
+            assert!(err.contains("100 to 599") || err.contains("empty"), "{bad}: {err}");
         }
     }
 
@@ -307,32 +298,18 @@ mod tests {
 
     #[test]
     fn timeouts_name_their_phase() {
-        let e = CheckError::Timeout {
-            phase: Phase::Read,
-            limit: Duration::from_secs(10),
-        };
+        let e = CheckError::Timeout { phase: Phase::Read, limit: Duration::from_secs(10) };
         assert_eq!(e.to_string(), "no status line after 10s");
-        let e = CheckError::Timeout {
-            phase: Phase::Tls,
-            limit: Duration::from_millis(1500),
-        };
+        let e = CheckError::Timeout { phase: Phase::Tls, limit: Duration::from_millis(1500) };
         assert_eq!(e.to_string(), "TLS handshake not done after 1.5s");
         assert_eq!(e.kind().as_str(), "timeout");
     }
 
     #[test]
     fn response_displays_as_status_line() {
-        let r = Response {
-            version: HttpVersion::Http10,
-            code: 204,
-            reason: String::new(),
-        };
+        let r = Response { version: HttpVersion::Http10, code: 204, reason: String::new() };
         assert_eq!(r.to_string(), "HTTP/1.0 204");
-        let r = Response {
-            version: HttpVersion::Http11,
-            code: 200,
-            reason: "OK".into(),
-        };
+        let r = Response { version: HttpVersion::Http11, code: 200, reason: "OK".into() };
         assert_eq!(r.to_string(), "HTTP/1.1 200 OK");
     }
 }

@@ -19,32 +19,19 @@ impl FromStr for Pin {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let usage =
-            || format!("'{s}' is not HOST:PORT:ADDR[,ADDR...] (e.g. example.com:443:127.0.0.1)");
+        let usage = || format!("'{s}' is not HOST:PORT:ADDR[,ADDR...] (e.g. example.com:443:127.0.0.1)");
         let (host, rest) = s.split_once(':').ok_or_else(usage)?;
         let (port, addrs) = rest.split_once(':').ok_or_else(usage)?;
-        let port = port
-            .parse::<u16>()
-            .ok()
-            .filter(|&p| p != 0)
-            .ok_or_else(usage)?;
+        let port = port.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(usage)?;
         let addrs = addrs
             .split(',')
-            .map(|a| {
-                a.trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<IpAddr>()
-            })
+            .map(|a| a.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| usage())?;
         if host.is_empty() {
             return Err(usage());
         }
-        Ok(Pin {
-            host: host.to_ascii_lowercase(),
-            port,
-            addrs,
-        })
+        Ok(Pin { host: host.to_ascii_lowercase(), port, addrs })
     }
 }
 
@@ -59,11 +46,7 @@ impl Resolver {
         let pins = pins
             .iter()
             .map(|pin| {
-                let addrs = pin
-                    .addrs
-                    .iter()
-                    .map(|&ip| SocketAddr::new(ip, pin.port))
-                    .collect();
+                let addrs = pin.addrs.iter().map(|&ip| SocketAddr::new(ip, pin.port)).collect();
                 ((pin.host.clone(), pin.port), addrs)
             })
             .collect();
@@ -72,11 +55,7 @@ impl Resolver {
 
     /// All addresses of `host`, in the order they should be tried. The error
     /// is the resolver's reason in plain words.
-    pub async fn lookup(
-        &self,
-        host: &url::Host<&str>,
-        port: u16,
-    ) -> Result<Vec<SocketAddr>, String> {
+    pub async fn lookup(&self, host: &url::Host<&str>, port: u16) -> Result<Vec<SocketAddr>, String> {
         let domain = match host {
             url::Host::Ipv4(ip) => return Ok(vec![SocketAddr::new(IpAddr::V4(*ip), port)]),
             url::Host::Ipv6(ip) => return Ok(vec![SocketAddr::new(IpAddr::V6(*ip), port)]),
@@ -85,10 +64,8 @@ impl Resolver {
         if let Some(addrs) = self.pins.get(&(domain.to_owned(), port)) {
             return Ok(addrs.clone());
         }
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((domain, port))
-            .await
-            .map_err(|e| io_reason(&e))?
-            .collect();
+        let addrs: Vec<SocketAddr> =
+            tokio::net::lookup_host((domain, port)).await.map_err(|e| io_reason(&e))?.collect();
         if addrs.is_empty() {
             return Err("no address found".into());
         }
@@ -101,9 +78,7 @@ impl Resolver {
 pub fn io_reason(error: &io::Error) -> String {
     let text = error.to_string();
     let text = text.split(" (os error").next().unwrap_or(&text);
-    let text = text
-        .strip_prefix("failed to lookup address information: ")
-        .unwrap_or(text);
+    let text = text.strip_prefix("failed to lookup address information: ").unwrap_or(text);
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_lowercase().chain(chars).collect(),
@@ -120,13 +95,7 @@ mod tests {
         let pin: Pin = "Example.com:443:127.0.0.1,[::1]".parse().unwrap();
         assert_eq!(pin.host, "example.com");
         assert_eq!(pin.port, 443);
-        assert_eq!(
-            pin.addrs,
-            [
-                "127.0.0.1".parse::<IpAddr>().unwrap(),
-                "::1".parse().unwrap()
-            ]
-        );
+        assert_eq!(pin.addrs, ["127.0.0.1".parse::<IpAddr>().unwrap(), "::1".parse().unwrap()]);
         for bad in [
             "example.com",
             "example.com:443",
@@ -142,17 +111,8 @@ mod tests {
     #[tokio::test]
     async fn pins_win_over_dns_and_keep_their_order() {
         let resolver = Resolver::new(&["a.test:80:127.0.0.2,127.0.0.1".parse().unwrap()]);
-        let addrs = resolver
-            .lookup(&url::Host::Domain("a.test"), 80)
-            .await
-            .unwrap();
-        assert_eq!(
-            addrs,
-            [
-                "127.0.0.2:80".parse().unwrap(),
-                "127.0.0.1:80".parse::<SocketAddr>().unwrap()
-            ]
-        );
+        let addrs = resolver.lookup(&url::Host::Domain("a.test"), 80).await.unwrap();
+        assert_eq!(addrs, ["127.0.0.2:80".parse().unwrap(), "127.0.0.1:80".parse::<SocketAddr>().unwrap()]);
     }
 
     #[test]

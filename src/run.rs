@@ -42,11 +42,7 @@ pub async fn run<W: Write>(
     report: &mut Report<W>,
 ) -> anyhow::Result<Ending> {
     let mut tasks = JoinSet::new();
-    let mut order = Order {
-        ordered,
-        next: 0,
-        held: BTreeMap::new(),
-    };
+    let mut order = Order { ordered, next: 0, held: BTreeMap::new() };
     let mut input_open = true;
     let mut interrupted = std::pin::pin!(interrupt());
 
@@ -104,16 +100,8 @@ async fn check_one(checker: Arc<Checker>, target: Target) -> Checked {
         Ok(url) => checker.get_status(url).await,
         Err(reason) => Err(CheckError::InvalidUrl(reason.clone())),
     };
-    let elapsed = if target.url.is_ok() {
-        started.elapsed()
-    } else {
-        Duration::ZERO
-    };
-    Checked {
-        target,
-        outcome,
-        elapsed,
-    }
+    let elapsed = if target.url.is_ok() { started.elapsed() } else { Duration::ZERO };
+    Checked { target, outcome, elapsed }
 }
 
 /// A check task cannot fail except by a bug; say so rather than lose a row.

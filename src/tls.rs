@@ -9,9 +9,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{aws_lc_rs, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 /// Builds the shared client configuration: webpki-roots plus the PEM bundle
 /// of `--cacert`, ALPN `http/1.1`; or no verification at all for `--insecure`.
@@ -39,13 +37,9 @@ pub fn client_config(cacert: Option<&Path>, insecure: bool) -> anyhow::Result<Ar
 fn add_pem_bundle(roots: &mut RootCertStore, path: &Path) -> anyhow::Result<()> {
     let name = path.display();
     let mut added = 0;
-    for cert in CertificateDer::pem_file_iter(path)
-        .with_context(|| format!("cannot read --cacert '{name}'"))?
-    {
+    for cert in CertificateDer::pem_file_iter(path).with_context(|| format!("cannot read --cacert '{name}'"))? {
         let cert = cert.with_context(|| format!("--cacert '{name}' is not a valid PEM file"))?;
-        roots.add(cert).with_context(|| {
-            format!("--cacert '{name}' holds a certificate that cannot be used")
-        })?;
+        roots.add(cert).with_context(|| format!("--cacert '{name}' holds a certificate that cannot be used"))?;
         added += 1;
     }
     if added == 0 {
@@ -58,8 +52,9 @@ fn add_pem_bundle(roots: &mut RootCertStore, path: &Path) -> anyhow::Result<()> 
 /// or the IP address for IP literals.
 pub fn server_name(host: &url::Host<&str>) -> Result<ServerName<'static>, String> {
     match host {
-        url::Host::Domain(domain) => ServerName::try_from(domain.to_string())
-            .map_err(|_| format!("'{domain}' is not a valid TLS server name")),
+        url::Host::Domain(domain) => {
+            ServerName::try_from(domain.to_string()).map_err(|_| format!("'{domain}' is not a valid TLS server name"))
+        }
         url::Host::Ipv4(ip) => Ok(ServerName::from(std::net::IpAddr::V4(*ip))),
         url::Host::Ipv6(ip) => Ok(ServerName::from(std::net::IpAddr::V6(*ip))),
     }
@@ -71,9 +66,7 @@ pub fn describe(error: &rustls::Error) -> String {
     match error {
         E::InvalidCertificate(cert) => describe_certificate(cert),
         E::AlertReceived(alert) => format!("server refused the handshake: {}", alert_words(alert)),
-        E::InvalidMessage(_) => {
-            "server did not answer with TLS (plain HTTP on an https URL?)".into()
-        }
+        E::InvalidMessage(_) => "server did not answer with TLS (plain HTTP on an https URL?)".into(),
         E::PeerIncompatible(_) => "no TLS version or cipher suite in common with the server".into(),
         E::NoCertificatesPresented => "server presented no certificate".into(),
         other => other.to_string(),
@@ -85,15 +78,11 @@ fn describe_certificate(error: &CertificateError) -> String {
     match error {
         C::Expired | C::ExpiredContext { .. } => "certificate expired".into(),
         C::NotValidYet | C::NotValidYetContext { .. } => "certificate not valid yet".into(),
-        C::NotValidForName | C::NotValidForNameContext { .. } => {
-            "certificate is for another host name".into()
-        }
+        C::NotValidForName | C::NotValidForNameContext { .. } => "certificate is for another host name".into(),
         C::UnknownIssuer => "certificate issued by an unknown authority".into(),
         C::BadSignature => "certificate has a bad signature".into(),
         C::Revoked => "certificate revoked".into(),
-        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
-            "certificate is not for a TLS server".into()
-        }
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => "certificate is not for a TLS server".into(),
         other => format!("bad certificate: {other:?}"),
     }
 }
@@ -134,12 +123,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -148,12 +132,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -170,15 +149,9 @@ mod tests {
         let expired = rustls::Error::InvalidCertificate(CertificateError::Expired);
         assert_eq!(describe(&expired), "certificate expired");
         let unknown = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
-        assert_eq!(
-            describe(&unknown),
-            "certificate issued by an unknown authority"
-        );
+        assert_eq!(describe(&unknown), "certificate issued by an unknown authority");
         let alert = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
-        assert_eq!(
-            describe(&alert),
-            "server refused the handshake: handshake failure"
-        );
+        assert_eq!(describe(&alert), "server refused the handshake: handshake failure");
     }
 
     #[test]
@@ -197,10 +170,7 @@ mod tests {
         let err = client_config(Some(&empty), false).unwrap_err();
         assert!(format!("{err:#}").contains("no PEM certificate"), "{err:#}");
         let missing = dir.join("missing.pem");
-        assert!(
-            format!("{:#}", client_config(Some(&missing), false).unwrap_err())
-                .contains("cannot read")
-        );
+        assert!(format!("{:#}", client_config(Some(&missing), false).unwrap_err()).contains("cannot read"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -10,31 +10,21 @@ use common::*;
 #[test]
 fn reports_each_code_the_server_sends() {
     let server = http_server();
-    let urls: Vec<String> = [200, 301, 404, 500]
-        .iter()
-        .map(|c| server.url(&format!("/status/{c}")))
-        .collect();
+    let urls: Vec<String> = [200, 301, 404, 500].iter().map(|c| server.url(&format!("/status/{c}"))).collect();
     let mut args = vec!["--format", "json", "--ordered"];
     for url in &urls {
         args.extend(["-u", url]);
     }
     let run = run(&args);
     let records = run.json();
-    let codes: Vec<u64> = records
-        .iter()
-        .map(|r| r["code"].as_u64().unwrap())
-        .collect();
+    let codes: Vec<u64> = records.iter().map(|r| r["code"].as_u64().unwrap()).collect();
     assert_eq!(codes, [200, 301, 404, 500]);
     let oks: Vec<bool> = records.iter().map(|r| r["ok"].as_bool().unwrap()).collect();
     assert_eq!(oks, [true, true, false, false]);
     assert_eq!(records[2]["reason"], "Not Found");
     assert_eq!(records[0]["http_version"], "1.1");
     assert_eq!(run.code, 1, "404 and 500 are failures");
-    assert!(
-        run.stderr.contains("4 checked: 2 ok, 2 failed, 0 errors"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("4 checked: 2 ok, 2 failed, 0 errors"), "{}", run.stderr);
 }
 
 #[test]
@@ -65,31 +55,11 @@ fn sends_the_documented_request() {
 #[test]
 fn https_with_a_ca_made_at_test_time() {
     let ca = Ca::new();
-    let server = https_server(
-        &ca,
-        Leaf {
-            names: &["localhost", "127.0.0.1"],
-            expired: false,
-        },
-    );
+    let server = https_server(&ca, Leaf { names: &["localhost", "127.0.0.1"], expired: false });
     let cacert = ca.pem.to_str().unwrap();
-    let by_name = run(&[
-        "--format",
-        "json",
-        "--cacert",
-        cacert,
-        "-u",
-        &server.https_url("localhost", "/status/204"),
-    ]);
+    let by_name = run(&["--format", "json", "--cacert", cacert, "-u", &server.https_url("localhost", "/status/204")]);
     assert_eq!(by_name.record()["code"], 204, "{}", by_name.stdout);
-    let by_ip = run(&[
-        "--format",
-        "json",
-        "--cacert",
-        cacert,
-        "-u",
-        &server.https_url("127.0.0.1", "/"),
-    ]);
+    let by_ip = run(&["--format", "json", "--cacert", cacert, "-u", &server.https_url("127.0.0.1", "/")]);
     assert_eq!(by_ip.record()["code"], 200, "{}", by_ip.stdout);
     assert_eq!(by_ip.code, 0);
 }
@@ -97,30 +67,16 @@ fn https_with_a_ca_made_at_test_time() {
 #[test]
 fn untrusted_certificate_is_a_tls_error_unless_insecure() {
     let ca = Ca::new();
-    let server = https_server(
-        &ca,
-        Leaf {
-            names: &["localhost"],
-            expired: false,
-        },
-    );
+    let server = https_server(&ca, Leaf { names: &["localhost"], expired: false });
     let url = server.https_url("localhost", "/");
     let untrusted = run(&["--format", "json", "-u", &url]);
     let record = untrusted.record();
     assert_eq!(record["error"]["kind"], "tls");
-    assert_eq!(
-        record["error"]["message"],
-        "certificate issued by an unknown authority"
-    );
+    assert_eq!(record["error"]["message"], "certificate issued by an unknown authority");
     assert_eq!(untrusted.code, 1);
     let insecure = run(&["--format", "json", "-k", "-u", &url]);
     assert_eq!(insecure.record()["code"], 200);
-    assert_eq!(
-        insecure.stderr.matches("--insecure").count(),
-        1,
-        "{}",
-        insecure.stderr
-    );
+    assert_eq!(insecure.stderr.matches("--insecure").count(), 1, "{}", insecure.stderr);
 }
 
 #[test]
@@ -140,18 +96,10 @@ fn silent_server_times_out_waiting_for_the_status_line() {
 #[test]
 fn refused_port_is_a_connect_error() {
     let port = refused_port();
-    let run = run(&[
-        "--format",
-        "json",
-        "-u",
-        &format!("http://127.0.0.1:{port}/"),
-    ]);
+    let run = run(&["--format", "json", "-u", &format!("http://127.0.0.1:{port}/")]);
     let record = run.record();
     assert_eq!(record["error"]["kind"], "connect");
-    assert_eq!(
-        record["error"]["message"],
-        format!("connection refused (127.0.0.1:{port})")
-    );
+    assert_eq!(record["error"]["message"], format!("connection refused (127.0.0.1:{port})"));
     assert_eq!(run.code, 1);
 }
 
@@ -198,16 +146,9 @@ fn mixed_good_and_bad_lines_in_one_file() {
 fn reads_stdin_with_dash_and_when_no_file_is_given() {
     let server = http_server();
     let list = format!("{}\n{}\n", server.url("/"), server.url("/status/500"));
-    for args in [
-        &["--format", "tsv", "--ordered", "-"][..],
-        &["--format", "tsv", "--ordered"],
-    ] {
+    for args in [&["--format", "tsv", "--ordered", "-"][..], &["--format", "tsv", "--ordered"]] {
         let run = run_with_stdin(args, &list);
-        let codes: Vec<&str> = run
-            .stdout
-            .lines()
-            .map(|l| l.split('\t').nth(1).unwrap())
-            .collect();
+        let codes: Vec<&str> = run.stdout.lines().map(|l| l.split('\t').nth(1).unwrap()).collect();
         assert_eq!(codes, ["200", "500"], "{args:?}");
         let json = run_with_stdin(&["--format", "json", "--ordered", "-"], &list);
         assert_eq!(json.json()[0]["source"], "stdin:1");
@@ -229,28 +170,13 @@ fn tsv_rows_have_five_fields() {
         "-u",
         "ftp://x/",
     ]);
-    let rows: Vec<Vec<&str>> = run
-        .stdout
-        .lines()
-        .map(|l| l.split('\t').collect())
-        .collect();
+    let rows: Vec<Vec<&str>> = run.stdout.lines().map(|l| l.split('\t').collect()).collect();
     assert!(rows.iter().all(|r| r.len() == 5), "{rows:?}");
-    assert_eq!(
-        &rows[0][..3],
-        [
-            server.url("/status/301").as_str(),
-            "301",
-            "Moved Permanently"
-        ]
-    );
+    assert_eq!(&rows[0][..3], [server.url("/status/301").as_str(), "301", "Moved Permanently"]);
     assert!(rows[0][3].parse::<f64>().unwrap() >= 0.0);
     assert_eq!(rows[0][4], "");
     assert_eq!(rows[1][1], "");
-    assert!(
-        rows[1][4].starts_with("connect: connection refused"),
-        "{:?}",
-        rows[1]
-    );
+    assert!(rows[1][4].starts_with("connect: connection refused"), "{:?}", rows[1]);
     assert!(rows[2][4].starts_with("invalid-url: "), "{:?}", rows[2]);
     assert_eq!(rows[2][3], "", "never checked, so no time");
 }
@@ -263,10 +189,7 @@ fn text_format_is_one_readable_line_per_url() {
     assert!(line.starts_with(&server.url("/status/404")));
     assert!(line.contains("HTTP/1.1 404 Not Found"), "{line}");
     assert!(line.trim_end().ends_with("ms"), "{line}");
-    assert!(
-        !run.stdout.contains('\x1b'),
-        "no colour when asked for none"
-    );
+    assert!(!run.stdout.contains('\x1b'), "no colour when asked for none");
     let coloured = common::run(&["--color", "always", "-u", &server.url("/status/404")]);
     assert!(coloured.stdout.contains("\x1b[33m"), "404 is yellow");
 }
@@ -287,10 +210,7 @@ fn sequential_gives_the_same_results_as_concurrent_in_input_order() {
     let file = file.to_str().unwrap();
     let rows = |args: &[&str]| -> Vec<String> {
         let run = run(args);
-        run.json()
-            .iter()
-            .map(|r| format!("{} {} {}", r["source"], r["code"], r["error"]["kind"]))
-            .collect()
+        run.json().iter().map(|r| format!("{} {} {}", r["source"], r["code"], r["error"]["kind"])).collect()
     };
     let sequential = rows(&["--format", "json", "--sequential", file]);
     let mut concurrent = rows(&["--format", "json", "-c", "8", file]);
@@ -298,10 +218,7 @@ fn sequential_gives_the_same_results_as_concurrent_in_input_order() {
     assert_eq!(sequential.len(), 30);
     assert_eq!(ordered, sequential, "--ordered is input order");
     let in_input_order: Vec<String> = (1..=30).map(|line| format!("\"{file}:{line}\"")).collect();
-    let sources: Vec<String> = sequential
-        .iter()
-        .map(|r| r.split(' ').next().unwrap().to_string())
-        .collect();
+    let sources: Vec<String> = sequential.iter().map(|r| r.split(' ').next().unwrap().to_string()).collect();
     assert_eq!(sources, in_input_order);
     concurrent.sort();
     let mut sorted = sequential.clone();
@@ -314,22 +231,15 @@ fn unreadable_input_is_a_usage_error_and_nothing_is_checked() {
     let server = http_server();
     let dir = temp_path("dir");
     std::fs::create_dir_all(&dir).unwrap();
-    for (bad, says) in [
-        (
-            "/nonexistent/list.txt",
-            "cannot read '/nonexistent/list.txt'",
-        ),
-        (dir.to_str().unwrap(), "is a directory"),
-    ] {
+    for (bad, says) in
+        [("/nonexistent/list.txt", "cannot read '/nonexistent/list.txt'"), (dir.to_str().unwrap(), "is a directory")]
+    {
         let run = run(&["-u", &server.url("/"), bad]);
         assert_eq!(run.code, 2, "{bad}");
         assert!(run.stderr.contains(says), "{}", run.stderr);
         assert_eq!(run.stdout, "");
     }
-    assert!(
-        server.requests.lock().unwrap().is_empty(),
-        "nothing checked"
-    );
+    assert!(server.requests.lock().unwrap().is_empty(), "nothing checked");
 }
 
 #[test]
@@ -346,10 +256,7 @@ fn help_and_version() {
     assert_eq!(help.code, 0);
     assert!(help.stdout.contains("--sequential") && help.stdout.contains("Examples:"));
     let version = run(&["--version"]);
-    assert_eq!(
-        version.stdout.trim(),
-        format!("statuscheck {}", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(version.stdout.trim(), format!("statuscheck {}", env!("CARGO_PKG_VERSION")));
 }
 
 /// `script` gives the binary a terminal on stdin: with no FILE and no `--url`

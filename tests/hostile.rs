@@ -20,14 +20,8 @@ fn check(url: &str, extra: &[&str]) -> (serde_json::Value, Duration) {
 }
 
 fn error_of(record: &serde_json::Value) -> (String, String) {
-    let kind = record["error"]["kind"]
-        .as_str()
-        .unwrap_or("none")
-        .to_string();
-    let message = record["error"]["message"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
+    let kind = record["error"]["kind"].as_str().unwrap_or("none").to_string();
+    let message = record["error"]["message"].as_str().unwrap_or("").to_string();
     (kind, message)
 }
 
@@ -43,10 +37,7 @@ fn trickling_status_line_hits_the_whole_check_deadline() {
         }
     });
     let (record, took) = check(&server.url("/"), &[]);
-    assert_eq!(
-        error_of(&record),
-        ("timeout".into(), "no status line after 1s".into())
-    );
+    assert_eq!(error_of(&record), ("timeout".into(), "no status line after 1s".into()));
     assert!(took < SLACK, "took {took:?}");
 }
 
@@ -92,12 +83,7 @@ fn liberal_line_endings_and_missing_reasons() {
         (&b"HTTP/1.1 200 OK\nServer: x\n\n"[..], 200, "OK", "1.1"),
         (b"HTTP/1.1 204\r\n\r\n", 204, "", "1.1"),
         (b"HTTP/1.0 200 OK\r\n\r\n", 200, "OK", "1.0"),
-        (
-            b"HTTP/1.1 503 Service Unavailable\r\n",
-            503,
-            "Service Unavailable",
-            "1.1",
-        ),
+        (b"HTTP/1.1 503 Service Unavailable\r\n", 503, "Service Unavailable", "1.1"),
     ] {
         let server = raw_server(bytes);
         let (record, _) = check(&server.url("/"), &[]);
@@ -123,16 +109,9 @@ fn garbage_is_a_protocol_error_quoted_and_escaped() {
         let (kind, message) = error_of(&record);
         assert_eq!(kind, "protocol", "{bytes:?}");
         assert!(message.contains('"'), "quotes what was received: {message}");
-        assert!(
-            !message.chars().any(char::is_control),
-            "escaped: {message:?}"
-        );
+        assert!(!message.chars().any(char::is_control), "escaped: {message:?}");
         let text = run(&["--color", "never", "--timeout", "1", "-u", &server.url("/")]);
-        assert!(
-            !text.stdout.trim_end().chars().any(|c| c.is_control()),
-            "{:?}",
-            text.stdout
-        );
+        assert!(!text.stdout.trim_end().chars().any(|c| c.is_control()), "{:?}", text.stdout);
     }
 }
 
@@ -140,24 +119,9 @@ fn garbage_is_a_protocol_error_quoted_and_escaped() {
 fn bad_certificates_are_tls_errors_in_plain_words() {
     let ca = Ca::new();
     let cacert = ca.pem.to_str().unwrap();
-    let expired = https_server(
-        &ca,
-        Leaf {
-            names: &["localhost"],
-            expired: true,
-        },
-    );
-    let other_name = https_server(
-        &ca,
-        Leaf {
-            names: &["other.test"],
-            expired: false,
-        },
-    );
-    for (server, says) in [
-        (&expired, "certificate expired"),
-        (&other_name, "certificate is for another host name"),
-    ] {
+    let expired = https_server(&ca, Leaf { names: &["localhost"], expired: true });
+    let other_name = https_server(&ca, Leaf { names: &["other.test"], expired: false });
+    for (server, says) in [(&expired, "certificate expired"), (&other_name, "certificate is for another host name")] {
         let url = server.https_url("localhost", "/");
         let (record, _) = check(&url, &["--cacert", cacert]);
         assert_eq!(error_of(&record), ("tls".into(), says.into()));
@@ -173,23 +137,14 @@ fn a_stalled_tls_handshake_times_out_in_the_tls_phase() {
         drop(stream);
     });
     let (record, took) = check(&server.https_url("127.0.0.1", "/"), &[]);
-    assert_eq!(
-        error_of(&record),
-        ("timeout".into(), "TLS handshake not done after 1s".into())
-    );
+    assert_eq!(error_of(&record), ("timeout".into(), "TLS handshake not done after 1s".into()));
     assert!(took < SLACK, "took {took:?}");
 }
 
 #[test]
 fn tls_on_an_http_url_is_named() {
     let ca = Ca::new();
-    let server = https_server(
-        &ca,
-        Leaf {
-            names: &["localhost"],
-            expired: false,
-        },
-    );
+    let server = https_server(&ca, Leaf { names: &["localhost"], expired: false });
     let (record, took) = check(&format!("http://localhost:{}/", server.port()), &[]);
     let (kind, message) = error_of(&record);
     assert_eq!(kind, "protocol");
@@ -207,10 +162,7 @@ fn plain_http_on_an_https_url_is_named() {
     let (record, took) = check(&server.https_url("127.0.0.1", "/"), &[]);
     assert_eq!(
         error_of(&record),
-        (
-            "tls".into(),
-            "server did not answer with TLS (plain HTTP on an https URL?)".into()
-        )
+        ("tls".into(), "server did not answer with TLS (plain HTTP on an https URL?)".into())
     );
     assert!(took < SLACK);
 }

@@ -50,14 +50,8 @@ fn every_bad_line_gets_a_row_and_good_lines_still_run() {
         } else {
             assert_eq!(record["error"]["kind"], "invalid-url", "{record}");
             let message = record["error"]["message"].as_str().unwrap();
-            assert!(
-                message.contains(expect) && message.contains(&format!("{name}:{}", i + 2)),
-                "{message}"
-            );
-            assert!(
-                record["input"].as_str().unwrap().len() < 1000,
-                "huge lines are not echoed whole"
-            );
+            assert!(message.contains(expect) && message.contains(&format!("{name}:{}", i + 2)), "{message}");
+            assert!(record["input"].as_str().unwrap().len() < 1000, "huge lines are not echoed whole");
         }
     }
     assert_eq!(run.code, 1);
@@ -76,27 +70,16 @@ fn userinfo_is_never_sent_and_injection_is_impossible() {
     ];
     let file = write_file("sneaky.txt", lines.join("\n"));
     let run = run(&["--format", "json", "--ordered", file.to_str().unwrap()]);
-    assert!(
-        run.json().iter().all(|r| r["code"] == 200),
-        "{}",
-        run.stdout
-    );
+    assert!(run.json().iter().all(|r| r["code"] == 200), "{}", run.stdout);
     let requests = server.requests.lock().unwrap();
     assert_eq!(requests.len(), 4);
     for request in requests.iter() {
-        assert!(
-            !request.contains("alice")
-                && !request.contains("s3cret")
-                && !request.contains("Authorization")
-        );
+        assert!(!request.contains("alice") && !request.contains("s3cret") && !request.contains("Authorization"));
         assert!(!request.contains("\r\nX-"), "header injected: {request:?}");
         assert!(!request.contains("fragment"));
         assert_eq!(request.matches("\r\n").count(), 6, "{request:?}");
     }
-    let targets: Vec<&str> = requests
-        .iter()
-        .map(|r| r.split(' ').nth(1).unwrap())
-        .collect();
+    let targets: Vec<&str> = requests.iter().map(|r| r.split(' ').nth(1).unwrap()).collect();
     assert!(targets.contains(&"/a%0d%0aX-Injected:%201"), "{targets:?}");
     assert!(targets.contains(&"/with%20space?q=a%20b"), "{targets:?}");
 }
@@ -106,40 +89,19 @@ fn internationalised_names_are_checked_as_punycode() {
     let server = http_server();
     let port = server.port();
     let pin = format!("xn--bcher-kva.test:{port}:127.0.0.1");
-    let run = run(&[
-        "--format",
-        "json",
-        "--resolve",
-        &pin,
-        "-u",
-        &format!("http://bücher.test:{port}/"),
-    ]);
+    let run = run(&["--format", "json", "--resolve", &pin, "-u", &format!("http://bücher.test:{port}/")]);
     let record = run.record();
     assert_eq!(record["code"], 200, "{record}");
     assert_eq!(record["url"], format!("http://xn--bcher-kva.test:{port}/"));
-    assert!(server.requests.lock().unwrap()[0]
-        .contains(&format!("Host: xn--bcher-kva.test:{port}\r\n")));
+    assert!(server.requests.lock().unwrap()[0].contains(&format!("Host: xn--bcher-kva.test:{port}\r\n")));
 }
 
 #[test]
 fn lines_without_a_scheme_are_checked_as_https() {
     let ca = Ca::new();
-    let server = https_server(
-        &ca,
-        Leaf {
-            names: &["localhost"],
-            expired: false,
-        },
-    );
+    let server = https_server(&ca, Leaf { names: &["localhost"], expired: false });
     let line = format!("localhost:{}/status/204", server.port());
-    let run = run(&[
-        "--format",
-        "json",
-        "--cacert",
-        ca.pem.to_str().unwrap(),
-        "-u",
-        &line,
-    ]);
+    let run = run(&["--format", "json", "--cacert", ca.pem.to_str().unwrap(), "-u", &line]);
     let record = run.record();
     assert_eq!(record["url"], format!("https://{line}"));
     assert_eq!(record["code"], 204);
@@ -167,9 +129,5 @@ fn a_bad_cacert_is_a_usage_error() {
     let not_pem = write_file("not.pem", "hello\n");
     let run = run(&["--cacert", not_pem.to_str().unwrap(), "-u", "example.com"]);
     assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("holds no PEM certificate"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("holds no PEM certificate"), "{}", run.stderr);
 }

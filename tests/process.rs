@@ -57,18 +57,10 @@ fn interrupt_with(signal: i32, expected_code: i32) {
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert_eq!(code, expected_code);
     assert_eq!(rest, "", "no result for checks that never finished");
-    assert!(
-        stderr.starts_with("interrupted: 1 checked: 0 ok, 0 failed, 1 error"),
-        "{stderr}"
-    );
+    assert!(stderr.starts_with("interrupted: 1 checked: 0 ok, 0 failed, 1 error"), "{stderr}");
 }
 
 #[test]
@@ -108,12 +100,7 @@ fn a_closed_stdout_ends_the_run_quietly() {
     drop(stdout);
     let code = wait_bounded(&mut child, Duration::from_secs(20));
     let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert_eq!(stderr, "", "quiet: no panic, no error text");
     assert_eq!(code, 1, "the results it had seen were failures");
     feeder.join().unwrap();
@@ -132,10 +119,7 @@ fn concurrency_is_lowered_to_fit_the_descriptor_limit() {
     // SAFETY: only async-signal-safe setrlimit runs between fork and exec.
     unsafe {
         command.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: 200,
-                rlim_max: 200,
-            };
+            let limit = libc::rlimit { rlim_cur: 200, rlim_max: 200 };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -145,18 +129,9 @@ fn concurrency_is_lowered_to_fit_the_descriptor_limit() {
     let output = command.output().unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(
-        stderr
-            .matches("needs more file descriptors than the limit of 200; using 136")
-            .count(),
-        1,
-        "{stderr}"
-    );
+    assert_eq!(stderr.matches("needs more file descriptors than the limit of 200; using 136").count(), 1, "{stderr}");
     assert_eq!(stdout.lines().count(), 300);
-    assert!(
-        stdout.lines().all(|l| l.split('\t').nth(1) == Some("200")),
-        "{stdout}"
-    );
+    assert!(stdout.lines().all(|l| l.split('\t').nth(1) == Some("200")), "{stdout}");
     assert_eq!(output.status.code(), Some(0));
 }
 

@@ -15,9 +15,7 @@ use std::time::Duration;
 use common::*;
 
 fn snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots").join(name);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(&path, actual).unwrap();
         return;
@@ -33,10 +31,7 @@ fn snapshot(name: &str, actual: &str) {
 /// showed (stdout and stderr together), or `None` where `script` is missing.
 fn under_terminal(args: &str) -> Option<String> {
     let command = format!("{} {args}", env!("CARGO_BIN_EXE_statuscheck"));
-    let output = Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .output()
-        .ok()?;
+    let output = Command::new("script").args(["-qec", &command, "/dev/null"]).output().ok()?;
     Some(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
@@ -57,20 +52,11 @@ fn progress_line_appears_on_a_terminal_and_never_in_a_pipe() {
         eprintln!("no `script` here; skipping");
         return;
     };
-    assert!(
-        screen.contains("/12 checked: "),
-        "no progress line in {screen:?}"
-    );
+    assert!(screen.contains("/12 checked: "), "no progress line in {screen:?}");
     assert!(screen.contains(" ok, 0 failed, 0 errors, "), "{screen:?}");
-    assert!(
-        screen.contains("12/12 checked: "),
-        "the total is known from the start: {screen:?}"
-    );
+    assert!(screen.contains("12/12 checked: "), "the total is known from the start: {screen:?}");
     assert!(!screen.contains("/6 checked"), "{screen:?}");
-    assert!(
-        screen.contains("\x1b[2K12 checked: 12 ok"),
-        "progress line cleared before the summary: {screen:?}"
-    );
+    assert!(screen.contains("\x1b[2K12 checked: 12 ok"), "progress line cleared before the summary: {screen:?}");
 
     let piped = run(&["-c", "2", &file]);
     assert!(!piped.stderr.contains("/12 checked"), "{}", piped.stderr);
@@ -79,10 +65,7 @@ fn progress_line_appears_on_a_terminal_and_never_in_a_pipe() {
 
     let few = slow_list(3);
     let screen = under_terminal(&format!("-c 1 {few}")).unwrap();
-    assert!(
-        !screen.contains("/3 checked"),
-        "no progress line for a handful: {screen:?}"
-    );
+    assert!(!screen.contains("/3 checked"), "no progress line for a handful: {screen:?}");
 }
 
 #[test]
@@ -106,20 +89,10 @@ fn formatted(format: &str) -> String {
         server.url("/status/404")
     );
     let file = write_file("formats.txt", list);
-    let run = run(&[
-        "--ordered",
-        "--color",
-        "never",
-        "--format",
-        format,
-        file.to_str().unwrap(),
-    ]);
+    let run = run(&["--ordered", "--color", "never", "--format", format, file.to_str().unwrap()]);
     let dir = file.parent().unwrap().to_str().unwrap();
-    let text = run
-        .stdout
-        .replace(&server.port().to_string(), "PORT")
-        .replace(&port.to_string(), "DEAD")
-        .replace(dir, "DIR");
+    let text =
+        run.stdout.replace(&server.port().to_string(), "PORT").replace(&port.to_string(), "DEAD").replace(dir, "DIR");
     mask_elapsed(format, &text)
 }
 
@@ -143,9 +116,7 @@ fn mask_elapsed(format: &str, text: &str) -> String {
             }
             "tsv" => mask_field(line, '\t', 3),
             "csv" if !line.starts_with("input,") => mask_field(line, ',', 7),
-            "markdown" if line.starts_with("| http") || line.starts_with("| ftp") => {
-                mask_field(line, '|', 3)
-            }
+            "markdown" if line.starts_with("| http") || line.starts_with("| ftp") => mask_field(line, '|', 3),
             "text" => match line.trim_end().rsplit_once("  ") {
                 Some((head, tail)) if tail.trim_end().ends_with("ms") => {
                     format!("{head}  ELAPSED\n")
@@ -176,37 +147,15 @@ fn filters_show_only_what_was_asked() {
     let server = http_server();
     let ok = server.url("/status/200");
     let missing = server.url("/status/404");
-    let failed = run(&[
-        "--format",
-        "tsv",
-        "--only-failed",
-        "-u",
-        &ok,
-        "-u",
-        &missing,
-    ]);
+    let failed = run(&["--format", "tsv", "--only-failed", "-u", &ok, "-u", &missing]);
     assert_eq!(failed.stdout.lines().count(), 1);
     assert!(failed.stdout.starts_with(&missing));
     assert_eq!(failed.code, 1);
     let summary = run(&["--summary-only", "-u", &ok, "-u", &missing]);
     assert_eq!(summary.stdout, "");
-    assert!(
-        summary
-            .stderr
-            .starts_with("2 checked: 1 ok, 1 failed, 0 errors"),
-        "{}",
-        summary.stderr
-    );
-    assert!(
-        summary.stderr.contains("  2xx 1, 4xx 1\n"),
-        "{}",
-        summary.stderr
-    );
-    assert!(
-        summary.stderr.contains("latency p50 "),
-        "{}",
-        summary.stderr
-    );
+    assert!(summary.stderr.starts_with("2 checked: 1 ok, 1 failed, 0 errors"), "{}", summary.stderr);
+    assert!(summary.stderr.contains("  2xx 1, 4xx 1\n"), "{}", summary.stderr);
+    assert!(summary.stderr.contains("latency p50 "), "{}", summary.stderr);
 }
 
 #[test]
@@ -225,10 +174,7 @@ fn summary_json_is_one_object_on_stderr() {
     assert_eq!(run.json().len(), 2);
     let summary: serde_json::Value = serde_json::from_str(run.stderr.trim_end()).unwrap();
     assert_eq!(summary["checked"], 2);
-    assert_eq!(
-        (summary["ok"].as_u64(), summary["errors"].as_u64()),
-        (Some(1), Some(1))
-    );
+    assert_eq!((summary["ok"].as_u64(), summary["errors"].as_u64()), (Some(1), Some(1)));
     assert_eq!(summary["status_classes"]["3xx"], 1);
     assert_eq!(summary["error_kinds"]["connect"], 1);
     assert_eq!(summary["interrupted"], false);
@@ -242,18 +188,10 @@ fn completions_are_valid_scripts() {
     assert_eq!(bash.code, 0);
     assert!(bash.stdout.contains("_statuscheck()") && bash.stdout.contains("--only-failed"));
     let script = write_file("statuscheck.bash", &bash.stdout);
-    let syntax = Command::new("bash")
-        .arg("-n")
-        .arg(&script)
-        .status()
-        .unwrap();
+    let syntax = Command::new("bash").arg("-n").arg(&script).status().unwrap();
     assert!(syntax.success(), "bash -n rejects the completion script");
-    assert!(run(&["completions", "zsh"])
-        .stdout
-        .starts_with("#compdef statuscheck"));
-    assert!(run(&["completions", "fish"])
-        .stdout
-        .contains("complete -c statuscheck"));
+    assert!(run(&["completions", "zsh"]).stdout.starts_with("#compdef statuscheck"));
+    assert!(run(&["completions", "fish"]).stdout.contains("complete -c statuscheck"));
 }
 
 #[test]
@@ -299,11 +237,7 @@ fn options_come_from_the_environment() {
         .unwrap();
     let record: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(record["error"]["message"], "no status line after 1s");
-    let bad = statuscheck()
-        .env("STATUSCHECK_CONCURRENCY", "0")
-        .args(["-u", "x.test"])
-        .output()
-        .unwrap();
+    let bad = statuscheck().env("STATUSCHECK_CONCURRENCY", "0").args(["-u", "x.test"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("from 1 to 1000000"));
 }

@@ -12,8 +12,7 @@ use crate::cli::Format;
 use crate::outcome::{Checked, ErrorKind, Verdict};
 
 /// Columns of the CSV format, which carries the same fields as JSON.
-const CSV_HEADER: &str =
-    "input,source,url,ok,code,reason,http_version,elapsed_ms,error_kind,error_message\r\n";
+const CSV_HEADER: &str = "input,source,url,ok,code,reason,http_version,elapsed_ms,error_kind,error_message\r\n";
 
 /// Width of the status column of the text format: fits
 /// `HTTP/1.1 503 Service Unavailable`.
@@ -77,20 +76,10 @@ fn class_color(code: u16) -> &'static str {
 fn tsv(out: &mut String, checked: &Checked) {
     let url = sanitize(shown_url(checked));
     let (code, reason, error) = match &checked.outcome {
-        Ok(r) => (
-            r.code.to_string(),
-            sanitize(&r.reason).into_owned(),
-            String::new(),
-        ),
-        Err(e) => (
-            String::new(),
-            String::new(),
-            format!("{}: {}", e.kind(), sanitize(&e.to_string())),
-        ),
+        Ok(r) => (r.code.to_string(), sanitize(&r.reason).into_owned(), String::new()),
+        Err(e) => (String::new(), String::new(), format!("{}: {}", e.kind(), sanitize(&e.to_string()))),
     };
-    let elapsed = elapsed_ms(checked)
-        .map(|ms| format!("{ms:.3}"))
-        .unwrap_or_default();
+    let elapsed = elapsed_ms(checked).map(|ms| format!("{ms:.3}")).unwrap_or_default();
     let _ = writeln!(out, "{url}\t{code}\t{reason}\t{elapsed}\t{error}");
 }
 
@@ -125,19 +114,11 @@ fn csv(out: &mut String, checked: &Checked, verdict: Verdict) {
         Cow::Borrowed(&target.input),
         Cow::Owned(target.source.to_string()),
         Cow::Borrowed(target.url.as_ref().map(|u| u.as_str()).unwrap_or("")),
-        Cow::Borrowed(if verdict == Verdict::Ok {
-            "true"
-        } else {
-            "false"
-        }),
+        Cow::Borrowed(if verdict == Verdict::Ok { "true" } else { "false" }),
         Cow::Owned(response.map(|r| r.code.to_string()).unwrap_or_default()),
         Cow::Borrowed(response.map(|r| r.reason.as_str()).unwrap_or("")),
         Cow::Borrowed(response.map(|r| r.version.number()).unwrap_or("")),
-        Cow::Owned(
-            elapsed_ms(checked)
-                .map(|ms| format!("{ms:.3}"))
-                .unwrap_or_default(),
-        ),
+        Cow::Owned(elapsed_ms(checked).map(|ms| format!("{ms:.3}")).unwrap_or_default()),
         Cow::Borrowed(error.map(|e| e.kind().as_str()).unwrap_or("")),
         Cow::Owned(error.map(|e| e.to_string()).unwrap_or_default()),
     ];
@@ -228,56 +209,28 @@ mod tests {
 
     fn checked(line: &str, outcome: Result<Response, CheckError>) -> Checked {
         let url = parse_url(line).map_err(|e| format!("invalid URL at list.txt:3: {e}"));
-        let source = Source::Line {
-            name: Arc::from("list.txt"),
-            line: 3,
-        };
+        let source = Source::Line { name: Arc::from("list.txt"), line: 3 };
         let outcome = match &url {
             Err(e) => Err(CheckError::InvalidUrl(e.clone())),
             Ok(_) => outcome,
         };
-        let target = Target {
-            index: 0,
-            source,
-            input: line.into(),
-            url,
-        };
-        Checked {
-            target,
-            outcome,
-            elapsed: Duration::from_micros(12_345),
-        }
+        let target = Target { index: 0, source, input: line.into(), url };
+        Checked { target, outcome, elapsed: Duration::from_micros(12_345) }
     }
 
     fn ok(code: u16, reason: &str) -> Result<Response, CheckError> {
-        Ok(Response {
-            version: HttpVersion::Http11,
-            code,
-            reason: reason.into(),
-        })
+        Ok(Response { version: HttpVersion::Http11, code, reason: reason.into() })
     }
 
     fn refused() -> Result<Response, CheckError> {
         let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        Err(CheckError::Connect {
-            addr,
-            reason: "connection refused".into(),
-        })
+        Err(CheckError::Connect { addr, reason: "connection refused".into() })
     }
 
     fn render_with(format: Format, color: bool, c: &Checked) -> String {
         let mut out = String::new();
         let verdict = OkCodes::default().verdict(&c.outcome);
-        record(
-            &mut out,
-            format,
-            Style {
-                color,
-                url_width: 40,
-            },
-            c,
-            verdict,
-        );
+        record(&mut out, format, Style { color, url_width: 40 }, c, verdict);
         out
     }
 
@@ -288,16 +241,10 @@ mod tests {
     #[test]
     fn text_shows_status_line_and_time() {
         let line = render(Format::Text, &checked("https://a.test/", ok(200, "OK")));
-        let expected = format!(
-            "{:<40}  {:<32}  {:>8}\n",
-            "https://a.test/", "HTTP/1.1 200 OK", "12 ms"
-        );
+        let expected = format!("{:<40}  {:<32}  {:>8}\n", "https://a.test/", "HTTP/1.1 200 OK", "12 ms");
         assert_eq!(line, expected);
         let line = render(Format::Text, &checked("http://b.test/", refused()));
-        assert!(
-            line.contains("error connect: connection refused (127.0.0.1:9)"),
-            "{line}"
-        );
+        assert!(line.contains("error connect: connection refused (127.0.0.1:9)"), "{line}");
     }
 
     #[test]
@@ -313,14 +260,8 @@ mod tests {
 
     #[test]
     fn tsv_has_five_fields_and_no_stray_tabs() {
-        let line = render(
-            Format::Tsv,
-            &checked("https://a.test/", ok(301, "Moved\tPermanently")),
-        );
-        assert_eq!(
-            line,
-            "https://a.test/\t301\tMoved\\tPermanently\t12.345\t\n"
-        );
+        let line = render(Format::Tsv, &checked("https://a.test/", ok(301, "Moved\tPermanently")));
+        assert_eq!(line, "https://a.test/\t301\tMoved\\tPermanently\t12.345\t\n");
         let line = render(Format::Tsv, &checked("ftp://x/\x1b[2J", ok(200, "")));
         let fields: Vec<&str> = line.trim_end_matches('\n').split('\t').collect();
         assert_eq!(fields.len(), 5);
@@ -331,43 +272,19 @@ mod tests {
 
     #[test]
     fn json_carries_every_documented_field() {
-        let parse = |c: &Checked| -> serde_json::Value {
-            serde_json::from_str(&render(Format::Json, c)).unwrap()
-        };
+        let parse = |c: &Checked| -> serde_json::Value { serde_json::from_str(&render(Format::Json, c)).unwrap() };
         let record = parse(&checked("a.test/x", ok(404, "Not Found")));
         let expected = json!({"input": "a.test/x", "source": "list.txt:3", "url": "https://a.test/x",
             "ok": false, "code": 404, "reason": "Not Found", "http_version": "1.1",
             "elapsed_ms": 12.345, "error": null});
         assert_eq!(record, expected);
         let keys: Vec<&String> = record.as_object().unwrap().keys().collect();
-        assert_eq!(
-            keys,
-            [
-                "input",
-                "source",
-                "url",
-                "ok",
-                "code",
-                "reason",
-                "http_version",
-                "elapsed_ms",
-                "error"
-            ]
-        );
+        assert_eq!(keys, ["input", "source", "url", "ok", "code", "reason", "http_version", "elapsed_ms", "error"]);
         let record = parse(&checked("a.test", refused()));
-        assert_eq!(
-            record["error"],
-            json!({"kind": "connect", "message": "connection refused (127.0.0.1:9)"})
-        );
-        assert_eq!(
-            (record["ok"].as_bool(), record["code"].is_null()),
-            (Some(false), true)
-        );
+        assert_eq!(record["error"], json!({"kind": "connect", "message": "connection refused (127.0.0.1:9)"}));
+        assert_eq!((record["ok"].as_bool(), record["code"].is_null()), (Some(false), true));
         let invalid = parse(&checked("ftp://x/", ok(200, "")));
-        assert_eq!(
-            (invalid["url"].is_null(), invalid["elapsed_ms"].is_null()),
-            (true, true)
-        );
+        assert_eq!((invalid["url"].is_null(), invalid["elapsed_ms"].is_null()), (true, true));
         assert_eq!(invalid["error"]["kind"], "invalid-url");
     }
 
@@ -375,45 +292,29 @@ mod tests {
     fn csv_quotes_per_rfc_4180() {
         assert_eq!(header(Format::Csv).unwrap().split(',').count(), 10);
         assert!(header(Format::Csv).unwrap().ends_with("error_message\r\n"));
-        let line = render(
-            Format::Csv,
-            &checked("https://a.test/?q=1,2", ok(200, "Say \"hi\"")),
-        );
+        let line = render(Format::Csv, &checked("https://a.test/?q=1,2", ok(200, "Say \"hi\"")));
         assert_eq!(
             line,
             "\"https://a.test/?q=1,2\",list.txt:3,\"https://a.test/?q=1,2\",true,200,\"Say \"\"hi\"\"\",1.1,12.345,,\r\n"
         );
         let line = render(Format::Csv, &checked("a.test", refused()));
-        assert!(
-            line.ends_with(",false,,,,12.345,connect,connection refused (127.0.0.1:9)\r\n"),
-            "{line}"
-        );
+        assert!(line.ends_with(",false,,,,12.345,connect,connection refused (127.0.0.1:9)\r\n"), "{line}");
     }
 
     #[test]
     fn markdown_rows_escape_pipes() {
-        assert!(header(Format::Markdown)
-            .unwrap()
-            .starts_with("| URL | Status | Time |\n|---|"));
-        let line = render(
-            Format::Markdown,
-            &checked("https://a.test/", ok(200, "a|b")),
-        );
+        assert!(header(Format::Markdown).unwrap().starts_with("| URL | Status | Time |\n|---|"));
+        let line = render(Format::Markdown, &checked("https://a.test/", ok(200, "a|b")));
         assert_eq!(line, "| https://a.test/ | HTTP/1.1 200 a\\|b | 12 ms |\n");
     }
 
     #[test]
     fn timeouts_read_well_in_every_format() {
-        let timeout = Err(CheckError::Timeout {
-            phase: Phase::Read,
-            limit: Duration::from_secs(10),
-        });
+        let timeout = Err(CheckError::Timeout { phase: Phase::Read, limit: Duration::from_secs(10) });
         let c = checked("a.test", timeout);
         assert!(render(Format::Text, &c).contains("error timeout: no status line after 10s"));
         assert!(render(Format::Tsv, &c).ends_with("\ttimeout: no status line after 10s\n"));
-        assert!(
-            render(Format::Markdown, &c).contains("| error timeout: no status line after 10s |")
-        );
+        assert!(render(Format::Markdown, &c).contains("| error timeout: no status line after 10s |"));
     }
 
     #[test]

@@ -53,19 +53,9 @@ pub struct Report<W: Write> {
 
 impl<W: Write> Report<W> {
     pub fn new(out: W, options: Options) -> Self {
-        let style = Style {
-            color: options.color,
-            url_width: 0,
-        };
+        let style = Style { color: options.color, url_width: 0 };
         let progress = Progress::new(options.progress);
-        Report {
-            out,
-            options,
-            style,
-            line: String::with_capacity(256),
-            progress,
-            summary: Summary::default(),
-        }
+        Report { out, options, style, line: String::with_capacity(256), progress, summary: Summary::default() }
     }
 
     /// Whether a progress line may be shown (then the caller counts the list).
@@ -81,9 +71,7 @@ impl<W: Write> Report<W> {
     /// Writes the header of formats that have one.
     pub fn begin(&mut self) -> io::Result<()> {
         match format::header(self.options.format) {
-            Some(header) if self.options.show != Show::Nothing => {
-                self.out.write_all(header.as_bytes())
-            }
+            Some(header) if self.options.show != Show::Nothing => self.out.write_all(header.as_bytes()),
             _ => Ok(()),
         }
     }
@@ -115,13 +103,7 @@ impl<W: Write> Report<W> {
             return Ok(());
         }
         self.line.clear();
-        format::record(
-            &mut self.line,
-            self.options.format,
-            self.style,
-            checked,
-            verdict,
-        );
+        format::record(&mut self.line, self.options.format, self.style, checked, verdict);
         self.out.write_all(self.line.as_bytes())
     }
 

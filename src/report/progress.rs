@@ -35,12 +35,7 @@ impl Progress {
             bar
         });
         let stdout_on_terminal = std::io::stdout().is_terminal();
-        Progress {
-            bar,
-            stdout_on_terminal,
-            read: 0,
-            total: None,
-        }
+        Progress { bar, stdout_on_terminal, read: 0, total: None }
     }
 
     /// Whether a progress line could be shown at all.

@@ -49,11 +49,7 @@ impl Summary {
         }
         if checked.target.url.is_ok() {
             self.latency.record(checked.elapsed);
-            if self
-                .slowest
-                .as_ref()
-                .is_none_or(|(d, _)| checked.elapsed > *d)
-            {
+            if self.slowest.as_ref().is_none_or(|(d, _)| checked.elapsed > *d) {
                 self.slowest = Some((checked.elapsed, shown_url(checked).to_owned()));
             }
         }
@@ -82,10 +78,8 @@ impl Summary {
         if self.checked() == 0 {
             return lines;
         }
-        let mut counts: Vec<String> = (1..=5)
-            .filter(|&c| self.classes[c] > 0)
-            .map(|c| format!("{c}xx {}", self.classes[c]))
-            .collect();
+        let mut counts: Vec<String> =
+            (1..=5).filter(|&c| self.classes[c] > 0).map(|c| format!("{c}xx {}", self.classes[c])).collect();
         counts.extend(self.kind_counts().map(|(kind, n)| format!("{kind} {n}")));
         lines.push(format!("  {}", counts.join(", ")));
         if let (Some([p50, p95, p99]), Some((slowest, url))) = (self.percentiles(), &self.slowest) {
@@ -104,18 +98,11 @@ impl Summary {
     /// The same, as one JSON object (`--summary-json`).
     pub fn json(&self, elapsed: Duration, interrupted: bool) -> serde_json::Value {
         let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
-        let classes: serde_json::Map<String, serde_json::Value> = (1..=5)
-            .map(|c| (format!("{c}xx"), json!(self.classes[c])))
-            .collect();
-        let kinds: serde_json::Map<String, serde_json::Value> = ERROR_KINDS
-            .iter()
-            .zip(self.kinds)
-            .map(|(k, n)| (k.as_str().to_owned(), json!(n)))
-            .collect();
-        let [p50, p95, p99] = self
-            .percentiles()
-            .map(|p| p.map(ms))
-            .map_or([None; 3], |p| p.map(Some));
+        let classes: serde_json::Map<String, serde_json::Value> =
+            (1..=5).map(|c| (format!("{c}xx"), json!(self.classes[c]))).collect();
+        let kinds: serde_json::Map<String, serde_json::Value> =
+            ERROR_KINDS.iter().zip(self.kinds).map(|(k, n)| (k.as_str().to_owned(), json!(n))).collect();
+        let [p50, p95, p99] = self.percentiles().map(|p| p.map(ms)).map_or([None; 3], |p| p.map(Some));
         json!({
             "checked": self.checked(),
             "ok": self.ok,
@@ -131,19 +118,11 @@ impl Summary {
     }
 
     fn kind_counts(&self) -> impl Iterator<Item = (ErrorKind, u64)> + '_ {
-        ERROR_KINDS
-            .iter()
-            .zip(self.kinds)
-            .filter(|(_, n)| *n > 0)
-            .map(|(k, n)| (*k, n))
+        ERROR_KINDS.iter().zip(self.kinds).filter(|(_, n)| *n > 0).map(|(k, n)| (*k, n))
     }
 
     fn percentiles(&self) -> Option<[Duration; 3]> {
-        Some([
-            self.latency.quantile(0.50)?,
-            self.latency.quantile(0.95)?,
-            self.latency.quantile(0.99)?,
-        ])
+        Some([self.latency.quantile(0.50)?, self.latency.quantile(0.95)?, self.latency.quantile(0.99)?])
     }
 }
 
@@ -161,10 +140,7 @@ const EXPONENTS: usize = 41;
 
 impl Default for Histogram {
     fn default() -> Self {
-        Histogram {
-            buckets: vec![0; EXPONENTS * SUBS],
-            count: 0,
-        }
+        Histogram { buckets: vec![0; EXPONENTS * SUBS], count: 0 }
     }
 }
 
@@ -196,11 +172,7 @@ impl Histogram {
 fn bucket(micros: u64) -> usize {
     let v = micros.max(1);
     let exponent = 63 - v.leading_zeros();
-    let sub = if exponent >= SUB_BITS {
-        v >> (exponent - SUB_BITS)
-    } else {
-        v << (SUB_BITS - exponent)
-    };
+    let sub = if exponent >= SUB_BITS { v >> (exponent - SUB_BITS) } else { v << (SUB_BITS - exponent) };
     exponent as usize * SUBS + (sub as usize & (SUBS - 1))
 }
 

@@ -54,10 +54,7 @@ pub fn serve_on(bind: &str, handler: impl Fn(TcpStream) + Send + Sync + 'static)
             thread::spawn(move || handler(stream));
         }
     });
-    Server {
-        addr,
-        requests: Arc::new(Mutex::new(Vec::new())),
-    }
+    Server { addr, requests: Arc::new(Mutex::new(Vec::new())) }
 }
 
 pub fn serve(handler: impl Fn(TcpStream) + Send + Sync + 'static) -> Server {
@@ -81,9 +78,7 @@ pub fn read_head(stream: &mut impl Read) -> String {
 /// `/status/404` → 404, anything else → 200.
 pub fn status_for(head: &str) -> u16 {
     let path = head.split(' ').nth(1).unwrap_or("/");
-    path.strip_prefix("/status/")
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(200)
+    path.strip_prefix("/status/").and_then(|c| c.parse().ok()).unwrap_or(200)
 }
 
 fn reason(code: u16) -> &'static str {
@@ -100,10 +95,7 @@ fn reason(code: u16) -> &'static str {
 
 fn answer(stream: &mut impl Write, head: &str) {
     let code = status_for(head);
-    let response = format!(
-        "HTTP/1.1 {code} {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        reason(code)
-    );
+    let response = format!("HTTP/1.1 {code} {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", reason(code));
     let _ = stream.write_all(response.as_bytes());
     let _ = stream.flush();
 }
@@ -136,10 +128,7 @@ pub fn raw_server(bytes: &'static [u8]) -> Server {
 /// Makes the next `close` of this socket send a reset instead of a FIN.
 pub fn reset_on_close(stream: &TcpStream) {
     use std::os::fd::AsRawFd;
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
     // SAFETY: setsockopt reads `linger`, which lives across the call.
     unsafe {
         libc::setsockopt(
@@ -170,8 +159,7 @@ static UNIQUE: AtomicUsize = AtomicUsize::new(0);
 /// A file path unique to this test process and call, under cargo's tmp dir.
 pub fn temp_path(name: &str) -> PathBuf {
     let n = UNIQUE.fetch_add(1, Ordering::Relaxed);
-    let dir =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("t{}-{n}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("t{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }
@@ -187,9 +175,7 @@ impl Ca {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "statuscheck test CA");
+        params.distinguished_name.push(DnType::CommonName, "statuscheck test CA");
         let cert = params.self_signed(&key).unwrap();
         let pem = write_file("ca.pem", cert.pem());
         Ca { cert, key, pem }
@@ -199,9 +185,7 @@ impl Ca {
     pub fn server_config(&self, leaf: Leaf) -> Arc<rustls::ServerConfig> {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, leaf.names[0]);
+        params.distinguished_name.push(DnType::CommonName, leaf.names[0]);
         params.subject_alt_names = leaf
             .names
             .iter()
@@ -269,22 +253,13 @@ pub struct Run {
 impl Run {
     /// Each stdout line of a `--format json` run, parsed.
     pub fn json(&self) -> Vec<serde_json::Value> {
-        self.stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect()
+        self.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
     }
 
     /// The only JSON record of a one-URL run.
     pub fn record(&self) -> serde_json::Value {
         let records = self.json();
-        assert_eq!(
-            records.len(),
-            1,
-            "stdout: {}\nstderr: {}",
-            self.stdout,
-            self.stderr
-        );
+        assert_eq!(records.len(), 1, "stdout: {}\nstderr: {}", self.stdout, self.stderr);
         records.into_iter().next().unwrap()
     }
 }
@@ -302,19 +277,9 @@ pub fn run(args: &[&str]) -> Run {
 
 /// Runs the binary with `stdin` as its standard input.
 pub fn run_with_stdin(args: &[&str], stdin: &str) -> Run {
-    let mut child = statuscheck()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    let mut child =
+        statuscheck().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     finish(child.wait_with_output().unwrap())
 }
 
