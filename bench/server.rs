@@ -27,10 +27,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::NoServerSessionStorage;
 use rustls::ServerConfig;
@@ -127,28 +124,21 @@ fn tls_config(args: &Args) -> anyhow::Result<Arc<ServerConfig>> {
     let ca_key = KeyPair::generate()?;
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "statuscheck bench CA");
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    ca.distinguished_name.push(DnType::CommonName, "statuscheck bench CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let ca = ca.self_signed(&ca_key)?;
 
     let leaf_key = KeyPair::generate()?;
     let mut names: Vec<String> = vec!["*.bench.test".into(), "localhost".into()];
     names.extend(args.addrs.iter().map(IpAddr::to_string));
     let mut leaf = CertificateParams::new(names)?;
-    leaf.distinguished_name
-        .push(DnType::CommonName, "statuscheck bench server");
+    leaf.distinguished_name.push(DnType::CommonName, "statuscheck bench server");
     leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     leaf.use_authority_key_identifier_extension = true;
     let leaf = leaf.signed_by(&leaf_key, &ca, &ca_key)?;
 
-    std::fs::write(&args.ca_file, ca.pem())
-        .with_context(|| format!("writing the CA to {}", args.ca_file.display()))?;
+    std::fs::write(&args.ca_file, ca.pem()).with_context(|| format!("writing the CA to {}", args.ca_file.display()))?;
 
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let chain: Vec<CertificateDer<'static>> = vec![leaf.der().clone()];
@@ -207,9 +197,7 @@ fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
     };
     socket.set_reuseaddr(true)?;
-    socket
-        .bind(addr)
-        .with_context(|| format!("binding {addr}"))?;
+    socket.bind(addr).with_context(|| format!("binding {addr}"))?;
     Ok(socket.listen(4096)?)
 }
 
@@ -283,10 +271,7 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, counters: &Cou
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    let response = format!(
-        "HTTP/1.1 {code} {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        reason(code)
-    );
+    let response = format!("HTTP/1.1 {code} {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", reason(code));
     let written = async {
         stream.write_all(response.as_bytes()).await?;
         stream.flush().await?;
@@ -363,14 +348,9 @@ fn reason(code: u16) -> &'static str {
 /// Soft RLIMIT_NOFILE up to the hard limit: each connection is a descriptor.
 #[allow(unsafe_code)]
 fn raise_fd_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes only into the struct we own.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0
-        && limit.rlim_cur < limit.rlim_max
-    {
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 && limit.rlim_cur < limit.rlim_max {
         limit.rlim_cur = limit.rlim_max;
         // SAFETY: setrlimit only reads the struct we pass.
         unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
