@@ -49,6 +49,11 @@ CURL = "/usr/bin/curl"
 NPROC = os.cpu_count() or 1
 TICKS = os.sysconf("SC_CLK_TCK")
 
+# Clients run without settings from the environment (STATUSCHECK_TIMEOUT, CURL_HOME...).
+PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+CLEAN_ENV = {k: v for k, v in os.environ.items()
+             if not k.startswith(("STATUSCHECK_", "CURL_", "SSL_CERT_")) and k.lower() not in PROXY_VARS}
+
 # Codes the URLs ask for; none is 1xx and no tool follows redirects.
 CODES = [200, 200, 200, 204, 301, 302, 404, 500, 503]
 # curl's --parallel-max: values above 300 silently become 50 (tool_getparam.c).
@@ -103,7 +108,7 @@ class Server:
         argv = [SERVER, "--ca-file", self.ca, "--max-seconds", str(max_seconds)]
         for addr in addrs:
             argv += ["--addr", addr]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log,
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, env=CLEAN_ENV,
                                      stdin=subprocess.DEVNULL, text=True)
         ready, _, _ = select.select([self.proc.stdout], [], [], 15)
         line = self.proc.stdout.readline() if ready else ""
@@ -218,7 +223,7 @@ def clients(scenario, server, lists):
     statuscheck = [STATUSCHECK, "-q", "--format", "tsv", "--cacert", ca,
                    *[f"--resolve={p}" for p in lists.pins], lists.url_file]
     curl_max = min(s.concurrency, CURL_PARALLEL_CAP)
-    curl = [CURL, "-K", lists.curl_file, "-s", "--cacert", ca,
+    curl = [CURL, "-q", "-K", lists.curl_file, "-s", "--cacert", ca,
             "-w", "%{url_effective}\\t%{http_code}\\t%{errormsg}\\n"]
     asyncio_ref = [sys.executable, ASYNCIO_REF, "--cacert", ca,
                    "--resolve-file", lists.pin_file, lists.url_file]
@@ -265,6 +270,22 @@ def system_busy_seconds():
     return (sum(ticks) - idle) / TICKS
 
 
+def wait_for_quiet(limit_s, notes, what):
+    """Waits (up to limit_s) until other work uses under 0.2 cores, so that a
+    build running beside the benchmark does not skew it; notes it if not."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        before = system_busy_seconds()
+        time.sleep(1.0)
+        load = system_busy_seconds() - before
+        if load < 0.2:
+            return
+        if time.monotonic() >= deadline:
+            notes.append(f"{what}: the machine was busy ({load:.1f} cores in use by others) "
+                         f"when it started; waited {limit_s:.0f} s, then went on")
+            return
+
+
 def run_once(client, scenario, lists, server, workdir, round_no):
     tag = f"{scenario.key}.{re.sub(r'[^a-z]+', '_', client.name)}.{round_no}"
     out_path = os.path.join(workdir, tag + ".out")
@@ -276,7 +297,7 @@ def run_once(client, scenario, lists, server, workdir, round_no):
     busy_before = system_busy_seconds()
     with open(out_path, "w") as out, open(err_path, "w") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=CLEAN_ENV)
         killed = threading.Event()
 
         def kill():
@@ -415,6 +436,9 @@ def targets(rows):
                    f"for 10x the URLs at 2x the concurrency (target: flat, <= 2x): "
                    + ("MET" if ratio <= 2 else "NOT MET"))
     for r in rows:
+        if r.other_cores > 0.2:
+            out.append(f"{r.scenario.key} {r.client.name}: other processes used {r.other_cores:.2f} cores "
+                       "during its runs (median): its numbers are skewed")
         if r.correct_min < r.scenario.n:
             top = ", ".join(f"{k} ({v})" for k, v in r.errors.most_common(3)) or "no error text"
             out.append(f"{r.scenario.key} {r.client.name}: {r.scenario.n - r.correct_min} wrong in the worst run; "
@@ -455,32 +479,48 @@ def machine_info():
 # ---------------------------------------------------------------- profiling
 
 def profile(args, workdir):
-    """perf record of statuscheck on S4 and S3 at small N; top symbols."""
+    """perf record (DWARF call graphs) of statuscheck on S4 and S3 at small N:
+    time per library, top functions by self time, and the user-space frames
+    with the most time spent inside them (children included)."""
+    if not shutil.which("perf"):
+        raise SystemExit("perf is not installed (apt-get install linux-perf); "
+                         "valgrind --tool=callgrind works too, by hand")
     server = Server(workdir, args.addrs, 300)
-    reports = []
+    sections = []
     try:
         for key, n, scheme in (("S4", 5000, "http"), ("S3", 2000, "https")):
-            s = Scenario(key, f"{n} {scheme.upper()}, no delay, c=500", n, scheme, 0, 500, 1000)
+            s = Scenario(key, f"{n:,} {scheme.upper()} URLs, no delay, c=500", n, scheme, 0, 500, 1000)
             lists = Lists(s, server, workdir)
             sc = clients(s, server, lists)[0]
             data = os.path.join(workdir, f"perf-{key}.data")
-            argv = ["perf", "record", "-F", "4999", "-g", "-o", data, "--"] + sc.argv_fn()
-            with open(os.devnull, "w") as devnull:
-                subprocess.run(argv, stdout=devnull, stderr=devnull, timeout=120)  # exit 1: some codes >= 400
-            report = []
-            for sort, extra in (("dso", []), ("sym", ["--no-children"]), ("sym", ["--children"])):
-                text = subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", sort, "-g", "none",
-                                       "--percent-limit", "1.5", *extra],
-                                      capture_output=True, text=True, timeout=120).stdout
-                keep = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-                report.append((sort + (" " + extra[0] if extra else ""), keep[:25]))
-            reports.append((s.title, report))
+            out = os.path.join(workdir, f"perf-{key}.out")
+            argv = ["perf", "record", "-F", "1999", "--call-graph", "dwarf,16384", "-o", data, "--"] + sc.argv_fn()
+            with open(out, "w") as stdout, open(os.devnull, "w") as devnull:
+                # statuscheck exits 1 here: some URLs ask for codes >= 400.
+                subprocess.run(argv, stdout=stdout, stderr=devnull, timeout=120)
+            got = parse_tsv(out)
+            correct = sum(1 for url, code in lists.expected.items() if got.get(url) == code)
+
+            def report(*options, keep=None, limit=25):
+                text = subprocess.run(["perf", "report", "-i", data, "--stdio", *options],
+                                      capture_output=True, text=True, timeout=300).stdout
+                lines = [line.rstrip()[:160] for line in text.splitlines()
+                         if re.match(r"^ +[0-9.]+%", line) and (keep is None or keep(line))]
+                return lines[:limit]
+
+            sections.append((f"statuscheck, {s.title} ({correct}/{n} correct)", [
+                ("time per library (self)", report("--no-children", "--sort", "dso", "-g", "none")),
+                ("top functions by self time", report("--no-children", "--sort", "sym", "-g", "none")),
+                ("user-space frames by time inside them (children included; inlined frames listed too)",
+                 report("--children", "--sort", "sym", "-g", "none", "--percent-limit", "2",
+                        keep=lambda line: "[k]" not in line, limit=40)),
+            ]))
     finally:
         server.stop()
     lines = []
-    for title, report in reports:
-        lines.append(f"### statuscheck, {title}, perf record -F 4999 -g (cpu-clock)")
-        for what, keep in report:
+    for title, parts in sections:
+        lines.append(f"### {title}: perf record -F 1999 --call-graph dwarf")
+        for what, keep in parts:
             lines.append(f"\n{what}:\n```")
             lines.extend(keep)
             lines.append("```")
@@ -496,6 +536,7 @@ def profile(args, workdir):
 # --------------------------------------------------------------------- main
 
 def main():
+    global STATUSCHECK, SERVER
     parser = argparse.ArgumentParser(description="statuscheck benchmark (see bench/RESULTS.md)")
     parser.add_argument("--smoke", action="store_true", help="tiny N, one round: ~15 s")
     parser.add_argument("--profile", action="store_true", help="perf profile of statuscheck on S4/S3")
@@ -508,11 +549,14 @@ def main():
                         help="loopback addresses the server listens on; hosts are spread over them")
     parser.add_argument("--record", help="also write the results as Markdown to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (URL lists, outputs)")
+    parser.add_argument("--statuscheck", default=STATUSCHECK, help="the statuscheck binary to measure")
+    parser.add_argument("--server", default=SERVER, help="the benchserver binary")
     args = parser.parse_args()
     args.addrs = [a.strip() for a in args.addrs.split(",") if a.strip()]
     for a in args.addrs:
         if not a.startswith("127."):
             parser.error(f"--addrs: {a} is not in 127.0.0.0/8")
+    STATUSCHECK, SERVER = os.path.abspath(args.statuscheck), os.path.abspath(args.server)
     for path in (STATUSCHECK, SERVER):
         if not os.access(path, os.X_OK):
             parser.error(f"{path} is missing: build it first (bench/run does)")
@@ -558,6 +602,7 @@ def bench(args, workdir):
             results = {c.name: [] for c in cls}
             tw_max = 0
             print(f"{s.key}: {s.title} ({s.n} URLs over {min(s.hosts, s.n)} host names)", file=sys.stderr)
+            wait_for_quiet(5 if args.smoke else 30, notes, s.key)
             scenario_start = time.monotonic()
             for round_no in range(s.runs):
                 for c in cls:
