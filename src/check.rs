@@ -1,7 +1,7 @@
 //! One URL, checked: resolve → connect → TLS → write the request → read the
-//! status line. Each phase runs under its own deadline and all of them under
-//! the whole-check `--timeout`, so no check can outlive it, however slowly a
-//! server trickles bytes.
+//! response head, and with `--follow` the redirects after it. Each phase runs
+//! under its own deadline and all of them under the whole-check `--timeout`,
+//! so no check can outlive it, however slowly a server trickles bytes.
 
 use std::future::Future;
 use std::io;
@@ -15,8 +15,9 @@ use tokio::time::{timeout_at, Instant};
 use tokio_rustls::TlsConnector;
 use url::Url;
 
-use crate::http;
-use crate::outcome::{CheckError, Phase, Response};
+use crate::blocked;
+use crate::http::{self, RequestSpec};
+use crate::outcome::{CheckError, Hop, Phase, Response, Trace};
 use crate::resolve::{io_reason, Resolver};
 use crate::tls;
 
@@ -26,36 +27,83 @@ pub struct Checker {
     pub resolver: Resolver,
     pub timeout: Duration,
     pub connect_timeout: Duration,
-    pub user_agent: String,
+    pub request: RequestSpec,
+    /// `--follow MAX`: how many redirects to follow; `None` follows none.
+    pub follow: Option<usize>,
+}
+
+/// The answer to one check: the final outcome, how its request went, and
+/// the redirects on the way.
+#[derive(Debug)]
+pub struct Answer {
+    pub outcome: Result<Response, CheckError>,
+    pub trace: Trace,
+    pub redirects: Vec<Hop>,
+    /// Where the last request went, when redirects were followed.
+    pub final_url: Option<Url>,
 }
 
 impl Checker {
-    /// Checks one URL. This is `get_status` of the original example, with
-    /// every way it can go wrong turned into a [`CheckError`].
-    pub async fn get_status(&self, url: &Url) -> Result<Response, CheckError> {
+    /// Checks `url`, following redirects if asked, all under one deadline.
+    pub async fn check(&self, url: &Url) -> Answer {
         let deadline = Instant::now() + self.timeout;
-        let request = http::build_request(url, &self.user_agent).map_err(CheckError::InvalidUrl)?;
+        let mut redirects = Vec::new();
+        let mut current = url.clone();
+        loop {
+            let mut trace = Trace::default();
+            let outcome = self.get_status(&current, deadline, &mut trace).await;
+            let answer = |outcome, redirects: Vec<Hop>, last: Url| {
+                let final_url = (!redirects.is_empty()).then_some(last);
+                Answer { outcome, trace, redirects, final_url }
+            };
+            let (Some(max), Ok(response)) = (self.follow, &outcome) else {
+                return answer(outcome, redirects, current);
+            };
+            let Some(location) = response.location.clone().filter(|_| is_redirect(response.code)) else {
+                return answer(outcome, redirects, current);
+            };
+            redirects.push(Hop { url: current.clone(), code: response.code });
+            match next_hop(&current, &location, &redirects, max) {
+                Ok(next) => current = next,
+                Err(error) => return answer(Err(error), redirects, current),
+            }
+        }
+    }
+
+    /// One request: this is `get_status` of the original example, with every
+    /// way it can go wrong turned into a [`CheckError`] and its phases timed.
+    async fn get_status(&self, url: &Url, deadline: Instant, trace: &mut Trace) -> Result<Response, CheckError> {
+        let request = http::build_request(url, &self.request).map_err(CheckError::InvalidUrl)?;
         let host = url.host().ok_or_else(|| CheckError::InvalidUrl("URL has no host".into()))?;
         let port = url.port_or_known_default().unwrap_or(443);
+        let started = Instant::now();
         let lookup = self.resolver.lookup(&host, port);
         let addrs = self
             .within(Phase::Dns, deadline, lookup)
             .await?
             .map_err(|reason| CheckError::Dns { host: host.to_string(), reason })?;
-        let tcp = self.connect(&addrs, deadline).await?;
-        if url.scheme() == "https" {
-            let name = tls::server_name(&host).map_err(CheckError::InvalidUrl)?;
-            let handshake = self.tls.connect(name, tcp);
-            let stream = self.within(Phase::Tls, deadline, handshake).await?.map_err(tls_error)?;
-            self.exchange(stream, &request, deadline).await
-        } else {
-            self.exchange(tcp, &request, deadline).await
+        if matches!(host, url::Host::Domain(_)) {
+            trace.dns = Some(started.elapsed());
         }
+        let connecting = Instant::now();
+        let (tcp, address) = self.connect(&addrs, deadline).await?;
+        trace.address = Some(address);
+        trace.connect = Some(connecting.elapsed());
+        if url.scheme() != "https" {
+            return self.exchange(tcp, &request, deadline, trace).await;
+        }
+        let name = tls::server_name(&host).map_err(CheckError::InvalidUrl)?;
+        let handshaking = Instant::now();
+        let handshake = self.tls.connect(name, tcp);
+        let stream = self.within(Phase::Tls, deadline, handshake).await?.map_err(tls_error)?;
+        trace.tls = Some(handshaking.elapsed());
+        trace.tls_session = Some(tls::session(stream.get_ref().1));
+        self.exchange(stream, &request, deadline, trace).await
     }
 
     /// Tries each address in turn, each under `--connect-timeout`, until one
     /// answers; the last failure is the one reported.
-    async fn connect(&self, addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, CheckError> {
+    async fn connect(&self, addrs: &[SocketAddr], deadline: Instant) -> Result<(TcpStream, SocketAddr), CheckError> {
         let mut last_error = None;
         for &addr in addrs {
             let attempt_deadline = deadline.min(Instant::now() + self.connect_timeout);
@@ -63,7 +111,7 @@ impl Checker {
                 Ok(Ok(stream)) => {
                     // The request is one small write; don't let Nagle hold it.
                     let _ = stream.set_nodelay(true);
-                    return Ok(stream);
+                    return Ok((stream, addr));
                 }
                 Ok(Err(e)) => last_error = Some(CheckError::Connect { addr, reason: io_reason(&e) }),
                 Err(_) if attempt_deadline == deadline => {
@@ -75,8 +123,14 @@ impl Checker {
         Err(last_error.unwrap_or_else(|| CheckError::Dns { host: "?".into(), reason: "no address found".into() }))
     }
 
-    /// Sends the request in one write and reads back the status line.
-    async fn exchange<S>(&self, mut stream: S, request: &[u8], deadline: Instant) -> Result<Response, CheckError>
+    /// Sends the request in one write and reads back the head.
+    async fn exchange<S>(
+        &self,
+        mut stream: S,
+        request: &[u8],
+        deadline: Instant,
+        trace: &mut Trace,
+    ) -> Result<Response, CheckError>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -85,7 +139,17 @@ impl Checker {
             stream.flush().await
         };
         self.within(Phase::Write, deadline, send).await?.map_err(|e| read_write_error(Phase::Write, &e))?;
-        self.within(Phase::Read, deadline, read_status_line(&mut stream)).await?
+        let sent = Instant::now();
+        let mut buf = Vec::with_capacity(512);
+        let status = read_status_line(&mut stream, &mut buf, sent, trace);
+        let mut response = self.within(Phase::Read, deadline, status).await??;
+        if wants_headers(response.code) {
+            // Best effort: the status line is the answer; headers only add.
+            if let Ok(Some(headers)) = timeout_at(deadline, read_headers(&mut stream, &mut buf)).await {
+                apply_headers(&mut response, &headers);
+            }
+        }
+        Ok(response)
     }
 
     /// Runs one phase under the whole-check deadline.
@@ -94,12 +158,52 @@ impl Checker {
     }
 }
 
+fn is_redirect(code: u16) -> bool {
+    matches!(code, 301 | 302 | 303 | 307 | 308)
+}
+
+/// Headers are read only when they change the answer: where a 3xx points,
+/// and whether a 403/429/503 is a block.
+fn wants_headers(code: u16) -> bool {
+    (300..400).contains(&code) || matches!(code, 403 | 429 | 503)
+}
+
+fn apply_headers(response: &mut Response, headers: &[(String, String)]) {
+    let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    response.location = header("location").filter(|_| (300..400).contains(&response.code));
+    response.retry_after = header("retry-after").and_then(|v| http::retry_after_seconds(&v));
+    response.blocked_by = blocked::blocked_by(response.code, headers);
+}
+
+/// Where a redirect leads, or why it is not followed.
+fn next_hop(current: &Url, location: &str, hops: &[Hop], max: usize) -> Result<Url, CheckError> {
+    let shown = crate::http::quote(location.as_bytes());
+    let mut next = current.join(location).map_err(|e| CheckError::Redirect(format!("bad Location {shown}: {e}")))?;
+    if !matches!(next.scheme(), "http" | "https") {
+        return Err(CheckError::Redirect(format!("not following a redirect to a {}: URL", next.scheme())));
+    }
+    next.set_fragment(None);
+    let _ = next.set_username("");
+    let _ = next.set_password(None);
+    if hops.iter().any(|hop| hop.url == next) {
+        return Err(CheckError::Redirect(format!("redirect loop back to {next}")));
+    }
+    if hops.len() > max {
+        return Err(CheckError::Redirect(format!("more than {max} redirects")));
+    }
+    Ok(next)
+}
+
 /// Reads up to the end of the first line, never more than
 /// [`http::MAX_STATUS_LINE`] bytes, and gives up as soon as the bytes cannot
-/// be the start of a status line.
-async fn read_status_line<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Response, CheckError> {
-    let mut buf = Vec::with_capacity(256);
-    let mut chunk = [0u8; 1024];
+/// be the start of a status line. What was read past the line stays in `buf`.
+async fn read_status_line<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    sent: Instant,
+    trace: &mut Trace,
+) -> Result<Response, CheckError> {
+    let mut chunk = [0u8; 2048];
     loop {
         let room = chunk.len().min(http::MAX_STATUS_LINE - buf.len());
         let n = match stream.read(&mut chunk[..room]).await {
@@ -112,13 +216,16 @@ async fn read_status_line<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Respon
                 true => {
                     Err(CheckError::Protocol("empty response: the server closed the connection without a byte".into()))
                 }
-                false => http::parse_status_line(&buf).map_err(CheckError::Protocol),
+                false => http::parse_status_line(buf).map_err(CheckError::Protocol),
             };
+        }
+        if buf.is_empty() {
+            trace.ttfb = Some(sent.elapsed());
         }
         let searched = buf.len();
         buf.extend_from_slice(&chunk[..n]);
-        if !http::could_be_status_line(&buf) {
-            return Err(not_http(&buf));
+        if !http::could_be_status_line(buf) {
+            return Err(not_http(buf));
         }
         if let Some(end) = http::line_end(&buf[searched..]) {
             return http::parse_status_line(&buf[..searched + end]).map_err(CheckError::Protocol);
@@ -128,6 +235,25 @@ async fn read_status_line<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Respon
                 "status line too long: no line end in the first {} bytes",
                 http::MAX_STATUS_LINE
             )));
+        }
+    }
+}
+
+/// Reads on to the end of the head (at most [`http::MAX_HEAD`] bytes in all)
+/// and parses its headers; `None` if the head does not end in time or room.
+async fn read_headers<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> Option<Vec<(String, String)>> {
+    let mut chunk = [0u8; 2048];
+    loop {
+        if let Some(end) = http::head_end(buf) {
+            return Some(http::parse_headers(&buf[..end]));
+        }
+        let room = chunk.len().min(http::MAX_HEAD.saturating_sub(buf.len()));
+        if room == 0 {
+            return None;
+        }
+        match stream.read(&mut chunk[..room]).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
 }
@@ -157,7 +283,7 @@ fn read_write_error(phase: Phase, error: &io::Error) -> CheckError {
     }
 }
 
-/// The `User-Agent` we send.
+/// The `User-Agent` we send unless told otherwise.
 pub fn user_agent() -> String {
     format!("statuscheck/{}", env!("CARGO_PKG_VERSION"))
 }
@@ -167,9 +293,51 @@ pub fn checker(config: &crate::cli::Config) -> anyhow::Result<Arc<Checker>> {
     let tls = tls::client_config(config.cacert.as_deref(), config.insecure)?;
     Ok(Arc::new(Checker {
         tls: TlsConnector::from(tls),
-        resolver: Resolver::new(&config.resolve),
+        resolver: Resolver::new(&config.resolve, config.family),
         timeout: config.timeout,
         connect_timeout: config.connect_timeout,
-        user_agent: user_agent(),
+        request: config.request.clone(),
+        follow: config.follow,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn relative_and_absolute_locations() {
+        let here = url("https://a.test/x/y?q=1");
+        assert_eq!(next_hop(&here, "/z", &[], 10).unwrap().as_str(), "https://a.test/z");
+        assert_eq!(next_hop(&here, "w#frag", &[], 10).unwrap().as_str(), "https://a.test/x/w");
+        assert_eq!(next_hop(&here, "http://b.test/", &[], 10).unwrap().as_str(), "http://b.test/");
+        assert_eq!(next_hop(&here, "//c.test/p", &[], 10).unwrap().as_str(), "https://c.test/p");
+    }
+
+    #[test]
+    fn refused_schemes_loops_and_limits() {
+        let here = url("https://a.test/");
+        let err = next_hop(&here, "ftp://a.test/f", &[], 10).unwrap_err();
+        assert_eq!(err.to_string(), "not following a redirect to a ftp: URL");
+        let hops = vec![Hop { url: here.clone(), code: 301 }];
+        assert!(next_hop(&here, "/", &hops, 10).unwrap_err().to_string().starts_with("redirect loop"));
+        let many: Vec<Hop> = (0..3).map(|i| Hop { url: url(&format!("https://a.test/{i}")), code: 302 }).collect();
+        assert_eq!(next_hop(&here, "/next", &many, 2).unwrap_err().to_string(), "more than 2 redirects");
+        assert_eq!(next_hop(&here, "/next", &many, 3).unwrap().as_str(), "https://a.test/next");
+    }
+
+    #[test]
+    fn headers_add_location_retry_after_and_blocks() {
+        let mut response = Response::new(crate::outcome::HttpVersion::Http11, 503, "");
+        let headers = vec![("retry-after".to_string(), "30".to_string()), ("server".into(), "nginx".into())];
+        apply_headers(&mut response, &headers);
+        assert_eq!(
+            (response.retry_after, response.blocked_by, response.location),
+            (Some(30), Some("rate-limit"), None)
+        );
+    }
 }

@@ -8,9 +8,10 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::outcome::OkCodes;
+use crate::http::{self, RequestSpec};
+use crate::outcome::{OkCodes, Policy};
 use crate::report::{self, Show};
-use crate::resolve::Pin;
+use crate::resolve::{Family, Pin};
 use crate::shard::Shard;
 
 const EXAMPLES: &str = "\
@@ -72,6 +73,29 @@ pub struct Cli {
     #[arg(long, value_name = "CODES", default_value = "100-399", help_heading = CHECKING)]
     pub ok_codes: OkCodes,
 
+    /// Follow redirects, at most MAX of them (-L alone: 10); the chain is one
+    /// check under one --timeout
+    #[arg(short = 'L', long, value_name = "MAX", num_args = 0..=1, require_equals = true,
+          default_missing_value = "10", help_heading = CHECKING)]
+    pub follow: Option<usize>,
+
+    /// Request method
+    #[arg(long, value_enum, default_value_t = Method::Get, help_heading = CHECKING)]
+    pub method: Method,
+
+    /// Add or replace a request header, 'Name: value' (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = http::parse_header,
+          help_heading = CHECKING)]
+    pub headers: Vec<(String, String)>,
+
+    /// The User-Agent header [default: statuscheck/VERSION]
+    #[arg(short = 'A', long, value_name = "TEXT", value_parser = parse_user_agent, help_heading = CHECKING)]
+    pub user_agent: Option<String>,
+
+    /// A certificate that expires within DAYS counts as a failure (cert-expiring)
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(i64).range(0..=36500), help_heading = CHECKING)]
+    pub cert_expiry: Option<i64>,
+
     /// Also trust the CA certificates in this PEM file
     #[arg(long, value_name = "FILE", help_heading = NETWORK)]
     pub cacert: Option<PathBuf>,
@@ -83,6 +107,14 @@ pub struct Cli {
     /// Use these addresses for HOST on PORT instead of DNS (repeatable)
     #[arg(long, value_name = "HOST:PORT:ADDR[,ADDR...]", help_heading = NETWORK)]
     pub resolve: Vec<Pin>,
+
+    /// Use IPv4 addresses only
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6", help_heading = NETWORK)]
+    pub ipv4: bool,
+
+    /// Use IPv6 addresses only
+    #[arg(short = '6', long = "ipv6", help_heading = NETWORK)]
+    pub ipv6: bool,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text, help_heading = OUTPUT)]
@@ -111,6 +143,10 @@ pub struct Cli {
     /// No summary and no progress line on stderr
     #[arg(short, long, help_heading = OUTPUT)]
     pub quiet: bool,
+
+    /// Text output adds a line per URL: address, phase timings, TLS and certificate
+    #[arg(short, long, help_heading = OUTPUT)]
+    pub verbose: bool,
 
     /// Check only shard K of N (0-based), split by a stable hash of the host
     #[arg(long, value_name = "K/N", help_heading = SCALE)]
@@ -145,6 +181,12 @@ pub enum Format {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Method {
+    Get,
+    Head,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     Auto,
     Always,
@@ -168,11 +210,14 @@ pub struct Config {
     pub quiet: bool,
     pub summary_json: bool,
     pub shard: Option<Shard>,
+    pub request: RequestSpec,
+    pub follow: Option<usize>,
+    pub family: Option<Family>,
 }
 
 /// What the command line asks for.
 pub enum Action {
-    Check(Config),
+    Check(Box<Config>),
     /// A subcommand that printed what it was asked for.
     Printed,
 }
@@ -199,11 +244,23 @@ impl Config {
         let report = report::Options {
             format: cli.format,
             color: use_color(cli.color, cli.format, |name| std::env::var_os(name)),
-            ok_codes: cli.ok_codes,
+            policy: Policy { ok_codes: cli.ok_codes, cert_expiry_days: cli.cert_expiry },
             show,
             progress: !cli.quiet,
+            verbose: cli.verbose,
         };
-        Ok(Action::Check(Config {
+        let mut request = RequestSpec::get(&cli.user_agent.unwrap_or_else(crate::check::user_agent));
+        request.method = match cli.method {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+        };
+        request.headers.extend(cli.headers);
+        let family = match (cli.ipv4, cli.ipv6) {
+            (true, _) => Some(Family::V4),
+            (_, true) => Some(Family::V6),
+            _ => None,
+        };
+        Ok(Action::Check(Box::new(Config {
             urls: cli.urls,
             files,
             concurrency: if cli.sequential { 1 } else { cli.concurrency },
@@ -217,7 +274,10 @@ impl Config {
             quiet: cli.quiet,
             summary_json: cli.summary_json,
             shard,
-        }))
+            request,
+            follow: cli.follow,
+            family,
+        })))
     }
 }
 
@@ -245,6 +305,10 @@ fn use_color(choice: ColorChoice, format: Format, env: impl Fn(&str) -> Option<s
             ColorChoice::Auto if set("CLICOLOR_FORCE") && env("CLICOLOR_FORCE").is_some_and(|v| v != "0") => true,
             ColorChoice::Auto => std::io::stdout().is_terminal(),
         }
+}
+
+fn parse_user_agent(text: &str) -> Result<String, String> {
+    http::parse_header(&format!("User-Agent: {text}")).map(|(_, value)| value)
 }
 
 fn parse_concurrency(text: &str) -> Result<usize, String> {
@@ -284,7 +348,7 @@ mod tests {
 
     fn config(args: &[&str]) -> Config {
         match Config::from_cli(parse(args).unwrap()).unwrap() {
-            Action::Check(config) => config,
+            Action::Check(config) => *config,
             Action::Printed => panic!("not a check"),
         }
     }
@@ -341,6 +405,25 @@ mod tests {
         assert_eq!(config(&["--summary-only", "-u", "x"]).report.show, Show::Nothing);
         assert_eq!(config(&["-u", "x"]).report.show, Show::All);
         assert!(!config(&["-q", "-u", "x"]).report.progress);
+    }
+
+    #[test]
+    fn follow_takes_an_optional_max_without_eating_a_file() {
+        assert_eq!(config(&["-L", "list.txt"]).follow, Some(10));
+        assert_eq!(config(&["--follow=3", "list.txt"]).follow, Some(3));
+        assert_eq!(config(&["list.txt"]).follow, None);
+        assert_eq!(config(&["-L", "list.txt"]).files, [PathBuf::from("list.txt")]);
+    }
+
+    #[test]
+    fn request_options_build_the_spec() {
+        let c = config(&["--method", "head", "-A", "probe/2", "-H", "X-A: 1", "-u", "x"]);
+        assert_eq!(c.request.method, "HEAD");
+        assert_eq!(c.request.headers, [("User-Agent".into(), "probe/2".into()), ("X-A".into(), "1".into())]);
+        assert!(parse(&["-H", "Bad Name: x", "-u", "x"]).is_err());
+        assert!(parse(&["-A", "a\rb", "-u", "x"]).is_err());
+        assert_eq!(config(&["-6", "-u", "x"]).family, Some(Family::V6));
+        assert!(parse(&["-4", "-6", "-u", "x"]).is_err());
     }
 
     #[test]

@@ -8,35 +8,113 @@ use crate::outcome::{HttpVersion, Response};
 /// The longest status line we read before calling the response malformed.
 pub const MAX_STATUS_LINE: usize = 8 * 1024;
 
+/// The most of a response head (status line and headers) we ever read.
+pub const MAX_HEAD: usize = 16 * 1024;
+
+/// What to send besides the URL: method and headers, from the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestSpec {
+    pub method: &'static str,
+    /// Headers that replace the defaults of the same name or are added.
+    pub headers: Vec<(String, String)>,
+}
+
+impl RequestSpec {
+    pub fn get(user_agent: &str) -> Self {
+        RequestSpec { method: "GET", headers: vec![("User-Agent".into(), user_agent.into())] }
+    }
+}
+
+/// `Name: value`, as given to `-H`: a token for a name, and a value without
+/// control characters (so no header can smuggle in another).
+pub fn parse_header(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text.split_once(':').ok_or_else(|| format!("'{text}' is not 'Name: value'"))?;
+    let is_tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(is_tchar) {
+        return Err(format!("'{name}' is not a header name: use letters, digits and -"));
+    }
+    let value = value.trim();
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(format!("the value of '{name}' holds a control character (CR, LF, ...)"));
+    }
+    Ok((name.to_owned(), value.to_owned()))
+}
+
 /// How many received bytes a protocol error quotes.
 const QUOTE_LIMIT: usize = 64;
 
 /// The whole request, built once so it goes out in a single write.
 ///
-/// `Connection: close` because we read one line and hang up; the fragment is
+/// `Connection: close` because we read the head and hang up; the fragment is
 /// never sent; user-info was stripped when the line was parsed. Every byte of
 /// the target and Host is checked to be visible ASCII, so nothing in a URL can
 /// inject a header, whatever the URL parser let through.
-pub fn build_request(url: &Url, user_agent: &str) -> Result<Vec<u8>, String> {
+pub fn build_request(url: &Url, spec: &RequestSpec) -> Result<Vec<u8>, String> {
     let target = &url[Position::BeforePath..Position::AfterQuery];
     let target = if target.is_empty() { "/" } else { target };
     let host = url.host_str().ok_or("URL has no host")?;
     if let Some(bad) = target.bytes().chain(host.bytes()).find(|b| !b.is_ascii_graphic()) {
         return Err(format!("URL contains the byte {:?}, which cannot be sent in a request", char::from(bad)));
     }
-    let mut request = Vec::with_capacity(96 + target.len() + host.len() + user_agent.len());
-    request.extend_from_slice(b"GET ");
-    request.extend_from_slice(target.as_bytes());
-    request.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    request.extend_from_slice(host.as_bytes());
     // `Url::port` is `None` when the port is the scheme's default.
-    if let Some(port) = url.port() {
-        request.extend_from_slice(format!(":{port}").as_bytes());
+    let host = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    let mut headers: Vec<(&str, &str)> =
+        vec![("Host", &host), ("User-Agent", ""), ("Accept", "*/*"), ("Connection", "close")];
+    for (name, value) in &spec.headers {
+        match headers.iter_mut().find(|(known, _)| known.eq_ignore_ascii_case(name)) {
+            Some(known) => known.1 = value,
+            None => headers.push((name, value)),
+        }
     }
-    request.extend_from_slice(b"\r\nUser-Agent: ");
-    request.extend_from_slice(user_agent.as_bytes());
-    request.extend_from_slice(b"\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+    let mut request = Vec::with_capacity(128 + target.len() + host.len());
+    for part in [spec.method, " ", target, " HTTP/1.1\r\n"] {
+        request.extend_from_slice(part.as_bytes());
+    }
+    for (name, value) in headers.iter().filter(|(_, value)| !value.is_empty()) {
+        for part in [name, ": ", value, "\r\n"] {
+            request.extend_from_slice(part.as_bytes());
+        }
+    }
+    request.extend_from_slice(b"\r\n");
     Ok(request)
+}
+
+/// Where the head ends in `buf`: the index just past its blank line
+/// (`\r\n\r\n`, or `\n\n` from liberal servers).
+pub fn head_end(buf: &[u8]) -> Option<usize> {
+    let mut line_start = 0;
+    for (i, &b) in buf.iter().enumerate() {
+        if b == b'\n' {
+            let line = &buf[line_start..i];
+            if line.is_empty() || line == b"\r" {
+                return Some(i + 1);
+            }
+            line_start = i + 1;
+        }
+    }
+    None
+}
+
+/// The header fields of a head (after the status line), names lower-cased.
+/// Lines that are not `name: value` are skipped: headers only ever add to an
+/// answer we already have.
+pub fn parse_headers(head: &[u8]) -> Vec<(String, String)> {
+    head.split(|&b| b == b'\n')
+        .skip(1)
+        .filter_map(|line| {
+            let line = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line)).into_owned();
+            let (name, value) = line.split_once(':')?;
+            Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// `Retry-After` in its delay-seconds form (the HTTP-date form is not read).
+pub fn retry_after_seconds(value: &str) -> Option<u64> {
+    value.trim().parse().ok()
 }
 
 /// Where the first line in `buf` ends: the length of the line without its
@@ -82,7 +160,7 @@ pub fn parse_status_line(line: &[u8]) -> Result<Response, String> {
     if reason.chars().any(|c| c.is_control() && c != '\t') {
         return Err(malformed());
     }
-    Ok(Response { version, code, reason: reason.to_owned() })
+    Ok(Response::new(version, code, reason))
 }
 
 /// The first bytes of a response, quoted and escaped so that control bytes and
@@ -99,7 +177,7 @@ mod tests {
 
     fn request(url: &str) -> String {
         let url = Url::parse(url).unwrap();
-        String::from_utf8(build_request(&url, "statuscheck/test").unwrap()).unwrap()
+        String::from_utf8(build_request(&url, &RequestSpec::get("statuscheck/test")).unwrap()).unwrap()
     }
 
     fn first_two_lines(request: &str) -> Vec<&str> {
@@ -150,6 +228,40 @@ mod tests {
             assert_eq!(text.matches("\r\n").count(), 6, "{url:?} gave {text:?}");
             assert!(!text.contains("\r\nX-Injected"), "{url:?} gave {text:?}");
         }
+    }
+
+    #[test]
+    fn method_and_headers_replace_or_add() {
+        let url = Url::parse("http://example.com/").unwrap();
+        let spec = RequestSpec {
+            method: "HEAD",
+            headers: vec![("user-agent".into(), "probe/1".into()), ("X-Token".into(), "abc".into())],
+        };
+        let text = String::from_utf8(build_request(&url, &spec).unwrap()).unwrap();
+        assert_eq!(
+            text,
+            "HEAD / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: probe/1\r\nAccept: */*\r\n\
+             Connection: close\r\nX-Token: abc\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn header_arguments_are_validated() {
+        assert_eq!(parse_header("X-Trace:  on ").unwrap(), ("X-Trace".into(), "on".into()));
+        assert_eq!(parse_header("Accept: text/html; q=1").unwrap().1, "text/html; q=1");
+        for bad in ["NoColon", ": empty", "Bad Name: x", "X-A: a\r\nX-B: b", "X-A: a\nb", "Na:me\0: x"] {
+            assert!(parse_header(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn heads_end_at_the_blank_line_and_headers_parse() {
+        let head = b"HTTP/1.1 301 Moved\r\nLocation: /next\r\nServer:  cloudflare \r\nbogus\r\n\r\nbody";
+        assert_eq!(head_end(head), Some(head.len() - 4));
+        assert_eq!(head_end(b"HTTP/1.1 200 OK\nA: b\n\nbody"), Some(22));
+        assert_eq!(head_end(b"HTTP/1.1 200 OK\r\nA: b\r\n"), None);
+        let headers = parse_headers(&head[..head_end(head).unwrap()]);
+        assert_eq!(headers, [("location".into(), "/next".into()), ("server".into(), "cloudflare".into())]);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! output (`report`). This file only wires them and picks the exit status.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod blocked;
 mod check;
 mod cli;
 mod fdlimit;

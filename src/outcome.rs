@@ -20,15 +20,80 @@ pub struct Checked {
     pub outcome: Result<Response, CheckError>,
     /// Wall time of the whole check; zero for lines that were never checked.
     pub elapsed: Duration,
+    /// How the last request went: address, phase timings, TLS session.
+    pub trace: Trace,
+    /// Redirects followed before the final answer (`--follow`), in order.
+    pub redirects: Vec<Hop>,
+    /// The URL of the final answer when redirects were followed.
+    pub final_url: Option<url::Url>,
+    /// Tries made (more than 1 with `--retries`).
+    pub attempts: u32,
 }
 
-/// What the server said in its status line.
+/// What the server said: its status line, and what a few headers add.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
     pub version: HttpVersion,
     pub code: u16,
     /// The reason phrase as received; empty when the server sent none.
     pub reason: String,
+    /// `Location` of a 3xx, as sent.
+    pub location: Option<String>,
+    /// Who answered a 403/429/503 with a bot challenge or rate limit, if a
+    /// known signature says so (see `blocked`).
+    pub blocked_by: Option<&'static str>,
+    /// `Retry-After` of a 429/503, in seconds.
+    pub retry_after: Option<u64>,
+}
+
+impl Response {
+    pub fn new(version: HttpVersion, code: u16, reason: impl Into<String>) -> Self {
+        Response { version, code, reason: reason.into(), location: None, blocked_by: None, retry_after: None }
+    }
+}
+
+/// One redirect on the way: the URL asked and the code it answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hop {
+    pub url: url::Url,
+    pub code: u16,
+}
+
+/// Where the time of the last request went, and whom it talked to. Phases
+/// that did not happen (no DNS for an IP literal, no TLS for http) are `None`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Trace {
+    pub address: Option<SocketAddr>,
+    pub dns: Option<Duration>,
+    pub connect: Option<Duration>,
+    pub tls: Option<Duration>,
+    /// From the request written to the first byte of the answer.
+    pub ttfb: Option<Duration>,
+    pub tls_session: Option<TlsSession>,
+}
+
+/// What the TLS handshake negotiated, and the server's certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsSession {
+    pub version: String,
+    pub cipher: String,
+    pub certificate: Option<Certificate>,
+}
+
+/// The parts of a leaf certificate an operator asks about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Certificate {
+    pub subject: String,
+    pub issuer: String,
+    /// End of validity, seconds since the Unix epoch.
+    pub not_after: i64,
+}
+
+impl Certificate {
+    /// Whole days from `now` (Unix seconds) to expiry; negative once expired.
+    pub fn days_left(&self, now: i64) -> i64 {
+        (self.not_after - now).div_euclid(86_400)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +150,7 @@ pub enum ErrorKind {
     Tls,
     Io,
     Protocol,
+    Redirect,
 }
 
 impl ErrorKind {
@@ -97,6 +163,7 @@ impl ErrorKind {
             ErrorKind::Tls => "tls",
             ErrorKind::Io => "io",
             ErrorKind::Protocol => "protocol",
+            ErrorKind::Redirect => "redirect",
         }
     }
 }
@@ -133,6 +200,8 @@ pub enum CheckError {
         reason: String,
     },
     Protocol(String),
+    /// `--follow` could not go on: a loop, too many hops, or another scheme.
+    Redirect(String),
 }
 
 impl CheckError {
@@ -145,6 +214,7 @@ impl CheckError {
             CheckError::Tls(_) => ErrorKind::Tls,
             CheckError::Io { .. } => ErrorKind::Io,
             CheckError::Protocol(_) => ErrorKind::Protocol,
+            CheckError::Redirect(_) => ErrorKind::Redirect,
         }
     }
 }
@@ -152,7 +222,10 @@ impl CheckError {
 impl fmt::Display for CheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CheckError::InvalidUrl(msg) | CheckError::Tls(msg) | CheckError::Protocol(msg) => f.write_str(msg),
+            CheckError::InvalidUrl(msg)
+            | CheckError::Tls(msg)
+            | CheckError::Protocol(msg)
+            | CheckError::Redirect(msg) => f.write_str(msg),
             CheckError::Dns { host, reason } => write!(f, "{reason} ({host})"),
             CheckError::Connect { addr, reason } => write!(f, "{reason} ({addr})"),
             CheckError::Timeout { phase, limit } => {
@@ -201,6 +274,60 @@ pub enum Verdict {
     Failed,
     /// No status code at all.
     Error,
+}
+
+/// What counts as success: an accepted code, and with `--cert-expiry DAYS`
+/// a certificate that lasts longer than that.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Policy {
+    pub ok_codes: OkCodes,
+    pub cert_expiry_days: Option<i64>,
+}
+
+impl Policy {
+    pub fn verdict(&self, checked: &Checked) -> Verdict {
+        match &checked.outcome {
+            Ok(_) if self.cert_expiring(checked) => Verdict::Failed,
+            outcome => self.ok_codes.verdict(outcome),
+        }
+    }
+
+    /// Whether the certificate expires within `--cert-expiry` days.
+    pub fn cert_expiring(&self, checked: &Checked) -> bool {
+        let (Some(days), Some(certificate)) = (self.cert_expiry_days, checked.certificate()) else {
+            return false;
+        };
+        certificate.days_left(unix_now()) < days
+    }
+}
+
+impl Checked {
+    /// The result of a line that is not a URL: never checked, no time spent.
+    pub fn invalid(target: Target) -> Checked {
+        let reason = match &target.url {
+            Err(reason) => reason.clone(),
+            Ok(url) => format!("{url} cannot be checked"),
+        };
+        Checked {
+            target,
+            outcome: Err(CheckError::InvalidUrl(reason)),
+            elapsed: Duration::ZERO,
+            trace: Trace::default(),
+            redirects: Vec::new(),
+            final_url: None,
+            attempts: 0,
+        }
+    }
+
+    pub fn certificate(&self) -> Option<&Certificate> {
+        self.trace.tls_session.as_ref()?.certificate.as_ref()
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// The status codes that count as success (`--ok-codes`).
@@ -268,7 +395,7 @@ mod tests {
     use super::*;
 
     fn response(code: u16) -> Result<Response, CheckError> {
-        Ok(Response { version: HttpVersion::Http11, code, reason: String::new() })
+        Ok(Response::new(HttpVersion::Http11, code, ""))
     }
 
     #[test]
@@ -297,6 +424,14 @@ mod tests {
     }
 
     #[test]
+    fn days_left_rounds_down_and_goes_negative() {
+        let cert = Certificate { subject: "CN=a".into(), issuer: "CN=b".into(), not_after: 10 * 86_400 };
+        assert_eq!(cert.days_left(0), 10);
+        assert_eq!(cert.days_left(86_400 + 1), 8);
+        assert_eq!(cert.days_left(11 * 86_400), -1);
+    }
+
+    #[test]
     fn timeouts_name_their_phase() {
         let e = CheckError::Timeout { phase: Phase::Read, limit: Duration::from_secs(10) };
         assert_eq!(e.to_string(), "no status line after 10s");
@@ -307,9 +442,9 @@ mod tests {
 
     #[test]
     fn response_displays_as_status_line() {
-        let r = Response { version: HttpVersion::Http10, code: 204, reason: String::new() };
+        let r = Response::new(HttpVersion::Http10, 204, "");
         assert_eq!(r.to_string(), "HTTP/1.0 204");
-        let r = Response { version: HttpVersion::Http11, code: 200, reason: "OK".into() };
+        let r = Response::new(HttpVersion::Http11, 200, "OK");
         assert_eq!(r.to_string(), "HTTP/1.1 200 OK");
     }
 }

@@ -1,10 +1,25 @@
 //! Host name → socket addresses: IP literals as they are, `--resolve` pins,
-//! then the system resolver (getaddrinfo, on tokio's blocking pool).
+//! then the system resolver (getaddrinfo, on tokio's blocking pool), whose
+//! answers are cached for the run so a list with many URLs per host asks once.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
+
+/// Host names cached at most; past this the cache starts over, so memory
+/// stays bounded on lists of millions of distinct hosts.
+const CACHE_LIMIT: usize = 10_000;
+
+/// `-4` / `-6`: use only addresses of one family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
 
 /// `--resolve HOST:PORT:ADDR[,ADDR…]`, as in curl: check HOST on PORT at these
 /// addresses, in this order, without asking DNS.
@@ -35,14 +50,20 @@ impl FromStr for Pin {
     }
 }
 
+type Lookup = Arc<OnceCell<Result<Vec<SocketAddr>, String>>>;
+
 /// Answers "where is this host?" for every check of the run.
 #[derive(Debug, Default)]
 pub struct Resolver {
     pins: HashMap<(String, u16), Vec<SocketAddr>>,
+    family: Option<Family>,
+    /// One entry per host and port; concurrent checks of a host share the
+    /// lookup in flight.
+    cache: Mutex<HashMap<(String, u16), Lookup>>,
 }
 
 impl Resolver {
-    pub fn new(pins: &[Pin]) -> Self {
+    pub fn new(pins: &[Pin], family: Option<Family>) -> Self {
         let pins = pins
             .iter()
             .map(|pin| {
@@ -50,26 +71,53 @@ impl Resolver {
                 ((pin.host.clone(), pin.port), addrs)
             })
             .collect();
-        Resolver { pins }
+        Resolver { pins, family, cache: Mutex::default() }
     }
 
     /// All addresses of `host`, in the order they should be tried. The error
     /// is the resolver's reason in plain words.
     pub async fn lookup(&self, host: &url::Host<&str>, port: u16) -> Result<Vec<SocketAddr>, String> {
-        let domain = match host {
-            url::Host::Ipv4(ip) => return Ok(vec![SocketAddr::new(IpAddr::V4(*ip), port)]),
-            url::Host::Ipv6(ip) => return Ok(vec![SocketAddr::new(IpAddr::V6(*ip), port)]),
-            url::Host::Domain(domain) => *domain,
+        let addrs = match host {
+            url::Host::Ipv4(ip) => vec![SocketAddr::new(IpAddr::V4(*ip), port)],
+            url::Host::Ipv6(ip) => vec![SocketAddr::new(IpAddr::V6(*ip), port)],
+            url::Host::Domain(domain) => match self.pins.get(&(domain.to_string(), port)) {
+                Some(addrs) => addrs.clone(),
+                None => self.cached(domain, port).await?,
+            },
         };
-        if let Some(addrs) = self.pins.get(&(domain.to_owned(), port)) {
-            return Ok(addrs.clone());
+        let wanted: Vec<SocketAddr> = addrs.into_iter().filter(|a| self.wanted(a)).collect();
+        match (wanted.is_empty(), self.family) {
+            (false, _) => Ok(wanted),
+            (true, Some(Family::V4)) => Err("no IPv4 address (-4)".into()),
+            (true, Some(Family::V6)) => Err("no IPv6 address (-6)".into()),
+            (true, None) => Err("no address found".into()),
         }
-        let addrs: Vec<SocketAddr> =
-            tokio::net::lookup_host((domain, port)).await.map_err(|e| io_reason(&e))?.collect();
-        if addrs.is_empty() {
-            return Err("no address found".into());
+    }
+
+    fn wanted(&self, addr: &SocketAddr) -> bool {
+        match self.family {
+            None => true,
+            Some(Family::V4) => addr.is_ipv4(),
+            Some(Family::V6) => addr.is_ipv6(),
         }
-        Ok(addrs)
+    }
+
+    /// The system resolver's answer, asked once per host and port.
+    async fn cached(&self, domain: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+        let cell = {
+            let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if cache.len() >= CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.entry((domain.to_owned(), port)).or_default().clone()
+        };
+        let answer = cell.get_or_init(|| async {
+            match tokio::net::lookup_host((domain, port)).await {
+                Ok(addrs) => Ok(addrs.collect::<Vec<_>>()),
+                Err(e) => Err(io_reason(&e)),
+            }
+        });
+        answer.await.clone()
     }
 }
 
@@ -110,9 +158,29 @@ mod tests {
 
     #[tokio::test]
     async fn pins_win_over_dns_and_keep_their_order() {
-        let resolver = Resolver::new(&["a.test:80:127.0.0.2,127.0.0.1".parse().unwrap()]);
+        let resolver = Resolver::new(&["a.test:80:127.0.0.2,127.0.0.1".parse().unwrap()], None);
         let addrs = resolver.lookup(&url::Host::Domain("a.test"), 80).await.unwrap();
         assert_eq!(addrs, ["127.0.0.2:80".parse().unwrap(), "127.0.0.1:80".parse::<SocketAddr>().unwrap()]);
+    }
+
+    #[tokio::test]
+    async fn one_family_only() {
+        let pins = ["a.test:80:::1,127.0.0.1".parse().unwrap()];
+        let v4 = Resolver::new(&pins, Some(Family::V4));
+        assert_eq!(v4.lookup(&url::Host::Domain("a.test"), 80).await.unwrap(), ["127.0.0.1:80".parse().unwrap()]);
+        let v6 = Resolver::new(&pins, Some(Family::V6));
+        assert_eq!(v6.lookup(&url::Host::Domain("a.test"), 80).await.unwrap(), ["[::1]:80".parse().unwrap()]);
+        let literal = url::Host::Ipv4("127.0.0.1".parse().unwrap());
+        assert_eq!(v6.lookup(&literal, 80).await.unwrap_err(), "no IPv6 address (-6)");
+    }
+
+    #[tokio::test]
+    async fn system_answers_are_cached() {
+        let resolver = Resolver::new(&[], None);
+        let first = resolver.lookup(&url::Host::Domain("localhost"), 80).await;
+        let second = resolver.lookup(&url::Host::Domain("localhost"), 80).await;
+        assert_eq!(first, second);
+        assert_eq!(resolver.cache.lock().unwrap().len(), 1);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::future::pending;
 use std::io::{self, Write};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::anyhow;
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -18,7 +18,7 @@ use tokio::task::{JoinError, JoinSet};
 
 use crate::check::Checker;
 use crate::input::Target;
-use crate::outcome::{CheckError, Checked};
+use crate::outcome::Checked;
 use crate::report::Report;
 
 /// How the run ended.
@@ -96,12 +96,19 @@ pub async fn run<W: Write>(
 /// One check, timed, as a task of its own.
 async fn check_one(checker: Arc<Checker>, target: Target) -> Checked {
     let started = Instant::now();
-    let outcome = match &target.url {
-        Ok(url) => checker.get_status(url).await,
-        Err(reason) => Err(CheckError::InvalidUrl(reason.clone())),
+    let Ok(url) = &target.url else {
+        return Checked::invalid(target);
     };
-    let elapsed = if target.url.is_ok() { started.elapsed() } else { Duration::ZERO };
-    Checked { target, outcome, elapsed }
+    let answer = checker.check(url).await;
+    Checked {
+        elapsed: started.elapsed(),
+        target,
+        outcome: answer.outcome,
+        trace: answer.trace,
+        redirects: answer.redirects,
+        final_url: answer.final_url,
+        attempts: 1,
+    }
 }
 
 /// A check task cannot fail except by a bug; say so rather than lose a row.

@@ -6,32 +6,63 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{aws_lc_rs, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, OtherError, RootCertStore, SignatureScheme,
+};
+
+use crate::outcome::{Certificate, TlsSession};
 
 /// Builds the shared client configuration: webpki-roots plus the PEM bundle
 /// of `--cacert`, ALPN `http/1.1`; or no verification at all for `--insecure`.
+/// Verification is the standard webpki one, wrapped only so a failure can
+/// say what the presented certificate was.
 pub fn client_config(cacert: Option<&Path>, insecure: bool) -> anyhow::Result<Arc<ClientConfig>> {
     let provider = Arc::new(aws_lc_rs::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .context("setting up TLS")?;
-    let mut config = if insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
-            .with_no_client_auth()
+        .context("setting up TLS")?
+        .dangerous();
+    let verifier: Arc<dyn ServerCertVerifier> = if insecure {
+        Arc::new(AcceptAnyCertificate(provider))
     } else {
         let mut roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         if let Some(path) = cacert {
             add_pem_bundle(&mut roots, path)?;
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .context("setting up certificate verification")?;
+        Arc::new(DescribeFailures(webpki))
     };
+    let mut config = builder.with_custom_certificate_verifier(verifier).with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// What a finished handshake negotiated, and the leaf certificate.
+pub fn session(connection: &ClientConnection) -> TlsSession {
+    let version = match connection.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_owned(),
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2".to_owned(),
+        other => format!("{other:?}"),
+    };
+    let cipher = connection.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
+    let certificate = connection.peer_certificates().and_then(|chain| chain.first()).and_then(|der| certificate(der));
+    TlsSession { version, cipher, certificate }
+}
+
+/// Subject, issuer and expiry of a DER certificate.
+pub fn certificate(der: &[u8]) -> Option<Certificate> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(Certificate {
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        not_after: cert.validity().not_after.timestamp(),
+    })
 }
 
 fn add_pem_bundle(roots: &mut RootCertStore, path: &Path) -> anyhow::Result<()> {
@@ -64,6 +95,10 @@ pub fn server_name(host: &url::Host<&str>) -> Result<ServerName<'static>, String
 pub fn describe(error: &rustls::Error) -> String {
     use rustls::Error as E;
     match error {
+        E::InvalidCertificate(CertificateError::Other(OtherError(inner))) => match inner.downcast_ref::<Presented>() {
+            Some(presented) => presented.to_string(),
+            None => format!("bad certificate: {inner}"),
+        },
         E::InvalidCertificate(cert) => describe_certificate(cert),
         E::AlertReceived(alert) => format!("server refused the handshake: {}", alert_words(alert)),
         E::InvalidMessage(_) => "server did not answer with TLS (plain HTTP on an https URL?)".into(),
@@ -98,6 +133,92 @@ fn alert_words(alert: &rustls::AlertDescription) -> String {
         words.push(c.to_ascii_lowercase());
     }
     words
+}
+
+/// A failed verification together with the certificate that failed it, so
+/// the error can say "expired (subject …, issuer …, expired 2021-01-01)".
+#[derive(Debug)]
+struct Presented {
+    error: CertificateError,
+    certificate: Option<Certificate>,
+}
+
+impl std::fmt::Display for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&describe_certificate(&self.error))?;
+        if let Some(cert) = &self.certificate {
+            let days = cert.days_left(crate::outcome::unix_now());
+            let when = if days < 0 { "expired" } else { "expires" };
+            write!(f, " (subject {}, issuer {}, {when} {})", cert.subject, cert.issuer, date(cert.not_after))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Presented {}
+
+/// `2027-03-01` for a Unix time, for messages.
+pub fn date(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm), proleptic Gregorian.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// The standard webpki verifier, whose failures carry the presented
+/// certificate (inside rustls' `OtherError`, the one error that can carry data).
+#[derive(Debug)]
+struct DescribeFailures(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for DescribeFailures {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now).map_err(|error| {
+            match error {
+                rustls::Error::InvalidCertificate(error) => {
+                    let presented = Presented { error, certificate: certificate(end_entity) };
+                    rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(presented))))
+                }
+                other => other,
+            }
+        })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
 
 /// `--insecure`: any certificate is accepted, but handshake signatures are
@@ -152,6 +273,14 @@ mod tests {
         assert_eq!(describe(&unknown), "certificate issued by an unknown authority");
         let alert = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
         assert_eq!(describe(&alert), "server refused the handshake: handshake failure");
+    }
+
+    #[test]
+    fn dates_from_unix_time() {
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(951_782_400), "2000-02-29");
+        assert_eq!(date(1_609_459_199), "2020-12-31");
+        assert_eq!(date(-86_400), "1969-12-31");
     }
 
     #[test]

@@ -72,7 +72,12 @@ fn untrusted_certificate_is_a_tls_error_unless_insecure() {
     let untrusted = run(&["--format", "json", "-u", &url]);
     let record = untrusted.record();
     assert_eq!(record["error"]["kind"], "tls");
-    assert_eq!(record["error"]["message"], "certificate issued by an unknown authority");
+    let message = record["error"]["message"].as_str().unwrap();
+    assert_eq!(
+        message,
+        "certificate issued by an unknown authority (subject CN=localhost, issuer CN=statuscheck test CA, \
+         expires 4096-01-01)"
+    );
     assert_eq!(untrusted.code, 1);
     let insecure = run(&["--format", "json", "-k", "-u", &url]);
     assert_eq!(insecure.record()["code"], 200);

@@ -112,6 +112,14 @@ fn mask_elapsed(format: &str, text: &str) -> String {
                 if record["elapsed_ms"].is_number() {
                     record["elapsed_ms"] = "ELAPSED".into();
                 }
+                for phase in ["dns", "connect", "tls", "ttfb", "total"] {
+                    if record["timings_ms"][phase].is_number() {
+                        record["timings_ms"][phase] = "T".into();
+                    }
+                }
+                if let Some(address) = record["address"].as_str() {
+                    record["address"] = address.replace(|c: char| c.is_ascii_digit(), "9").into();
+                }
                 format!("{record}\n")
             }
             "tsv" => mask_field(line, '\t', 3),

@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cli::Format;
-use crate::outcome::{Checked, ErrorKind, Verdict};
+use crate::outcome::{unix_now, Checked, ErrorKind, Verdict};
+use crate::tls::date;
 
 /// Columns of the CSV format, which carries the same fields as JSON.
 const CSV_HEADER: &str = "input,source,url,ok,code,reason,http_version,elapsed_ms,error_kind,error_message\r\n";
@@ -23,6 +24,15 @@ const STATUS_COLUMN: usize = 32;
 pub struct Style {
     pub color: bool,
     pub url_width: usize,
+    pub verbose: bool,
+}
+
+/// How the policy judged a result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Judged {
+    pub verdict: Verdict,
+    /// The certificate expires within `--cert-expiry` days.
+    pub expiring: bool,
 }
 
 /// What goes before the first record, if anything, with its line ends.
@@ -35,18 +45,20 @@ pub fn header(format: Format) -> Option<&'static str> {
 }
 
 /// Appends one result, with its line end, in `format`.
-pub fn record(out: &mut String, format: Format, style: Style, checked: &Checked, verdict: Verdict) {
+pub fn record(out: &mut String, format: Format, style: Style, checked: &Checked, judged: Judged) {
     match format {
-        Format::Text => text(out, style, checked),
+        Format::Text => text(out, style, checked, judged),
         Format::Tsv => tsv(out, checked),
-        Format::Json => jsonl(out, checked, verdict),
-        Format::Csv => csv(out, checked, verdict),
-        Format::Markdown => markdown(out, checked),
+        Format::Json => jsonl(out, checked, judged),
+        Format::Csv => csv(out, checked, judged.verdict),
+        Format::Markdown => markdown(out, checked, judged),
     }
 }
 
-/// `https://example.com/   HTTP/1.1 200 OK   123 ms`
-fn text(out: &mut String, style: Style, checked: &Checked) {
+/// `https://example.com/   HTTP/1.1 200 OK   123 ms`, then what the head
+/// added (`→ location`, the redirect chain, a block, an expiring
+/// certificate), and with `-v` a line of trace.
+fn text(out: &mut String, style: Style, checked: &Checked, judged: Judged) {
     let url = sanitize(shown_url(checked));
     let status = status_text(checked);
     let elapsed = human_elapsed(checked);
@@ -56,8 +68,82 @@ fn text(out: &mut String, style: Style, checked: &Checked) {
         (true, Err(_)) => ("\x1b[31m", "\x1b[0m"),
     };
     let width = style.url_width;
-    let line = format!("{url:<width$}  {start}{status:<STATUS_COLUMN$}{end}  {elapsed:>8}");
+    let notes = notes(checked, judged).join("  ");
+    let line = format!("{url:<width$}  {start}{status:<STATUS_COLUMN$}{end}  {elapsed:>8}  {notes}");
     let _ = writeln!(out, "{}", line.trim_end());
+    if style.verbose && checked.target.url.is_ok() {
+        let _ = writeln!(out, "    {}", trace_text(checked));
+    }
+}
+
+/// What a result adds to its status line, in words.
+fn notes(checked: &Checked, judged: Judged) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Ok(response) = &checked.outcome {
+        if let (Some(location), true) = (&response.location, checked.redirects.is_empty()) {
+            notes.push(format!("→ {}", sanitize(location)));
+        }
+        if let Some(by) = response.blocked_by {
+            notes.push(format!("[blocked by {by}]"));
+        }
+    }
+    if !checked.redirects.is_empty() {
+        notes.push(format!("via {}", sanitize(&chain(checked))));
+    }
+    if judged.expiring {
+        if let Some(cert) = checked.certificate() {
+            notes.push(format!("[certificate expires in {} days]", cert.days_left(unix_now())));
+        }
+    }
+    if checked.attempts > 1 {
+        notes.push(format!("[{} attempts]", checked.attempts));
+    }
+    notes
+}
+
+/// `http://a/ → 301 → https://a/ → 200`
+fn chain(checked: &Checked) -> String {
+    let mut text = String::new();
+    for hop in &checked.redirects {
+        let _ = write!(text, "{} → {} → ", hop.url, hop.code);
+    }
+    match (&checked.final_url, &checked.outcome) {
+        (Some(url), Ok(response)) => {
+            let _ = write!(text, "{url} → {}", response.code);
+        }
+        (Some(url), Err(error)) => {
+            let _ = write!(text, "{url} → {}", error.kind());
+        }
+        (None, _) => text.push_str("(stopped)"),
+    }
+    text
+}
+
+/// `address 127.0.0.1:443  dns 1 ms  connect 0 ms  tls 4 ms  ttfb 2 ms  TLS 1.3 …`
+fn trace_text(checked: &Checked) -> String {
+    let trace = &checked.trace;
+    let mut parts = Vec::new();
+    if let Some(address) = trace.address {
+        parts.push(format!("address {address}"));
+    }
+    for (name, phase) in [("dns", trace.dns), ("connect", trace.connect), ("tls", trace.tls), ("ttfb", trace.ttfb)] {
+        if let Some(took) = phase {
+            parts.push(format!("{name} {}", human_duration(took)));
+        }
+    }
+    if let Some(session) = &trace.tls_session {
+        parts.push(format!("{} {}", session.version, session.cipher));
+        if let Some(cert) = &session.certificate {
+            let days = cert.days_left(unix_now());
+            parts.push(format!(
+                "certificate {} (issuer {}) expires {}, in {days} days",
+                sanitize(&cert.subject),
+                sanitize(&cert.issuer),
+                date(cert.not_after)
+            ));
+        }
+    }
+    parts.join("  ")
 }
 
 /// 2xx green, 3xx cyan, 4xx yellow, 5xx red.
@@ -84,14 +170,28 @@ fn tsv(out: &mut String, checked: &Checked) {
 }
 
 /// One JSON object per line; the field set is a documented contract.
-fn jsonl(out: &mut String, checked: &Checked, verdict: Verdict) {
+fn jsonl(out: &mut String, checked: &Checked, judged: Judged) {
     let target = &checked.target;
     let response = checked.outcome.as_ref().ok();
+    let trace = &checked.trace;
+    let ms = |d: Option<Duration>| d.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3);
+    let tls = trace.tls_session.as_ref().map(|session| {
+        let cert = session.certificate.as_ref();
+        json!({
+            "version": session.version,
+            "cipher": session.cipher,
+            "subject": cert.map(|c| c.subject.as_str()),
+            "issuer": cert.map(|c| c.issuer.as_str()),
+            "not_after": cert.map(|c| date(c.not_after)),
+            "days_left": cert.map(|c| c.days_left(unix_now())),
+            "expiring": judged.expiring,
+        })
+    });
     let record = json!({
         "input": target.input,
         "source": target.source.to_string(),
         "url": target.url.as_ref().ok().map(|u| u.as_str()),
-        "ok": verdict == Verdict::Ok,
+        "ok": judged.verdict == Verdict::Ok,
         "code": response.map(|r| r.code),
         "reason": response.map(|r| r.reason.as_str()),
         "http_version": response.map(|r| r.version.number()),
@@ -100,6 +200,22 @@ fn jsonl(out: &mut String, checked: &Checked, verdict: Verdict) {
             "kind": e.kind().as_str(),
             "message": e.to_string(),
         })),
+        "location": response.and_then(|r| r.location.as_deref()),
+        "redirects": checked.redirects.iter().map(|hop| json!({"url": hop.url.as_str(), "code": hop.code})).collect::<Vec<_>>(),
+        "final_url": checked.final_url.as_ref().map(|u| u.as_str()),
+        "blocked": response.is_some_and(|r| r.blocked_by.is_some()),
+        "blocked_by": response.and_then(|r| r.blocked_by),
+        "retry_after": response.and_then(|r| r.retry_after),
+        "address": trace.address.map(|a| a.to_string()),
+        "timings_ms": {
+            "dns": ms(trace.dns),
+            "connect": ms(trace.connect),
+            "tls": ms(trace.tls),
+            "ttfb": ms(trace.ttfb),
+            "total": elapsed_ms(checked),
+        },
+        "tls": tls,
+        "attempts": checked.attempts,
     });
     let _ = writeln!(out, "{record}");
 }
@@ -136,10 +252,14 @@ fn csv(out: &mut String, checked: &Checked, verdict: Verdict) {
 }
 
 /// A row of a Markdown table, for pasting into an issue or a CI summary.
-fn markdown(out: &mut String, checked: &Checked) {
+fn markdown(out: &mut String, checked: &Checked, judged: Judged) {
     let cell = |text: &str| sanitize(text).replace('|', "\\|");
     let url = cell(shown_url(checked));
-    let status = cell(&status_text(checked));
+    let mut status = status_text(checked);
+    for note in notes(checked, judged) {
+        status = format!("{status} {note}");
+    }
+    let status = cell(&status);
     let _ = writeln!(out, "| {url} | {status} | {} |", human_elapsed(checked));
 }
 
@@ -215,11 +335,15 @@ mod tests {
             Ok(_) => outcome,
         };
         let target = Target { index: 0, source, input: line.into(), url };
-        Checked { target, outcome, elapsed: Duration::from_micros(12_345) }
+        let mut checked = Checked::invalid(target);
+        checked.outcome = outcome;
+        checked.elapsed = Duration::from_micros(12_345);
+        checked.attempts = 1;
+        checked
     }
 
     fn ok(code: u16, reason: &str) -> Result<Response, CheckError> {
-        Ok(Response { version: HttpVersion::Http11, code, reason: reason.into() })
+        Ok(Response::new(HttpVersion::Http11, code, reason))
     }
 
     fn refused() -> Result<Response, CheckError> {
@@ -230,7 +354,8 @@ mod tests {
     fn render_with(format: Format, color: bool, c: &Checked) -> String {
         let mut out = String::new();
         let verdict = OkCodes::default().verdict(&c.outcome);
-        record(&mut out, format, Style { color, url_width: 40 }, c, verdict);
+        let style = Style { color, url_width: 40, verbose: false };
+        record(&mut out, format, style, c, Judged { verdict, expiring: false });
         out
     }
 
@@ -276,10 +401,16 @@ mod tests {
         let record = parse(&checked("a.test/x", ok(404, "Not Found")));
         let expected = json!({"input": "a.test/x", "source": "list.txt:3", "url": "https://a.test/x",
             "ok": false, "code": 404, "reason": "Not Found", "http_version": "1.1",
-            "elapsed_ms": 12.345, "error": null});
+            "elapsed_ms": 12.345, "error": null, "location": null, "redirects": [], "final_url": null,
+            "blocked": false, "blocked_by": null, "retry_after": null, "address": null,
+            "timings_ms": {"dns": null, "connect": null, "tls": null, "ttfb": null, "total": 12.345},
+            "tls": null, "attempts": 1});
         assert_eq!(record, expected);
         let keys: Vec<&String> = record.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["input", "source", "url", "ok", "code", "reason", "http_version", "elapsed_ms", "error"]);
+        assert_eq!(
+            keys[..9],
+            ["input", "source", "url", "ok", "code", "reason", "http_version", "elapsed_ms", "error"]
+        );
         let record = parse(&checked("a.test", refused()));
         assert_eq!(record["error"], json!({"kind": "connect", "message": "connection refused (127.0.0.1:9)"}));
         assert_eq!((record["ok"].as_bool(), record["code"].is_null()), (Some(false), true));

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use crate::cli::Format;
 use crate::input::Target;
-use crate::outcome::{Checked, OkCodes, Verdict};
+use crate::outcome::{Checked, Policy, Verdict};
 
 pub use format::sanitize;
-use format::Style;
+use format::{Judged, Style};
 use progress::Progress;
 pub use summary::Summary;
 
@@ -36,9 +36,11 @@ pub enum Show {
 pub struct Options {
     pub format: Format,
     pub color: bool,
-    pub ok_codes: OkCodes,
+    pub policy: Policy,
     pub show: Show,
     pub progress: bool,
+    /// Text gets a second line per URL with the trace.
+    pub verbose: bool,
 }
 
 /// Writes results as they come and keeps the tally for the summary.
@@ -53,7 +55,7 @@ pub struct Report<W: Write> {
 
 impl<W: Write> Report<W> {
     pub fn new(out: W, options: Options) -> Self {
-        let style = Style { color: options.color, url_width: 0 };
+        let style = Style { color: options.color, url_width: 0, verbose: options.verbose };
         let progress = Progress::new(options.progress);
         Report { out, options, style, line: String::with_capacity(256), progress, summary: Summary::default() }
     }
@@ -91,7 +93,7 @@ impl<W: Write> Report<W> {
     /// Tallies one result and writes it if it is to be shown. Output is
     /// buffered: the runner calls [`Report::flush`] whenever it is about to wait.
     pub fn emit(&mut self, checked: &Checked) -> io::Result<()> {
-        let verdict = self.options.ok_codes.verdict(&checked.outcome);
+        let verdict = self.options.policy.verdict(checked);
         self.summary.add(checked, verdict);
         self.progress.done(&self.summary);
         let shown = match self.options.show {
@@ -103,7 +105,8 @@ impl<W: Write> Report<W> {
             return Ok(());
         }
         self.line.clear();
-        format::record(&mut self.line, self.options.format, self.style, checked, verdict);
+        let expiring = self.options.policy.cert_expiring(checked);
+        format::record(&mut self.line, self.options.format, self.style, checked, Judged { verdict, expiring });
         self.out.write_all(self.line.as_bytes())
     }
 
