@@ -181,23 +181,36 @@ impl Ca {
         Ca { cert, key, pem }
     }
 
+    /// A leaf for `localhost` that expires `days` days from now.
+    pub fn server_config_expiring(&self, days: i64) -> Arc<rustls::ServerConfig> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let (y, m, d) = civil_date(now / 86_400 + days);
+        self.leaf_config(&["localhost"], |params| params.not_after = rcgen::date_time_ymd(y, m, d))
+    }
+
     /// A rustls server configuration for a leaf signed by this CA.
     pub fn server_config(&self, leaf: Leaf) -> Arc<rustls::ServerConfig> {
+        let expired = leaf.expired;
+        self.leaf_config(leaf.names, |params| {
+            if expired {
+                params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+                params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+            }
+        })
+    }
+
+    fn leaf_config(&self, names: &[&str], adjust: impl FnOnce(&mut CertificateParams)) -> Arc<rustls::ServerConfig> {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, leaf.names[0]);
-        params.subject_alt_names = leaf
-            .names
+        params.distinguished_name.push(DnType::CommonName, names[0]);
+        params.subject_alt_names = names
             .iter()
             .map(|name| match name.parse() {
                 Ok(ip) => SanType::IpAddress(ip),
                 Err(_) => SanType::DnsName((*name).try_into().unwrap()),
             })
             .collect();
-        if leaf.expired {
-            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
-        }
+        adjust(&mut params);
         let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
         let chain = vec![CertificateDer::from(cert.der().to_vec())];
         let key = PrivateKeyDer::Pkcs8(key.serialize_der().into());
@@ -214,7 +227,15 @@ impl Ca {
 
 /// An HTTPS server answering by path, with a leaf for `leaf.names`.
 pub fn https_server(ca: &Ca, leaf: Leaf) -> Server {
-    let config = ca.server_config(leaf);
+    tls_server(ca.server_config(leaf))
+}
+
+/// An HTTPS server for `localhost` whose certificate expires in `days` days.
+pub fn expiring_server(ca: &Ca, days: i64) -> Server {
+    tls_server(ca.server_config_expiring(days))
+}
+
+fn tls_server(config: Arc<rustls::ServerConfig>) -> Server {
     let requests = Arc::new(Mutex::new(Vec::new()));
     let seen = requests.clone();
     let mut server = serve(move |mut tcp| {
@@ -235,6 +256,19 @@ pub fn https_server(ca: &Ca, leaf: Leaf) -> Server {
     });
     server.requests = requests;
     server
+}
+
+/// Year, month, day of a day number counted from 1970-01-01.
+fn civil_date(days: i64) -> (i32, u8, u8) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    ((yoe + era * 400 + i64::from(month <= 2)) as i32, month, day)
 }
 
 /// A TCP port with nothing listening: bound, then closed at once.

@@ -1,0 +1,208 @@
+//! Richer answers: redirects, methods and headers, timings, the address,
+//! TLS details and certificate expiry, and "blocked or down?".
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+
+/// A server whose answers are given per path: `(path, raw head)`.
+fn scripted(routes: Vec<(&'static str, String)>) -> Server {
+    let routes = Arc::new(routes);
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    let mut server = serve(move |mut stream| {
+        let head = read_head(&mut stream);
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        seen.lock().unwrap().push(head);
+        let answer = routes.iter().find(|(p, _)| *p == path).map(|(_, a)| a.clone());
+        let answer = answer.unwrap_or_else(|| "HTTP/1.1 404 Not Found\r\n\r\n".into());
+        let _ = stream.write_all(answer.as_bytes());
+    });
+    server.requests = requests;
+    server
+}
+
+fn redirect(code: u16, to: &str) -> String {
+    format!("HTTP/1.1 {code} Moved\r\nLocation: {to}\r\nContent-Length: 0\r\n\r\n")
+}
+
+fn json_run(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--format", "json", "--timeout", "5"];
+    all.extend_from_slice(args);
+    run(&all).record()
+}
+
+#[test]
+fn redirect_chains_relative_and_absolute_are_followed() {
+    let target = http_server();
+    let absolute = target.url("/status/204");
+    let server = scripted(vec![
+        ("/start", redirect(301, "/step")),
+        ("/step", redirect(302, "next?x=1")),
+        ("/next?x=1", redirect(308, &absolute)),
+    ]);
+    let record = json_run(&["-L", "-u", &server.url("/start")]);
+    assert_eq!(record["code"], 204, "{record}");
+    assert_eq!(record["final_url"], absolute);
+    let chain: Vec<(String, u64)> = record["redirects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hop| (hop["url"].as_str().unwrap().to_string(), hop["code"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(chain, [(server.url("/start"), 301), (server.url("/step"), 302), (server.url("/next?x=1"), 308)]);
+    let text = run(&["-L", "-u", &server.url("/start")]);
+    let expected = format!(
+        "via {} → 301 → {} → 302 → {} → 308 → {absolute} → 204",
+        server.url("/start"),
+        server.url("/step"),
+        server.url("/next?x=1")
+    );
+    assert!(text.stdout.contains(&expected), "{}", text.stdout);
+}
+
+#[test]
+fn without_follow_the_location_is_shown() {
+    let server = scripted(vec![("/old", redirect(301, "https://example.test/new"))]);
+    let record = json_run(&["-u", &server.url("/old")]);
+    assert_eq!((record["code"].as_u64(), record["location"].as_str()), (Some(301), Some("https://example.test/new")));
+    assert_eq!(record["redirects"], serde_json::json!([]));
+    let text = run(&["-u", &server.url("/old")]);
+    assert!(text.stdout.contains("HTTP/1.1 301 Moved") && text.stdout.contains("→ https://example.test/new"));
+}
+
+#[test]
+fn loops_limits_and_other_schemes_stop_with_a_redirect_error() {
+    let server = scripted(vec![
+        ("/a", redirect(302, "/b")),
+        ("/b", redirect(302, "/a")),
+        ("/ftp", redirect(301, "ftp://example.test/file")),
+        ("/1", redirect(302, "/2")),
+        ("/2", redirect(302, "/3")),
+        ("/3", redirect(302, "/4")),
+    ]);
+    let looped = json_run(&["-L", "-u", &server.url("/a")]);
+    assert_eq!(looped["error"]["kind"], "redirect");
+    assert_eq!(looped["error"]["message"], format!("redirect loop back to {}", server.url("/a")));
+    assert_eq!(looped["redirects"].as_array().unwrap().len(), 2);
+    let ftp = json_run(&["-L", "-u", &server.url("/ftp")]);
+    assert_eq!(ftp["error"]["message"], "not following a redirect to a ftp: URL");
+    let limited = json_run(&["--follow=2", "-u", &server.url("/1")]);
+    assert_eq!(limited["error"]["message"], "more than 2 redirects");
+    let enough = json_run(&["--follow=3", "-u", &server.url("/1")]);
+    assert_eq!(enough["code"], 404, "{enough}");
+}
+
+#[test]
+fn head_method_and_headers_reach_the_server() {
+    let server = http_server();
+    let record = json_run(&[
+        "--method",
+        "head",
+        "-A",
+        "uptime-bot/3",
+        "-H",
+        "X-Check: nightly",
+        "-H",
+        "Accept: text/html",
+        "-u",
+        &server.url("/status/204"),
+    ]);
+    assert_eq!(record["code"], 204);
+    let requests = server.requests.lock().unwrap();
+    let request = &requests[0];
+    assert!(request.starts_with("HEAD /status/204 HTTP/1.1\r\n"), "{request}");
+    assert!(request.contains("\r\nUser-Agent: uptime-bot/3\r\n"), "{request}");
+    assert!(request.contains("\r\nX-Check: nightly\r\n"), "{request}");
+    assert!(request.contains("\r\nAccept: text/html\r\n") && !request.contains("*/*"), "{request}");
+}
+
+#[test]
+fn phases_are_timed_and_the_address_is_reported() {
+    let ca = Ca::new();
+    let server = https_server(&ca, Leaf { names: &["localhost"], expired: false });
+    let pin = format!("localhost:{}:127.0.0.1", server.port());
+    let record =
+        json_run(&["--cacert", ca.pem.to_str().unwrap(), "--resolve", &pin, "-u", &server.https_url("localhost", "/")]);
+    let timings = &record["timings_ms"];
+    let phase = |name: &str| timings[name].as_f64().unwrap_or_else(|| panic!("no {name} in {timings}"));
+    let sum = phase("dns") + phase("connect") + phase("tls") + phase("ttfb");
+    assert!(sum <= phase("total") + 0.01, "phases {sum} fit in the total {}", phase("total"));
+    assert_eq!(record["address"], format!("127.0.0.1:{}", server.port()));
+    assert_eq!(record["tls"]["version"], "TLS 1.3");
+    assert_eq!(record["tls"]["subject"], "CN=localhost");
+    assert_eq!(record["tls"]["issuer"], "CN=statuscheck test CA");
+    let verbose = run(&["-v", "--cacert", ca.pem.to_str().unwrap(), "-u", &server.https_url("localhost", "/")]);
+    let detail = verbose.stdout.lines().nth(1).unwrap_or_default();
+    for part in ["address 127.0.0.1:", "connect ", "tls ", "ttfb ", "TLS 1.3", "certificate CN=localhost"] {
+        assert!(detail.contains(part), "{part} missing from {detail:?}");
+    }
+    let positions: Vec<usize> = ["connect ", " tls ", "ttfb "].iter().map(|p| detail.find(p).unwrap()).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "phases in order: {detail}");
+}
+
+#[test]
+fn one_address_family_only() {
+    let server = http_server();
+    let port = server.port();
+    let pin = format!("dual.test:{port}:::1,127.0.0.1");
+    let url = format!("http://dual.test:{port}/");
+    let v4 = json_run(&["-4", "--resolve", &pin, "-u", &url]);
+    assert_eq!(v4["address"], format!("127.0.0.1:{port}"));
+    let v6 = json_run(&["-6", "--resolve", &format!("dual.test:{port}:127.0.0.1"), "-u", &url]);
+    assert_eq!(v6["error"]["kind"], "dns");
+    assert!(v6["error"]["message"].as_str().unwrap().starts_with("no IPv6 address"));
+}
+
+#[test]
+fn certificate_expiring_soon_fails_with_cert_expiry() {
+    let ca = Ca::new();
+    let server = expiring_server(&ca, 5);
+    let url = server.https_url("localhost", "/");
+    let cacert = ca.pem.to_str().unwrap();
+    let plain = run(&["--format", "json", "--cacert", cacert, "-u", &url]);
+    let record = plain.record();
+    assert_eq!((record["ok"].as_bool(), plain.code), (Some(true), 0));
+    let days = record["tls"]["days_left"].as_i64().unwrap();
+    assert!((4..=5).contains(&days), "{days}");
+    let strict = run(&["--format", "json", "--cert-expiry", "14", "--cacert", cacert, "-u", &url]);
+    let record = strict.record();
+    assert_eq!((record["ok"].as_bool(), record["code"].as_u64()), (Some(false), Some(200)));
+    assert_eq!(record["tls"]["expiring"], true);
+    assert_eq!(strict.code, 1);
+    let text = run(&["--cert-expiry", "14", "--cacert", cacert, "-u", &url]);
+    assert!(text.stdout.contains(&format!("[certificate expires in {days} days]")), "{}", text.stdout);
+    let relaxed = run(&["--cert-expiry", "3", "--cacert", cacert, "-u", &url]);
+    assert_eq!(relaxed.code, 0);
+}
+
+#[test]
+fn blocked_or_down() {
+    let server = scripted(vec![
+        ("/challenge", "HTTP/1.1 403 Forbidden\r\nServer: cloudflare\r\ncf-mitigated: challenge\r\n\r\n".into()),
+        ("/limited", "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 30\r\n\r\n".into()),
+        ("/down", "HTTP/1.1 503 Service Unavailable\r\nServer: nginx\r\n\r\n".into()),
+    ]);
+    let challenge = json_run(&["-u", &server.url("/challenge")]);
+    assert_eq!((challenge["blocked"].as_bool(), challenge["blocked_by"].as_str()), (Some(true), Some("cloudflare")));
+    let limited = json_run(&["-u", &server.url("/limited")]);
+    assert_eq!((limited["blocked_by"].as_str(), limited["retry_after"].as_u64()), (Some("rate-limit"), Some(30)));
+    let down = json_run(&["-u", &server.url("/down")]);
+    assert_eq!((down["blocked"].as_bool(), down["blocked_by"].is_null()), (Some(false), true));
+    let text = run(&["-u", &server.url("/challenge")]);
+    assert!(text.stdout.contains("[blocked by cloudflare]"), "{}", text.stdout);
+    assert_eq!(text.code, 1, "blocked still counts as failed");
+}
+
+#[test]
+fn a_tls_failure_never_sends_the_request() {
+    let ca = Ca::new();
+    let server = expiring_server(&ca, -3);
+    let record = json_run(&["--cacert", ca.pem.to_str().unwrap(), "-u", &server.https_url("localhost", "/secret")]);
+    assert_eq!(record["error"]["kind"], "tls");
+    assert!(record["error"]["message"].as_str().unwrap().contains("subject CN=localhost"));
+    assert!(server.requests.lock().unwrap().is_empty());
+}
