@@ -178,6 +178,8 @@ pub enum Format {
     Csv,
     /// A Markdown table, for an issue or a CI job summary
     Markdown,
+    /// Prometheus text format (blackbox_exporter's metric names), written at the end
+    Prometheus,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

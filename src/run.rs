@@ -63,7 +63,7 @@ pub async fn run<W: Write>(
                 signal = &mut interrupted => {
                     tasks.abort_all();
                     order.release_all(report)?;
-                    report.flush()?;
+                    report.end()?;
                     return Err(anyhow!(Interrupt(signal)));
                 }
                 Some(done) = tasks.join_next() => order.push(joined(done)?, report)?,
@@ -76,7 +76,7 @@ pub async fn run<W: Write>(
                 },
             }
         }
-        report.flush()?;
+        report.end()?;
         Ok(())
     }
     .await;

@@ -206,3 +206,87 @@ fn a_tls_failure_never_sends_the_request() {
     assert!(record["error"]["message"].as_str().unwrap().contains("subject CN=localhost"));
     assert!(server.requests.lock().unwrap().is_empty());
 }
+
+#[test]
+fn prometheus_output_parses_with_a_real_parser() {
+    let ca = Ca::new();
+    let tls = https_server(&ca, Leaf { names: &["localhost"], expired: false });
+    let plain = http_server();
+    let refused = format!("http://127.0.0.1:{}/", refused_port());
+    let quoted = plain.url("/status/404");
+    let run = run(&[
+        "--format",
+        "prometheus",
+        "--cacert",
+        ca.pem.to_str().unwrap(),
+        "-u",
+        &tls.https_url("localhost", "/"),
+        "-u",
+        &quoted,
+        "-u",
+        &refused,
+    ]);
+    let lines = run.stdout.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text format");
+    let value = |metric: &str, url: &str| -> f64 {
+        let sample = scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == metric && s.labels.get("url") == Some(url) && s.labels.get("phase").is_none())
+            .unwrap_or_else(|| panic!("no {metric} for {url} in\n{}", run.stdout));
+        match sample.value {
+            prometheus_parse::Value::Gauge(v) => v,
+            ref other => panic!("{metric} is not a gauge: {other:?}"),
+        }
+    };
+    let https = tls.https_url("localhost", "/");
+    let checked_404 = plain.url("/status/404");
+    assert_eq!(value("probe_success", &https), 1.0);
+    assert_eq!(value("probe_http_status_code", &https), 200.0);
+    assert_eq!(value("probe_ip_protocol", &https), 4.0);
+    assert!(value("probe_ssl_earliest_cert_expiry", &https) > 4.0e9, "rcgen's default expiry is 4096");
+    assert_eq!(value("probe_success", &checked_404), 0.0);
+    assert_eq!(value("probe_http_status_code", &checked_404), 404.0);
+    assert_eq!(value("probe_http_version", &checked_404), 1.1);
+    assert_eq!(value("probe_http_status_code", &refused), 0.0);
+    let phases: Vec<&str> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "probe_http_duration_seconds" && s.labels.get("url") == Some(https.as_str()))
+        .filter_map(|s| s.labels.get("phase"))
+        .collect();
+    assert_eq!(phases, ["resolve", "connect", "tls", "processing"]);
+    assert!(scrape.docs.contains_key("probe_success"));
+    assert_eq!(run.stdout.matches("# TYPE probe_success gauge").count(), 1);
+    assert_eq!(run.code, 1);
+}
+
+/// The official Python client's parser is strict about the format, label
+/// escaping included. It is used where installed (`.ci/run` installs it).
+#[test]
+fn prometheus_output_parses_with_the_official_client_parser() {
+    let probe = std::process::Command::new("python3").args(["-c", "import prometheus_client"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("python3 prometheus_client is not installed; skipping (pip install prometheus-client)");
+        return;
+    }
+    let server = http_server();
+    let tricky = server.url("/status/301?a=b,c&d=\"e\"\\f");
+    let run = run(&["--format", "prometheus", "-u", &tricky, "-u", &server.url("/")]);
+    let file = write_file("metrics.prom", &run.stdout);
+    let script = "import sys, json\n\
+        from prometheus_client.parser import text_string_to_metric_families as parse\n\
+        families = list(parse(open(sys.argv[1]).read()))\n\
+        print(json.dumps([[f.name, f.type, s.labels, s.value] for f in families for s in f.samples]))";
+    let output = std::process::Command::new("python3").args(["-c", script, file.to_str().unwrap()]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let samples: Vec<(String, String, std::collections::HashMap<String, String>, f64)> =
+        serde_json::from_slice(&output.stdout).unwrap();
+    let checked = samples
+        .iter()
+        .find(|(name, _, labels, _)| name == "probe_http_status_code" && labels["url"].contains("a=b,c"))
+        .expect("the URL with '=' and ',' survives as one label value");
+    assert_eq!(checked.3, 301.0);
+    assert!(samples.iter().all(|(_, kind, _, _)| kind == "gauge"));
+    assert_eq!(samples.iter().filter(|(name, ..)| name == "probe_success").count(), 2);
+}

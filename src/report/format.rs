@@ -40,7 +40,7 @@ pub fn header(format: Format) -> Option<&'static str> {
     match format {
         Format::Csv => Some(CSV_HEADER),
         Format::Markdown => Some("| URL | Status | Time |\n|---|---|--:|\n"),
-        Format::Text | Format::Tsv | Format::Json => None,
+        Format::Text | Format::Tsv | Format::Json | Format::Prometheus => None,
     }
 }
 
@@ -52,7 +52,70 @@ pub fn record(out: &mut String, format: Format, style: Style, checked: &Checked,
         Format::Json => jsonl(out, checked, judged),
         Format::Csv => csv(out, checked, judged.verdict),
         Format::Markdown => markdown(out, checked, judged),
+        // Grouped by metric, so written at the end; see `Metrics`.
+        Format::Prometheus => {}
     }
+}
+
+/// The Prometheus text format groups series by metric, each metric once with
+/// its `# HELP` and `# TYPE`, so results are kept (a few lines per URL) and
+/// written when the run ends. Names follow blackbox_exporter's.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    series: [String; METRICS.len()],
+}
+
+const METRICS: [(&str, &str); 8] = [
+    ("probe_success", "Whether the check succeeded (1) or not (0)"),
+    ("probe_http_status_code", "Status code of the final response, 0 if there was none"),
+    ("probe_duration_seconds", "How long the whole check took"),
+    ("probe_http_duration_seconds", "Duration of each phase of the last request"),
+    ("probe_http_redirects", "Number of redirects followed"),
+    ("probe_http_version", "HTTP version of the final response, 0 if there was none"),
+    ("probe_ip_protocol", "IP version of the address connected to, 0 if none"),
+    ("probe_ssl_earliest_cert_expiry", "Expiry of the server certificate, as a Unix time"),
+];
+
+impl Metrics {
+    /// Keeps the series of one result.
+    pub fn add(&mut self, checked: &Checked, judged: Judged) {
+        let url = label_value(shown_url(checked));
+        let response = checked.outcome.as_ref().ok();
+        let trace = &checked.trace;
+        let mut put = |metric: usize, labels: &str, value: f64| {
+            let _ = writeln!(self.series[metric], "{}{{url=\"{url}\"{labels}}} {value}", METRICS[metric].0);
+        };
+        put(0, "", f64::from(u8::from(judged.verdict == Verdict::Ok)));
+        put(1, "", f64::from(response.map_or(0, |r| r.code)));
+        put(2, "", checked.elapsed.as_secs_f64());
+        for (phase, took) in
+            [("resolve", trace.dns), ("connect", trace.connect), ("tls", trace.tls), ("processing", trace.ttfb)]
+        {
+            put(3, &format!(",phase=\"{phase}\""), took.unwrap_or_default().as_secs_f64());
+        }
+        put(4, "", checked.redirects.len() as f64);
+        put(5, "", response.map_or(0.0, |r| if r.version.number() == "1.0" { 1.0 } else { 1.1 }));
+        put(6, "", trace.address.map_or(0.0, |a| if a.is_ipv4() { 4.0 } else { 6.0 }));
+        if let Some(cert) = checked.certificate() {
+            put(7, "", cert.not_after as f64);
+        }
+    }
+
+    /// The whole exposition, one metric after another.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for ((name, help), series) in METRICS.iter().zip(&self.series) {
+            if !series.is_empty() {
+                let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{series}");
+            }
+        }
+        out
+    }
+}
+
+/// A label value as the format wants it: `\`, `"` and line feeds escaped.
+fn label_value(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 /// `https://example.com/   HTTP/1.1 200 OK   123 ms`, then what the head
@@ -430,6 +493,24 @@ mod tests {
         );
         let line = render(Format::Csv, &checked("a.test", refused()));
         assert!(line.ends_with(",false,,,,12.345,connect,connection refused (127.0.0.1:9)\r\n"), "{line}");
+    }
+
+    #[test]
+    fn prometheus_groups_series_by_metric() {
+        let mut metrics = Metrics::default();
+        let judged = |c: &Checked| Judged { verdict: OkCodes::default().verdict(&c.outcome), expiring: false };
+        let a = checked("https://a.test/x?q=\"1\"", ok(200, "OK"));
+        let b = checked("http://b.test/", refused());
+        metrics.add(&a, judged(&a));
+        metrics.add(&b, judged(&b));
+        let text = metrics.text();
+        assert_eq!(text.matches("# TYPE probe_success gauge").count(), 1);
+        assert!(text.contains("probe_success{url=\"https://a.test/x?q=%221%22\"} 1\n"), "{text}");
+        assert!(text.contains("probe_success{url=\"http://b.test/\"} 0\n"));
+        assert!(text.contains("probe_http_status_code{url=\"http://b.test/\"} 0\n"));
+        assert!(text.contains("probe_http_duration_seconds{url=\"http://b.test/\",phase=\"tls\"} 0\n"));
+        assert!(!text.contains("probe_ssl_earliest_cert_expiry"), "no certificate, no series");
+        assert_eq!(label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 
     #[test]

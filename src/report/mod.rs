@@ -14,7 +14,7 @@ use crate::input::Target;
 use crate::outcome::{Checked, Policy, Verdict};
 
 pub use format::sanitize;
-use format::{Judged, Style};
+use format::{Judged, Metrics, Style};
 use progress::Progress;
 pub use summary::Summary;
 
@@ -50,6 +50,8 @@ pub struct Report<W: Write> {
     style: Style,
     line: String,
     progress: Progress,
+    /// Results kept for formats written at the end (Prometheus).
+    metrics: Metrics,
     pub summary: Summary,
 }
 
@@ -57,7 +59,8 @@ impl<W: Write> Report<W> {
     pub fn new(out: W, options: Options) -> Self {
         let style = Style { color: options.color, url_width: 0, verbose: options.verbose };
         let progress = Progress::new(options.progress);
-        Report { out, options, style, line: String::with_capacity(256), progress, summary: Summary::default() }
+        let line = String::with_capacity(256);
+        Report { out, options, style, line, progress, metrics: Metrics::default(), summary: Summary::default() }
     }
 
     /// Whether a progress line may be shown (then the caller counts the list).
@@ -105,9 +108,22 @@ impl<W: Write> Report<W> {
             return Ok(());
         }
         self.line.clear();
-        let expiring = self.options.policy.cert_expiring(checked);
-        format::record(&mut self.line, self.options.format, self.style, checked, Judged { verdict, expiring });
+        let judged = Judged { verdict, expiring: self.options.policy.cert_expiring(checked) };
+        if self.options.format == Format::Prometheus {
+            self.metrics.add(checked, judged);
+            return Ok(());
+        }
+        format::record(&mut self.line, self.options.format, self.style, checked, judged);
         self.out.write_all(self.line.as_bytes())
+    }
+
+    /// Writes what formats keep until the end (Prometheus), after the last
+    /// result. An interrupted run writes what it has.
+    pub fn end(&mut self) -> io::Result<()> {
+        if self.options.format == Format::Prometheus && self.options.show != Show::Nothing {
+            self.out.write_all(self.metrics.text().as_bytes())?;
+        }
+        self.flush()
     }
 
     pub fn flush(&mut self) -> io::Result<()> {

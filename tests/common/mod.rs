@@ -75,9 +75,10 @@ pub fn read_head(stream: &mut impl Read) -> String {
 }
 
 /// The status line the well-behaved server answers for `path`:
-/// `/status/404` → 404, anything else → 200.
+/// `/status/404` (query ignored) → 404, anything else → 200.
 pub fn status_for(head: &str) -> u16 {
-    let path = head.split(' ').nth(1).unwrap_or("/");
+    let target = head.split(' ').nth(1).unwrap_or("/");
+    let path = target.split('?').next().unwrap_or(target);
     path.strip_prefix("/status/").and_then(|c| c.parse().ok()).unwrap_or(200)
 }
 
