@@ -28,7 +28,7 @@ const INPUT: &str = "Input";
 const CHECKING: &str = "Checking";
 const NETWORK: &str = "TLS and network";
 const OUTPUT: &str = "Output";
-const SCALE: &str = "Across machines";
+const SCALE: &str = "Scale";
 
 /// Check the HTTP status of many URLs, concurrently, over raw HTTP/1.1.
 ///
@@ -148,6 +148,33 @@ pub struct Cli {
     #[arg(short, long, help_heading = OUTPUT)]
     pub verbose: bool,
 
+    /// Most checks in flight to one host, whatever --concurrency is
+    #[arg(long, value_name = "N", default_value = "4", value_parser = clap::value_parser!(u32).range(1..),
+          help_heading = SCALE)]
+    pub per_host: u32,
+
+    /// Start at most R checks per second (all hosts together)
+    #[arg(long, value_name = "R", value_parser = parse_rate, help_heading = SCALE)]
+    pub rate: Option<f64>,
+
+    /// Check each distinct URL once (every line still gets its result)
+    #[arg(long, help_heading = SCALE)]
+    pub dedupe: bool,
+
+    /// Retry connect, timeout and I/O errors N times (backoff with jitter), and
+    /// 429/503 answers that carry Retry-After
+    #[arg(long, value_name = "N", default_value = "0", value_parser = clap::value_parser!(u32).range(0..=20),
+          help_heading = SCALE)]
+    pub retries: u32,
+
+    /// Longest Retry-After delay honoured
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, help_heading = SCALE)]
+    pub retry_after_max: Duration,
+
+    /// Skip the lines a previous --format json run (this file) already answered
+    #[arg(long, value_name = "FILE", help_heading = SCALE)]
+    pub resume: Option<PathBuf>,
+
     /// Check only shard K of N (0-based), split by a stable hash of the host
     #[arg(long, value_name = "K/N", help_heading = SCALE)]
     pub shard: Option<Shard>,
@@ -215,6 +242,12 @@ pub struct Config {
     pub request: RequestSpec,
     pub follow: Option<usize>,
     pub family: Option<Family>,
+    pub per_host: usize,
+    pub rate: Option<f64>,
+    pub dedupe: bool,
+    pub retries: u32,
+    pub retry_after_max: Duration,
+    pub resume: Option<PathBuf>,
 }
 
 /// What the command line asks for.
@@ -279,6 +312,12 @@ impl Config {
             request,
             follow: cli.follow,
             family,
+            per_host: cli.per_host as usize,
+            rate: cli.rate,
+            dedupe: cli.dedupe,
+            retries: cli.retries,
+            retry_after_max: cli.retry_after_max,
+            resume: cli.resume,
         })))
     }
 }
@@ -307,6 +346,13 @@ fn use_color(choice: ColorChoice, format: Format, env: impl Fn(&str) -> Option<s
             ColorChoice::Auto if set("CLICOLOR_FORCE") && env("CLICOLOR_FORCE").is_some_and(|v| v != "0") => true,
             ColorChoice::Auto => std::io::stdout().is_terminal(),
         }
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate > 0.0 && rate <= 1e6 => Ok(rate),
+        _ => Err("use a positive number of checks per second, at most 1000000 (e.g. 50 or 0.5)".into()),
+    }
 }
 
 fn parse_user_agent(text: &str) -> Result<String, String> {

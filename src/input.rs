@@ -5,6 +5,7 @@
 //! A line that is not a checkable URL still becomes a target (with the reason
 //! in `url`), so it gets its own result row and never stops the run.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -25,7 +26,7 @@ pub const MAX_LINE: usize = 16 * 1024;
 const ECHO_LIMIT: usize = 200;
 
 /// One URL line to check, with where it came from.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Target {
     /// Position among the URL lines of the run, from 0; orders `--ordered`.
     pub index: u64,
@@ -86,10 +87,11 @@ pub fn stream(
     inputs: Vec<Input>,
     capacity: usize,
     shard: Option<Shard>,
+    answered: Option<Arc<Answered>>,
 ) -> (mpsc::Receiver<Target>, std::thread::JoinHandle<anyhow::Result<()>>) {
     let (tx, rx) = mpsc::channel(capacity);
     let handle = std::thread::spawn(move || {
-        let mut sender = Sender { tx, next_index: 0, shard };
+        let mut sender = Sender { tx, next_index: 0, shard, answered };
         for url in urls {
             if !sender.send(Source::Arg, url.trim().as_bytes(), None) {
                 return Ok(());
@@ -140,18 +142,72 @@ struct Sender {
     tx: mpsc::Sender<Target>,
     next_index: u64,
     shard: Option<Shard>,
+    answered: Option<Arc<Answered>>,
 }
 
 impl Sender {
     /// Sends one line as a target; `false` once nobody is listening.
     /// `too_long` is the full length of a line that was cut at [`MAX_LINE`].
     fn send(&mut self, source: Source, line: &[u8], too_long: Option<usize>) -> bool {
+        if self.answered.as_ref().is_some_and(|answered| answered.contains(&source, line)) {
+            return true;
+        }
         let target = to_target(self.next_index, source, line, too_long);
         if !in_shard(self.shard, &target, line) {
             return true;
         }
         self.next_index += 1;
         self.tx.blocking_send(target).is_ok()
+    }
+}
+
+/// `--resume`: the lines a previous `--format json` run already answered,
+/// by their `source`. One bit per line of each file, so even a list of ten
+/// million lines costs about a megabyte.
+#[derive(Debug, Default)]
+pub struct Answered {
+    lines: HashMap<String, Vec<u64>>,
+    args: HashSet<String>,
+}
+
+impl Answered {
+    /// Reads the JSON Lines of an earlier run; a line that does not parse
+    /// (cut short when that run was killed) is skipped: its URL is checked again.
+    pub fn load(path: &Path) -> anyhow::Result<Answered> {
+        let name = path.display();
+        let file = File::open(path).with_context(|| format!("cannot read --resume '{name}'"))?;
+        let mut answered = Answered::default();
+        for line in BufReader::new(file).split(b'\n') {
+            let line = line.with_context(|| format!("reading --resume '{name}'"))?;
+            let Ok(record) = serde_json::from_slice::<serde_json::Value>(&line) else { continue };
+            match (record["source"].as_str(), record["input"].as_str()) {
+                (Some("arg"), Some(input)) => {
+                    answered.args.insert(input.to_owned());
+                }
+                (Some(source), _) => {
+                    if let Some((file, Ok(number))) = source.rsplit_once(':').map(|(f, n)| (f, n.parse::<u64>())) {
+                        let bits = answered.lines.entry(file.to_owned()).or_default();
+                        let (word, bit) = ((number / 64) as usize, number % 64);
+                        if bits.len() <= word {
+                            bits.resize(word + 1, 0);
+                        }
+                        bits[word] |= 1 << bit;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(answered)
+    }
+
+    fn contains(&self, source: &Source, line: &[u8]) -> bool {
+        match source {
+            Source::Arg => self.args.contains(String::from_utf8_lossy(line).as_ref()),
+            Source::Line { name, line } => self
+                .lines
+                .get(name.as_ref())
+                .is_some_and(|bits| bits.get((line / 64) as usize).is_some_and(|word| word & (1 << (line % 64)) != 0)),
+        }
     }
 }
 
@@ -330,7 +386,7 @@ mod tests {
 
     fn targets(text: &[u8]) -> Vec<Target> {
         let (tx, mut rx) = mpsc::channel(1000);
-        let mut sender = Sender { tx, next_index: 0, shard: None };
+        let mut sender = Sender { tx, next_index: 0, shard: None, answered: None };
         assert!(send_lines(&mut sender, &Arc::from("list.txt"), text).unwrap());
         drop(sender);
         std::iter::from_fn(|| rx.try_recv().ok()).collect()
@@ -355,6 +411,22 @@ mod tests {
         assert!(got[1].url.as_ref().unwrap_err().contains("list.txt:2: not valid UTF-8"));
         assert_eq!(got[1].input, "\u{FFFD}\u{FFFD}");
         assert!(got[2].url.is_ok());
+    }
+
+    #[test]
+    fn resume_skips_answered_lines_by_source() {
+        let path = std::env::temp_dir().join(format!("statuscheck-resume-{}.jsonl", std::process::id()));
+        let previous = "{\"source\":\"list.txt:1\",\"input\":\"a.test\"}\n\
+                        {\"source\":\"list.txt:200\",\"input\":\"b.test\"}\n\
+                        {\"source\":\"arg\",\"input\":\"c.test\"}\n{\"source\":\"list.t";
+        std::fs::write(&path, previous).unwrap();
+        let answered = Answered::load(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let line = |n| Source::Line { name: Arc::from("list.txt"), line: n };
+        assert!(answered.contains(&line(1), b"") && answered.contains(&line(200), b""));
+        assert!(!answered.contains(&line(2), b"") && !answered.contains(&line(199), b""));
+        assert!(!answered.contains(&Source::Line { name: Arc::from("other.txt"), line: 1 }, b""));
+        assert!(answered.contains(&Source::Arg, b"c.test") && !answered.contains(&Source::Arg, b"d.test"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! output (`report`). This file only wires them and picks the exit status.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod attempt;
 mod blocked;
 mod check;
 mod cli;
@@ -15,18 +16,21 @@ mod outcome;
 mod report;
 mod resolve;
 mod run;
+mod schedule;
 mod shard;
 mod tls;
 
 use std::io::{self, BufWriter};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
 
+use crate::attempt::Tries;
 use crate::cli::{Action, Cli, Config};
 use crate::report::Report;
-use crate::run::Ending;
+use crate::run::{Ending, Limits};
 
 /// Exit status: every URL accepted / some failed / usage or input error.
 const EXIT_OK: u8 = 0;
@@ -51,13 +55,16 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Action::Printed => return Ok(EXIT_OK),
     };
     let inputs = input::open(&config.files)?;
+    let answered = config.resume.as_deref().map(input::Answered::load).transpose()?.map(Arc::new);
     let checker = check::checker(&config)?;
     if config.insecure {
         report::message("--insecure: TLS certificates are not verified");
     }
     let concurrency = fdlimit::fit(config.concurrency);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let (targets, reader) = input::stream(config.urls.clone(), inputs, 1024, config.shard);
+    let (targets, reader) = input::stream(config.urls.clone(), inputs, 1024, config.shard, answered);
+    let tries = Arc::new(Tries::new(config.retries, config.retry_after_max, config.rate));
+    let limits = Limits { concurrency, per_host: config.per_host, ordered: config.ordered, dedupe: config.dedupe };
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let mut report = Report::new(stdout, config.report.clone());
     if report.wants_total() {
@@ -66,7 +73,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     let ending = report
         .begin()
         .map_err(anyhow::Error::from)
-        .and_then(|()| runtime.block_on(run::run(checker, concurrency, config.ordered, targets, &mut report)));
+        .and_then(|()| runtime.block_on(run::run(checker, tries, limits, targets, &mut report)));
     // Don't wait for resolver threads still stuck in getaddrinfo.
     runtime.shutdown_background();
 

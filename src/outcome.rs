@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::input::Target;
 
 /// One input line, checked.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Checked {
     pub target: Target,
     pub outcome: Result<Response, CheckError>,
@@ -317,6 +317,11 @@ impl Checked {
             final_url: None,
             attempts: 0,
         }
+    }
+
+    /// This answer, given to another line with the same URL (`--dedupe`).
+    pub fn answer_for(&self, target: Target) -> Checked {
+        Checked { target, ..self.clone() }
     }
 
     pub fn certificate(&self) -> Option<&Certificate> {

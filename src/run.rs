@@ -2,24 +2,26 @@
 //! to the report as it finishes (or in input order with `--ordered`).
 //!
 //! One loop serves both modes: `--sequential` is concurrency 1. At most
-//! `concurrency` results exist at once, counting those held back for
-//! `--ordered`, so memory is bounded by concurrency, not by list length.
+//! `concurrency` checks run and results are held back for `--ordered`, and
+//! a bounded number of targets wait in the scheduler, so memory is bounded
+//! by concurrency, not by list length.
 
 use std::collections::BTreeMap;
 use std::future::pending;
 use std::io::{self, Write};
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::anyhow;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinSet};
 
+use crate::attempt::{check_one, Tries};
 use crate::check::Checker;
 use crate::input::Target;
 use crate::outcome::Checked;
 use crate::report::Report;
+use crate::schedule::{Admit, Scheduler};
 
 /// How the run ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -32,32 +34,56 @@ pub enum Ending {
     OutputClosed,
 }
 
+/// How many checks may run, and how they are admitted.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub concurrency: usize,
+    pub per_host: usize,
+    pub ordered: bool,
+    pub dedupe: bool,
+}
+
+/// Targets waiting (for their host, or for a duplicate's answer) before the
+/// runner stops reading input: keeps memory bounded by concurrency.
+fn waiting_limit(concurrency: usize) -> usize {
+    concurrency.saturating_mul(4).max(1024)
+}
+
 /// Checks every target from `targets`, writing each result to `report`.
 /// Errors are only what ends the program: a failed write to stdout.
 pub async fn run<W: Write>(
     checker: Arc<Checker>,
-    concurrency: usize,
-    ordered: bool,
+    tries: Arc<Tries>,
+    limits: Limits,
     mut targets: mpsc::Receiver<Target>,
     report: &mut Report<W>,
 ) -> anyhow::Result<Ending> {
     let mut tasks = JoinSet::new();
-    let mut order = Order { ordered, next: 0, held: BTreeMap::new() };
+    let mut order = Order { ordered: limits.ordered, next: 0, held: BTreeMap::new() };
+    let mut scheduler = Scheduler::new(limits.per_host, limits.dedupe);
     let mut input_open = true;
     let mut interrupted = std::pin::pin!(interrupt());
+    let start = |tasks: &mut JoinSet<Checked>, target| {
+        tasks.spawn(check_one(checker.clone(), tries.clone(), target));
+    };
 
     let step: anyhow::Result<()> = async {
         loop {
-            // Report everything already done, then flush so a pipe sees it
-            // before we wait again.
+            // Report everything already done, start what waited for it, then
+            // flush so a pipe sees the results before we wait again.
             while let Some(done) = tasks.try_join_next() {
-                order.push(joined(done)?, report)?;
+                finish(joined(done)?, &mut scheduler, &mut order, report)?;
             }
-            if !input_open && tasks.is_empty() {
+            while tasks.len() < limits.concurrency {
+                let Some(target) = scheduler.next_ready() else { break };
+                start(&mut tasks, target);
+            }
+            if !input_open && tasks.is_empty() && scheduler.waiting() == 0 {
                 break;
             }
             report.flush()?;
-            let has_room = tasks.len() + order.held.len() < concurrency;
+            let has_room = tasks.len() + order.held.len() < limits.concurrency
+                && scheduler.waiting() < waiting_limit(limits.concurrency);
             tokio::select! {
                 biased;
                 signal = &mut interrupted => {
@@ -66,11 +92,15 @@ pub async fn run<W: Write>(
                     report.end()?;
                     return Err(anyhow!(Interrupt(signal)));
                 }
-                Some(done) = tasks.join_next() => order.push(joined(done)?, report)?,
+                Some(done) = tasks.join_next() => finish(joined(done)?, &mut scheduler, &mut order, report)?,
                 next = targets.recv(), if input_open && has_room => match next {
                     Some(target) => {
                         report.target_read(&target);
-                        tasks.spawn(check_one(checker.clone(), target));
+                        match scheduler.admit(target) {
+                            Admit::Start(target) => start(&mut tasks, target),
+                            Admit::Answered(copy) => order.push(*copy, report)?,
+                            Admit::Waiting => {}
+                        }
                     }
                     None => input_open = false,
                 },
@@ -93,22 +123,20 @@ pub async fn run<W: Write>(
     }
 }
 
-/// One check, timed, as a task of its own.
-async fn check_one(checker: Arc<Checker>, target: Target) -> Checked {
-    let started = Instant::now();
-    let Ok(url) = &target.url else {
-        return Checked::invalid(target);
-    };
-    let answer = checker.check(url).await;
-    Checked {
-        elapsed: started.elapsed(),
-        target,
-        outcome: answer.outcome,
-        trace: answer.trace,
-        redirects: answer.redirects,
-        final_url: answer.final_url,
-        attempts: 1,
+/// A check is done: free its host slot and report it, with the copies owed
+/// to lines that waited for the same URL.
+fn finish<W: Write>(
+    checked: Checked,
+    scheduler: &mut Scheduler,
+    order: &mut Order,
+    report: &mut Report<W>,
+) -> io::Result<()> {
+    let copies = scheduler.finished(&checked);
+    order.push(checked, report)?;
+    for copy in copies {
+        order.push(copy, report)?;
     }
+    Ok(())
 }
 
 /// A check task cannot fail except by a bug; say so rather than lose a row.

@@ -1,0 +1,180 @@
+//! One target from start to result: wait for `--rate`, check, and with
+//! `--retries` try again after connect, timeout and I/O errors (exponential
+//! backoff with jitter), or after the delay a 429/503 names in `Retry-After`
+//! (capped by `--retry-after-max`); meanwhile that host is paused for every
+//! check. A real HTTP status is never retried otherwise.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::{sleep_until, Instant};
+
+use crate::check::{Answer, Checker};
+use crate::input::Target;
+use crate::outcome::{Checked, ErrorKind};
+
+/// First backoff; doubled per retry, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
+
+/// How targets are tried, shared by all tasks of the run.
+pub struct Tries {
+    pub retries: u32,
+    pub retry_after_max: Duration,
+    /// `--rate`: the earliest start of the next check.
+    rate: Option<(Duration, Mutex<Instant>)>,
+    /// Hosts paused by a `Retry-After`, until when.
+    paused: Mutex<HashMap<String, Instant>>,
+    jitter: AtomicU64,
+}
+
+impl Tries {
+    pub fn new(retries: u32, retry_after_max: Duration, rate: Option<f64>) -> Self {
+        let rate = rate.map(|per_second| (Duration::from_secs_f64(1.0 / per_second), Mutex::new(Instant::now())));
+        Tries {
+            retries,
+            retry_after_max,
+            rate,
+            paused: Mutex::default(),
+            jitter: AtomicU64::new(0x9e37_79b9_7f4a_7c15),
+        }
+    }
+
+    /// Waits for this check's turn under `--rate`: each start reserves the
+    /// next slot, so starts are spaced evenly whatever the concurrency.
+    async fn wait_for_rate(&self) {
+        let Some((interval, next)) = &self.rate else { return };
+        let at = {
+            let mut next = next.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let at = (*next).max(Instant::now());
+            *next = at + *interval;
+            at
+        };
+        sleep_until(at).await;
+    }
+
+    async fn wait_for_host(&self, host: &str) {
+        let until = self.paused.lock().unwrap_or_else(|p| p.into_inner()).get(host).copied();
+        if let Some(until) = until {
+            sleep_until(until).await;
+        }
+    }
+
+    fn pause_host(&self, host: &str, until: Instant) {
+        let mut paused = self.paused.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = paused.entry(host.to_owned()).or_insert(until);
+        *entry = (*entry).max(until);
+    }
+
+    /// How long to wait before trying again, or `None` to stop here.
+    fn retry_delay(&self, answer: &Answer, attempt: u32) -> Option<Duration> {
+        if attempt > self.retries {
+            return None;
+        }
+        match &answer.outcome {
+            Err(e) if matches!(e.kind(), ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Io) => {
+                Some(self.backoff(attempt))
+            }
+            Ok(response) if matches!(response.code, 429 | 503) => {
+                response.retry_after.map(|seconds| Duration::from_secs(seconds).min(self.retry_after_max))
+            }
+            _ => None,
+        }
+    }
+
+    /// Exponential backoff with jitter: between half and all of
+    /// 250 ms × 2^(attempt-1), at most 8 s.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let full = FIRST_BACKOFF.saturating_mul(1 << (attempt - 1).min(16)).min(MAX_BACKOFF);
+        // xorshift: cheap, and good enough to keep retries from marching in step.
+        let mut x = self.jitter.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.jitter.store(x, Ordering::Relaxed);
+        full / 2 + full.mul_f64((x % 1000) as f64 / 2000.0)
+    }
+}
+
+/// One target, checked (and retried) to its final result.
+pub async fn check_one(checker: Arc<Checker>, tries: Arc<Tries>, target: Target) -> Checked {
+    let Ok(url) = target.url.clone() else {
+        return Checked::invalid(target);
+    };
+    let host = url.host_str().unwrap_or("").to_owned();
+    let started = Instant::now();
+    let mut attempt = 0;
+    let answer = loop {
+        attempt += 1;
+        tries.wait_for_host(&host).await;
+        tries.wait_for_rate().await;
+        let answer = checker.check(&url).await;
+        let Some(delay) = tries.retry_delay(&answer, attempt) else { break answer };
+        let resume_at = Instant::now() + delay;
+        if answer.outcome.is_ok() {
+            // The server asked us to come back later: pause the whole host.
+            tries.pause_host(&host, resume_at);
+        }
+        sleep_until(resume_at).await;
+    };
+    Checked {
+        elapsed: started.elapsed(),
+        target,
+        outcome: answer.outcome,
+        trace: answer.trace,
+        redirects: answer.redirects,
+        final_url: answer.final_url,
+        attempts: attempt,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{CheckError, HttpVersion, Phase, Response, Trace};
+
+    fn answer(outcome: Result<Response, CheckError>) -> Answer {
+        Answer { outcome, trace: Trace::default(), redirects: Vec::new(), final_url: None }
+    }
+
+    fn status(code: u16, retry_after: Option<u64>) -> Answer {
+        let mut response = Response::new(HttpVersion::Http11, code, "");
+        response.retry_after = retry_after;
+        answer(Ok(response))
+    }
+
+    #[test]
+    fn only_network_errors_and_retry_after_are_retried() {
+        let tries = Tries::new(2, Duration::from_secs(60), None);
+        let timeout = answer(Err(CheckError::Timeout { phase: Phase::Read, limit: Duration::from_secs(1) }));
+        assert!(tries.retry_delay(&timeout, 1).is_some());
+        assert!(tries.retry_delay(&timeout, 3).is_none(), "out of retries");
+        assert!(tries.retry_delay(&answer(Err(CheckError::Tls("expired".into()))), 1).is_none());
+        assert!(tries.retry_delay(&status(500, None), 1).is_none(), "a real status is an answer");
+        assert!(tries.retry_delay(&status(503, None), 1).is_none(), "503 without Retry-After");
+        assert_eq!(tries.retry_delay(&status(429, Some(5)), 1), Some(Duration::from_secs(5)));
+        assert_eq!(tries.retry_delay(&status(503, Some(600)), 1), Some(Duration::from_secs(60)), "capped");
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let tries = Tries::new(10, Duration::from_secs(60), None);
+        for attempt in 1..=8 {
+            let full = (FIRST_BACKOFF * (1 << (attempt - 1))).min(MAX_BACKOFF);
+            let delay = tries.backoff(attempt);
+            assert!(delay >= full / 2 && delay <= full, "attempt {attempt}: {delay:?} vs {full:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_spaces_starts_evenly() {
+        let tries = Tries::new(0, Duration::from_secs(1), Some(10.0));
+        let start = Instant::now();
+        for _ in 0..5 {
+            tries.wait_for_rate().await;
+        }
+        assert_eq!(start.elapsed(), Duration::from_millis(400));
+    }
+}
