@@ -144,7 +144,7 @@ fn memory_stays_bounded_on_100000_duplicate_lines() {
     let port = refused_port();
     let line = format!("http://127.0.0.1:{port}/{}\n", "a".repeat(1000));
     let mut child = statuscheck()
-        .args(["--format", "tsv", "-q", "-c", "500", "-"])
+        .args(["--format", "tsv", "-q", "-c", "500", "--per-host", "500", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
