@@ -144,6 +144,11 @@ pub struct Cli {
     #[arg(short, long, help_heading = OUTPUT)]
     pub quiet: bool,
 
+    /// Check again every DURATION, printing only results that changed (all in
+    /// the first round), each with the time; Ctrl-C ends with the summary
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = OUTPUT)]
+    pub watch: Option<Duration>,
+
     /// Text output adds a line per URL: address, phase timings, TLS and certificate
     #[arg(short, long, help_heading = OUTPUT)]
     pub verbose: bool,
@@ -248,6 +253,7 @@ pub struct Config {
     pub retries: u32,
     pub retry_after_max: Duration,
     pub resume: Option<PathBuf>,
+    pub watch: Option<Duration>,
 }
 
 /// What the command line asks for.
@@ -270,6 +276,9 @@ impl Config {
             }
             files.push(PathBuf::from("-"));
         }
+        if cli.watch.is_some() && files.iter().any(|f| f.as_os_str() == "-") {
+            bail!("--watch reads its lists again each round, so it needs FILEs or --url, not standard input");
+        }
         let shard = Shard::choose(cli.shard, cli.shards, |name| std::env::var(name).ok())?;
         let show = match (cli.only_failed, cli.summary_only) {
             (_, true) => Show::Nothing,
@@ -281,7 +290,8 @@ impl Config {
             color: use_color(cli.color, cli.format, |name| std::env::var_os(name)),
             policy: Policy { ok_codes: cli.ok_codes, cert_expiry_days: cli.cert_expiry },
             show,
-            progress: !cli.quiet,
+            progress: !cli.quiet && cli.watch.is_none(),
+            watch: cli.watch.is_some(),
             verbose: cli.verbose,
         };
         let mut request = RequestSpec::get(&cli.user_agent.unwrap_or_else(crate::check::user_agent));
@@ -318,6 +328,7 @@ impl Config {
             retries: cli.retries,
             retry_after_max: cli.retry_after_max,
             resume: cli.resume,
+            watch: cli.watch,
         })))
     }
 }

@@ -30,7 +30,7 @@ use clap::Parser;
 use crate::attempt::Tries;
 use crate::cli::{Action, Cli, Config};
 use crate::report::Report;
-use crate::run::{Ending, Limits};
+use crate::run::{Ending, Limits, Plan};
 
 /// Exit status: every URL accepted / some failed / usage or input error.
 const EXIT_OK: u8 = 0;
@@ -62,7 +62,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     }
     let concurrency = fdlimit::fit(config.concurrency);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let (targets, reader) = input::stream(config.urls.clone(), inputs, 1024, config.shard, answered);
     let tries = Arc::new(Tries::new(config.retries, config.retry_after_max, config.rate));
     let limits = Limits { concurrency, per_host: config.per_host, ordered: config.ordered, dedupe: config.dedupe };
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
@@ -70,10 +69,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     if report.wants_total() {
         report.set_total(input::count_in_background(&config.urls, &config.files, config.shard));
     }
+    let plan = Plan { config: &config, checker, tries, limits, answered };
     let ending = report
         .begin()
         .map_err(anyhow::Error::from)
-        .and_then(|()| runtime.block_on(run::run(checker, tries, limits, targets, &mut report)));
+        .and_then(|()| runtime.block_on(run::rounds(&plan, inputs, &mut report)));
     // Don't wait for resolver threads still stuck in getaddrinfo.
     runtime.shutdown_background();
 
@@ -84,16 +84,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             return Ok(if summary.all_ok() { EXIT_OK } else { EXIT_FAILED });
         }
         Ending::Interrupted { signal } => 128 + signal as u8,
-        // The channel closed, so the reader thread has ended.
-        Ending::Finished => match reader.join() {
-            Ok(Ok(())) if summary.all_ok() => EXIT_OK,
-            Ok(Ok(())) => EXIT_FAILED,
-            Ok(Err(error)) => {
-                report::message(&format!("{error:#}"));
-                EXIT_USAGE
-            }
-            Err(_) => EXIT_USAGE,
-        },
+        Ending::Finished if summary.all_ok() => EXIT_OK,
+        Ending::Finished => EXIT_FAILED,
+        Ending::InputFailed(error) => {
+            report::message(&error);
+            EXIT_USAGE
+        }
     };
     if config.quiet {
         report.abandon();

@@ -18,7 +18,8 @@ use tokio::task::{JoinError, JoinSet};
 
 use crate::attempt::{check_one, Tries};
 use crate::check::Checker;
-use crate::input::Target;
+use crate::cli::Config;
+use crate::input::{self, Answered, Input, Target};
 use crate::outcome::Checked;
 use crate::report::Report;
 use crate::schedule::{Admit, Scheduler};
@@ -32,6 +33,48 @@ pub enum Ending {
     Interrupted { signal: i32 },
     /// The reader of stdout went away (`| head -1`): stop quietly.
     OutputClosed,
+    /// An input file failed while being read (the results so far stand).
+    InputFailed(String),
+}
+
+/// Everything a round of checks needs, made once for the run.
+pub struct Plan<'a> {
+    pub config: &'a Config,
+    pub checker: Arc<Checker>,
+    pub tries: Arc<Tries>,
+    pub limits: Limits,
+    pub answered: Option<Arc<Answered>>,
+}
+
+/// All rounds: one, or with `--watch` one per interval until interrupted,
+/// each reading the inputs afresh. `inputs` are the first round's, opened
+/// before anything was checked.
+pub async fn rounds<W: Write>(plan: &Plan<'_>, inputs: Vec<Input>, report: &mut Report<W>) -> anyhow::Result<Ending> {
+    let config = plan.config;
+    let mut inputs = Some(inputs);
+    loop {
+        let opened = match inputs.take() {
+            Some(opened) => opened,
+            None => input::open(&config.files)?,
+        };
+        let (targets, reader) = input::stream(config.urls.clone(), opened, 1024, config.shard, plan.answered.clone());
+        let ending = run(plan.checker.clone(), plan.tries.clone(), plan.limits, targets, report).await?;
+        if ending != Ending::Finished {
+            return Ok(ending);
+        }
+        // The channel closed, so the reader thread has ended.
+        match reader.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Ok(Ending::InputFailed(format!("{error:#}"))),
+            Err(_) => return Ok(Ending::InputFailed("the input reader failed".into())),
+        }
+        let Some(every) = config.watch else { return Ok(ending) };
+        report.next_round();
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            signal = interrupt() => return Ok(Ending::Interrupted { signal }),
+        }
+    }
 }
 
 /// How many checks may run, and how they are admitted.

@@ -290,3 +290,49 @@ fn prometheus_output_parses_with_the_official_client_parser() {
     assert!(samples.iter().all(|(_, kind, _, _)| kind == "gauge"));
     assert_eq!(samples.iter().filter(|(name, ..)| name == "probe_success").count(), 2);
 }
+
+#[test]
+fn watch_prints_only_changes_and_ends_with_the_summary_on_ctrl_c() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let flips = Arc::new(AtomicUsize::new(0));
+    let count = flips.clone();
+    let server = serve(move |mut stream| {
+        let head = read_head(&mut stream);
+        let answer: &[u8] = if head.starts_with("GET /flip ") && count.fetch_add(1, Ordering::SeqCst) >= 2 {
+            b"HTTP/1.1 500 Internal Server Error\r\n\r\n"
+        } else {
+            b"HTTP/1.1 200 OK\r\n\r\n"
+        };
+        let _ = stream.write_all(answer);
+    });
+    let mut child = statuscheck()
+        .args(["--watch", "200ms", "--format", "json", "-u", &server.url("/flip"), "-u", &server.url("/steady")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut records: Vec<serde_json::Value> =
+        (0..3).map(|_| serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap()).collect();
+    // Round 3 brought the change; a few more rounds must print nothing new.
+    while flips.load(Ordering::SeqCst) < 6 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    records.extend(lines.map(|l| serde_json::from_str(&l.unwrap()).unwrap()));
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130));
+    let seen: Vec<(String, u64)> = records
+        .iter()
+        .map(|r| (r["url"].as_str().unwrap().rsplit('/').next().unwrap().to_string(), r["code"].as_u64().unwrap()))
+        .collect();
+    let mut first_round = seen[..2].to_vec();
+    first_round.sort();
+    assert_eq!(first_round, [("flip".to_string(), 200), ("steady".to_string(), 200)]);
+    assert_eq!(seen[2..], [("flip".to_string(), 500)], "only the change is printed after round one");
+    assert!(records.iter().all(|r| r["checked_at"].as_str().is_some_and(|t| t.ends_with('Z'))));
+    assert!(stderr.starts_with("interrupted: "), "{stderr}");
+}

@@ -25,6 +25,8 @@ pub struct Style {
     pub color: bool,
     pub url_width: usize,
     pub verbose: bool,
+    /// `--watch`: text lines start with the time, JSON gets `checked_at`.
+    pub timestamp: bool,
 }
 
 /// How the policy judged a result.
@@ -49,7 +51,14 @@ pub fn record(out: &mut String, format: Format, style: Style, checked: &Checked,
     match format {
         Format::Text => text(out, style, checked, judged),
         Format::Tsv => tsv(out, checked),
-        Format::Json => jsonl(out, checked, judged),
+        Format::Json => {
+            jsonl(out, checked, judged);
+            if style.timestamp {
+                // `--watch`: the record gets the time it was printed.
+                out.truncate(out.len() - 2);
+                let _ = writeln!(out, ",\"checked_at\":\"{}\"}}", timestamp(unix_now()));
+            }
+        }
         Format::Csv => csv(out, checked, judged.verdict),
         Format::Markdown => markdown(out, checked, judged),
         // Grouped by metric, so written at the end; see `Metrics`.
@@ -132,6 +141,10 @@ fn text(out: &mut String, style: Style, checked: &Checked, judged: Judged) {
     };
     let width = style.url_width;
     let notes = notes(checked, judged).join("  ");
+    if style.timestamp {
+        out.push_str(&timestamp(unix_now()));
+        out.push(' ');
+    }
     let line = format!("{url:<width$}  {start}{status:<STATUS_COLUMN$}{end}  {elapsed:>8}  {notes}");
     let _ = writeln!(out, "{}", line.trim_end());
     if style.verbose && checked.target.url.is_ok() {
@@ -356,6 +369,12 @@ fn human_elapsed(checked: &Checked) -> String {
     }
 }
 
+/// `2026-11-25T09:50:05Z`, for `--watch` lines.
+pub fn timestamp(unix: i64) -> String {
+    let seconds = unix.rem_euclid(86_400);
+    format!("{}T{:02}:{:02}:{:02}Z", date(unix), seconds / 3600, seconds / 60 % 60, seconds % 60)
+}
+
 pub fn human_duration(elapsed: Duration) -> String {
     let ms = elapsed.as_secs_f64() * 1000.0;
     if ms < 1000.0 {
@@ -417,7 +436,7 @@ mod tests {
     fn render_with(format: Format, color: bool, c: &Checked) -> String {
         let mut out = String::new();
         let verdict = OkCodes::default().verdict(&c.outcome);
-        let style = Style { color, url_width: 40, verbose: false };
+        let style = Style { color, url_width: 40, verbose: false, timestamp: false };
         record(&mut out, format, style, c, Judged { verdict, expiring: false });
         out
     }
@@ -527,6 +546,12 @@ mod tests {
         assert!(render(Format::Text, &c).contains("error timeout: no status line after 10s"));
         assert!(render(Format::Tsv, &c).ends_with("\ttimeout: no status line after 10s\n"));
         assert!(render(Format::Markdown, &c).contains("| error timeout: no status line after 10s |"));
+    }
+
+    #[test]
+    fn timestamps_are_utc_rfc3339() {
+        assert_eq!(timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(timestamp(1_764_064_205), "2025-11-25T09:50:05Z");
     }
 
     #[test]

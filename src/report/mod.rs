@@ -41,6 +41,8 @@ pub struct Options {
     pub progress: bool,
     /// Text gets a second line per URL with the trace.
     pub verbose: bool,
+    /// `--watch`: after the first round, print only results that changed.
+    pub watch: bool,
 }
 
 /// Writes results as they come and keeps the tally for the summary.
@@ -52,15 +54,19 @@ pub struct Report<W: Write> {
     progress: Progress,
     /// Results kept for formats written at the end (Prometheus).
     metrics: Metrics,
+    /// `--watch`: the last outcome of each line, to print only changes.
+    changes: Option<Changes>,
     pub summary: Summary,
 }
 
 impl<W: Write> Report<W> {
     pub fn new(out: W, options: Options) -> Self {
-        let style = Style { color: options.color, url_width: 0, verbose: options.verbose };
+        let style = Style { color: options.color, url_width: 0, verbose: options.verbose, timestamp: options.watch };
         let progress = Progress::new(options.progress);
         let line = String::with_capacity(256);
-        Report { out, options, style, line, progress, metrics: Metrics::default(), summary: Summary::default() }
+        let changes = options.watch.then(Changes::default);
+        let metrics = Metrics::default();
+        Report { out, options, style, line, progress, metrics, changes, summary: Summary::default() }
     }
 
     /// Whether a progress line may be shown (then the caller counts the list).
@@ -104,9 +110,11 @@ impl<W: Write> Report<W> {
             Show::Failed => verdict != Verdict::Ok,
             Show::Nothing => false,
         };
-        if !shown {
+        let changed = self.changes.as_mut().is_none_or(|changes| changes.record(checked));
+        if !shown || !changed {
             return Ok(());
         }
+
         self.line.clear();
         let judged = Judged { verdict, expiring: self.options.policy.cert_expiring(checked) };
         if self.options.format == Format::Prometheus {
@@ -115,6 +123,15 @@ impl<W: Write> Report<W> {
         }
         format::record(&mut self.line, self.options.format, self.style, checked, judged);
         self.out.write_all(self.line.as_bytes())
+    }
+
+    /// `--watch`: a new round starts; lines not seen in the last one are
+    /// forgotten, so memory stays flat however long it watches.
+    pub fn next_round(&mut self) {
+        if let Some(changes) = &mut self.changes {
+            changes.next_round();
+        }
+        self.metrics = Metrics::default();
     }
 
     /// Writes what formats keep until the end (Prometheus), after the last
@@ -148,6 +165,33 @@ impl<W: Write> Report<W> {
     /// Clears the progress line without a summary.
     pub fn abandon(&self) {
         self.progress.clear();
+    }
+}
+
+/// The last outcome of each input line, by its source, for `--watch`.
+#[derive(Default)]
+struct Changes {
+    round: u64,
+    last: std::collections::HashMap<String, (u64, String)>,
+}
+
+impl Changes {
+    /// Notes this round's outcome; whether it differs from the last round's
+    /// (always true in the first round).
+    fn record(&mut self, checked: &Checked) -> bool {
+        let key = format!("{}\0{}", checked.target.source, checked.target.input);
+        let outcome = match &checked.outcome {
+            Ok(response) => response.to_string(),
+            Err(error) => format!("{}: {error}", error.kind()),
+        };
+        let previous = self.last.insert(key, (self.round, outcome.clone()));
+        self.round == 0 || previous.is_none_or(|(_, before)| before != outcome)
+    }
+
+    fn next_round(&mut self) {
+        let finished = self.round;
+        self.last.retain(|_, (round, _)| *round == finished);
+        self.round += 1;
     }
 }
 
