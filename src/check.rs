@@ -18,6 +18,7 @@ use url::Url;
 use crate::blocked;
 use crate::http::{self, RequestSpec};
 use crate::outcome::{CheckError, Hop, Phase, Response, Trace};
+use crate::proxy::{Proxies, Proxy};
 use crate::resolve::{io_reason, Resolver};
 use crate::tls;
 
@@ -30,6 +31,7 @@ pub struct Checker {
     pub request: RequestSpec,
     /// `--follow MAX`: how many redirects to follow; `None` follows none.
     pub follow: Option<usize>,
+    pub proxies: Proxies,
 }
 
 /// The answer to one check: the final outcome, how its request went, and
@@ -73,9 +75,19 @@ impl Checker {
     /// One request: this is `get_status` of the original example, with every
     /// way it can go wrong turned into a [`CheckError`] and its phases timed.
     async fn get_status(&self, url: &Url, deadline: Instant, trace: &mut Trace) -> Result<Response, CheckError> {
-        let request = http::build_request(url, &self.request).map_err(CheckError::InvalidUrl)?;
-        let host = url.host().ok_or_else(|| CheckError::InvalidUrl("URL has no host".into()))?;
-        let port = url.port_or_known_default().unwrap_or(443);
+        let proxy = self.proxies.for_url(url);
+        let request = match proxy {
+            Some(proxy) if url.scheme() == "http" => {
+                http::build_proxy_request(url, &self.request, proxy.authorization.as_deref())
+            }
+            _ => http::build_request(url, &self.request),
+        }
+        .map_err(CheckError::InvalidUrl)?;
+        let target_host = url.host().ok_or_else(|| CheckError::InvalidUrl("URL has no host".into()))?;
+        // Through a proxy, it is the proxy we look up and connect to.
+        let via = proxy.map_or(url, |proxy| &proxy.url);
+        let host = via.host().ok_or_else(|| CheckError::InvalidUrl("proxy has no host".into()))?;
+        let port = via.port_or_known_default().unwrap_or(443);
         let started = Instant::now();
         let lookup = self.resolver.lookup(&host, port);
         let addrs = self
@@ -86,13 +98,18 @@ impl Checker {
             trace.dns = Some(started.elapsed());
         }
         let connecting = Instant::now();
-        let (tcp, address) = self.connect(&addrs, deadline).await?;
+        let (mut tcp, address) = self.connect(&addrs, deadline).await?;
         trace.address = Some(address);
-        trace.connect = Some(connecting.elapsed());
         if url.scheme() != "https" {
+            trace.connect = Some(connecting.elapsed());
             return self.exchange(tcp, &request, deadline, trace).await;
         }
-        let name = tls::server_name(&host).map_err(CheckError::InvalidUrl)?;
+        if let Some(proxy) = proxy {
+            let tunnel = open_tunnel(&mut tcp, url, proxy, address);
+            self.within(Phase::Connect, deadline, tunnel).await??;
+        }
+        trace.connect = Some(connecting.elapsed());
+        let name = tls::server_name(&target_host).map_err(CheckError::InvalidUrl)?;
         let handshaking = Instant::now();
         let handshake = self.tls.connect(name, tcp);
         let stream = self.within(Phase::Tls, deadline, handshake).await?.map_err(tls_error)?;
@@ -156,6 +173,26 @@ impl Checker {
     async fn within<F: Future>(&self, phase: Phase, deadline: Instant, work: F) -> Result<F::Output, CheckError> {
         timeout_at(deadline, work).await.map_err(|_| CheckError::Timeout { phase, limit: self.timeout })
     }
+}
+
+/// Asks an http proxy for a tunnel to `url`'s host and port; any answer but
+/// 2xx is a `connect` error naming the proxy.
+async fn open_tunnel(tcp: &mut TcpStream, url: &Url, proxy: &Proxy, address: SocketAddr) -> Result<(), CheckError> {
+    let refused = |reason: String| CheckError::Connect { addr: address, reason };
+    let connect = http::build_connect(url, proxy.authorization.as_deref()).map_err(CheckError::InvalidUrl)?;
+    tcp.write_all(&connect).await.map_err(|e| refused(format!("proxy: {}", io_reason(&e))))?;
+    let mut buf = Vec::with_capacity(256);
+    let response = read_status_line(tcp, &mut buf, Instant::now(), &mut Trace::default())
+        .await
+        .map_err(|e| refused(format!("proxy did not answer CONNECT: {e}")))?;
+    if !(200..300).contains(&response.code) {
+        return Err(refused(format!("proxy refused the tunnel: {response}")));
+    }
+    // The rest of the proxy's head; the tunnel starts right after it.
+    if http::head_end(&buf).is_none() && read_headers(tcp, &mut buf).await.is_none() {
+        return Err(refused("proxy's answer to CONNECT did not end".into()));
+    }
+    Ok(())
 }
 
 fn is_redirect(code: u16) -> bool {
@@ -298,6 +335,7 @@ pub fn checker(config: &crate::cli::Config) -> anyhow::Result<Arc<Checker>> {
         connect_timeout: config.connect_timeout,
         request: config.request.clone(),
         follow: config.follow,
+        proxies: config.proxies.clone(),
     }))
 }
 

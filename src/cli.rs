@@ -10,6 +10,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::http::{self, RequestSpec};
 use crate::outcome::{OkCodes, Policy};
+use crate::proxy::Proxies;
 use crate::report::{self, Show};
 use crate::resolve::{Family, Pin};
 use crate::shard::Shard;
@@ -107,6 +108,11 @@ pub struct Cli {
     /// Use these addresses for HOST on PORT instead of DNS (repeatable)
     #[arg(long, value_name = "HOST:PORT:ADDR[,ADDR...]", help_heading = NETWORK)]
     pub resolve: Vec<Pin>,
+
+    /// Send every check through this http proxy (CONNECT for https), instead
+    /// of http_proxy, HTTPS_PROXY, ALL_PROXY; NO_PROXY still applies
+    #[arg(long, value_name = "URL", help_heading = NETWORK)]
+    pub proxy: Option<String>,
 
     /// Use IPv4 addresses only
     #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6", help_heading = NETWORK)]
@@ -254,6 +260,7 @@ pub struct Config {
     pub retry_after_max: Duration,
     pub resume: Option<PathBuf>,
     pub watch: Option<Duration>,
+    pub proxies: Proxies,
 }
 
 /// What the command line asks for.
@@ -280,6 +287,8 @@ impl Config {
             bail!("--watch reads its lists again each round, so it needs FILEs or --url, not standard input");
         }
         let shard = Shard::choose(cli.shard, cli.shards, |name| std::env::var(name).ok())?;
+        let proxies =
+            Proxies::new(cli.proxy.as_deref(), |name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
         let show = match (cli.only_failed, cli.summary_only) {
             (_, true) => Show::Nothing,
             (true, false) => Show::Failed,
@@ -329,6 +338,7 @@ impl Config {
             retry_after_max: cli.retry_after_max,
             resume: cli.resume,
             watch: cli.watch,
+            proxies,
         })))
     }
 }

@@ -50,7 +50,28 @@ const QUOTE_LIMIT: usize = 64;
 /// the target and Host is checked to be visible ASCII, so nothing in a URL can
 /// inject a header, whatever the URL parser let through.
 pub fn build_request(url: &Url, spec: &RequestSpec) -> Result<Vec<u8>, String> {
-    let target = &url[Position::BeforePath..Position::AfterQuery];
+    build(url, spec, &url[Position::BeforePath..Position::AfterQuery], None)
+}
+
+/// The same request for an http proxy: the target in absolute form, and the
+/// proxy's credentials if it has some.
+pub fn build_proxy_request(url: &Url, spec: &RequestSpec, authorization: Option<&str>) -> Result<Vec<u8>, String> {
+    build(url, spec, &url[..Position::AfterQuery], authorization)
+}
+
+/// `CONNECT host:port`, to open a tunnel through a proxy for https.
+pub fn build_connect(url: &Url, authorization: Option<&str>) -> Result<Vec<u8>, String> {
+    let host = url.host_str().ok_or("URL has no host")?;
+    let authority = format!("{host}:{}", url.port_or_known_default().unwrap_or(443));
+    let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+    if let Some(credentials) = authorization {
+        request.push_str(&format!("Proxy-Authorization: {credentials}\r\n"));
+    }
+    request.push_str("\r\n");
+    Ok(request.into_bytes())
+}
+
+fn build(url: &Url, spec: &RequestSpec, target: &str, authorization: Option<&str>) -> Result<Vec<u8>, String> {
     let target = if target.is_empty() { "/" } else { target };
     let host = url.host_str().ok_or("URL has no host")?;
     if let Some(bad) = target.bytes().chain(host.bytes()).find(|b| !b.is_ascii_graphic()) {
@@ -63,6 +84,9 @@ pub fn build_request(url: &Url, spec: &RequestSpec) -> Result<Vec<u8>, String> {
     };
     let mut headers: Vec<(&str, &str)> =
         vec![("Host", &host), ("User-Agent", ""), ("Accept", "*/*"), ("Connection", "close")];
+    if let Some(credentials) = authorization {
+        headers.push(("Proxy-Authorization", credentials));
+    }
     for (name, value) in &spec.headers {
         match headers.iter_mut().find(|(known, _)| known.eq_ignore_ascii_case(name)) {
             Some(known) => known.1 = value,
@@ -243,6 +267,18 @@ mod tests {
             "HEAD / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: probe/1\r\nAccept: */*\r\n\
              Connection: close\r\nX-Token: abc\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn proxy_requests_use_absolute_form_and_connect() {
+        let url = Url::parse("http://example.com:8080/p?q#f").unwrap();
+        let text = String::from_utf8(build_proxy_request(&url, &RequestSpec::get("t"), Some("Basic eA==")).unwrap());
+        let text = text.unwrap();
+        assert!(text.starts_with("GET http://example.com:8080/p?q HTTP/1.1\r\nHost: example.com:8080\r\n"), "{text}");
+        assert!(text.contains("\r\nProxy-Authorization: Basic eA==\r\n"));
+        let https = Url::parse("https://example.com/x").unwrap();
+        let connect = String::from_utf8(build_connect(&https, None).unwrap()).unwrap();
+        assert_eq!(connect, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod fdlimit;
 mod http;
 mod input;
 mod outcome;
+mod proxy;
 mod report;
 mod resolve;
 mod run;

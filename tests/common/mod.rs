@@ -299,9 +299,29 @@ impl Run {
     }
 }
 
+/// The binary, with none of the environment that changes what it does.
 pub fn statuscheck() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_statuscheck"));
-    command.env_remove("NO_COLOR").stdin(Stdio::null());
+    for name in [
+        "NO_COLOR",
+        "CLICOLOR_FORCE",
+        "STATUSCHECK_TIMEOUT",
+        "STATUSCHECK_CONCURRENCY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "SLURM_ARRAY_TASK_ID",
+        "SLURM_ARRAY_TASK_COUNT",
+        "SLURM_ARRAY_TASK_MIN",
+        "JOB_COMPLETION_INDEX",
+    ] {
+        command.env_remove(name);
+    }
+    command.stdin(Stdio::null());
     command
 }
 
