@@ -23,15 +23,13 @@ mod tls;
 
 use std::io::{self, BufWriter};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
 
-use crate::attempt::Tries;
 use crate::cli::{Action, Cli, Config};
 use crate::report::Report;
-use crate::run::{Ending, Limits, Plan};
+use crate::run::{Ending, Plan};
 
 /// Exit status: every URL accepted / some failed / usage or input error.
 const EXIT_OK: u8 = 0;
@@ -55,22 +53,16 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Action::Check(config) => config,
         Action::Printed => return Ok(EXIT_OK),
     };
+    // Every input is opened first: an unreadable file stops the run before
+    // anything is checked.
     let inputs = input::open(&config.files)?;
-    let answered = config.resume.as_deref().map(input::Answered::load).transpose()?.map(Arc::new);
-    let checker = check::checker(&config)?;
-    if config.insecure {
-        report::message("--insecure: TLS certificates are not verified");
-    }
-    let concurrency = fdlimit::fit(config.concurrency);
+    let plan = Plan::new(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let tries = Arc::new(Tries::new(config.retries, config.retry_after_max, config.rate));
-    let limits = Limits { concurrency, per_host: config.per_host, ordered: config.ordered, dedupe: config.dedupe };
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let mut report = Report::new(stdout, config.report.clone());
     if report.wants_total() {
         report.set_total(input::count_in_background(&config.urls, &config.files, config.shard));
     }
-    let plan = Plan { config: &config, checker, tries, limits, answered };
     let ending = report
         .begin()
         .map_err(anyhow::Error::from)
@@ -78,24 +70,41 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     // Don't wait for resolver threads still stuck in getaddrinfo.
     runtime.shutdown_background();
 
-    let summary = &report.summary;
-    let code = match ending? {
-        Ending::OutputClosed => {
-            report.abandon();
-            return Ok(if summary.all_ok() { EXIT_OK } else { EXIT_FAILED });
-        }
-        Ending::Interrupted { signal } => 128 + signal as u8,
-        Ending::Finished if summary.all_ok() => EXIT_OK,
-        Ending::Finished => EXIT_FAILED,
-        Ending::InputFailed(error) => {
-            report::message(&error);
-            EXIT_USAGE
-        }
-    };
-    if config.quiet {
-        report.abandon();
-    } else {
-        report.finish(started.elapsed(), code > EXIT_USAGE, config.summary_json);
+    let ending = ending?;
+    let code = exit_code(&ending, report.summary.all_ok());
+    match ending {
+        Ending::OutputClosed => report.abandon(),
+        _ if config.quiet => report.abandon(),
+        _ => report.finish(started.elapsed(), code > EXIT_USAGE, config.summary_json),
     }
     Ok(code)
+}
+
+/// The documented exit status: 0 all accepted, 1 some failed, 2 usage or
+/// input error, 128 + N for signal N. A closed stdout reports what was seen.
+fn exit_code(ending: &Ending, all_ok: bool) -> u8 {
+    match ending {
+        Ending::Interrupted { signal } => 128u8.saturating_add(*signal as u8),
+        Ending::InputFailed(error) => {
+            report::message(error);
+            EXIT_USAGE
+        }
+        Ending::Finished | Ending::OutputClosed if all_ok => EXIT_OK,
+        Ending::Finished | Ending::OutputClosed => EXIT_FAILED,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        assert_eq!(exit_code(&Ending::Finished, true), 0);
+        assert_eq!(exit_code(&Ending::Finished, false), 1);
+        assert_eq!(exit_code(&Ending::OutputClosed, false), 1);
+        assert_eq!(exit_code(&Ending::Interrupted { signal: 2 }, true), 130);
+        assert_eq!(exit_code(&Ending::Interrupted { signal: 15 }, false), 143);
+        assert_eq!(exit_code(&Ending::InputFailed("x".into()), true), 2);
+    }
 }

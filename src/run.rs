@@ -46,6 +46,26 @@ pub struct Plan<'a> {
     pub answered: Option<Arc<Answered>>,
 }
 
+impl<'a> Plan<'a> {
+    /// Setup that can fail ends the program here, before any check: a bad
+    /// `--cacert` or `--resume` file.
+    pub fn new(config: &'a Config) -> anyhow::Result<Plan<'a>> {
+        let answered = config.resume.as_deref().map(Answered::load).transpose()?.map(Arc::new);
+        let checker = crate::check::checker(config)?;
+        if config.insecure {
+            crate::report::message("--insecure: TLS certificates are not verified");
+        }
+        let limits = Limits {
+            concurrency: crate::fdlimit::fit(config.concurrency),
+            per_host: config.per_host,
+            ordered: config.ordered,
+            dedupe: config.dedupe,
+        };
+        let tries = Arc::new(Tries::new(config.retries, config.retry_after_max, config.rate));
+        Ok(Plan { config, checker, tries, limits, answered })
+    }
+}
+
 /// All rounds: one, or with `--watch` one per interval until interrupted,
 /// each reading the inputs afresh. `inputs` are the first round's, opened
 /// before anything was checked.
