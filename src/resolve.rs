@@ -22,7 +22,8 @@ pub enum Family {
 }
 
 /// `--resolve HOST:PORT:ADDR[,ADDR…]`, as in curl: check HOST on PORT at these
-/// addresses, in this order, without asking DNS.
+/// addresses, in this order, without asking DNS. HOST `*` stands for every
+/// host name without a pin of its own (handy for local benchmarks).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pin {
     host: String,
@@ -80,10 +81,13 @@ impl Resolver {
         let addrs = match host {
             url::Host::Ipv4(ip) => vec![SocketAddr::new(IpAddr::V4(*ip), port)],
             url::Host::Ipv6(ip) => vec![SocketAddr::new(IpAddr::V6(*ip), port)],
-            url::Host::Domain(domain) => match self.pins.get(&(domain.to_string(), port)) {
-                Some(addrs) => addrs.clone(),
-                None => self.cached(domain, port).await?,
-            },
+            url::Host::Domain(domain) => {
+                let pinned = self.pins.get(&(domain.to_string(), port)).or_else(|| self.pins.get(&("*".into(), port)));
+                match pinned {
+                    Some(addrs) => addrs.clone(),
+                    None => self.cached(domain, port).await?,
+                }
+            }
         };
         let wanted: Vec<SocketAddr> = addrs.into_iter().filter(|a| self.wanted(a)).collect();
         match (wanted.is_empty(), self.family) {
@@ -161,6 +165,16 @@ mod tests {
         let resolver = Resolver::new(&["a.test:80:127.0.0.2,127.0.0.1".parse().unwrap()], None);
         let addrs = resolver.lookup(&url::Host::Domain("a.test"), 80).await.unwrap();
         assert_eq!(addrs, ["127.0.0.2:80".parse().unwrap(), "127.0.0.1:80".parse::<SocketAddr>().unwrap()]);
+    }
+
+    #[tokio::test]
+    async fn a_wildcard_pin_covers_hosts_without_their_own() {
+        let pins = ["*:443:127.0.0.9".parse().unwrap(), "a.test:443:127.0.0.1".parse().unwrap()];
+        let resolver = Resolver::new(&pins, None);
+        let lookup = |host| resolver.lookup(&url::Host::Domain(host), 443);
+        assert_eq!(lookup("a.test").await.unwrap(), ["127.0.0.1:443".parse().unwrap()]);
+        assert_eq!(lookup("b.test").await.unwrap(), ["127.0.0.9:443".parse().unwrap()]);
+        assert!(resolver.cache.lock().unwrap().is_empty(), "no DNS asked");
     }
 
     #[tokio::test]
