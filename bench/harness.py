@@ -12,10 +12,10 @@ Clients: statuscheck (concurrent, and --sequential in S1), curl --parallel
 (and sequential curl in S1), bench/asyncio_ref.py (concurrent, and
 --sequential in S1), lychee when it is on PATH.
 
-Each client run is a child process timed with os.wait4, which gives that
-child's own user/sys time and peak RSS. Every run has a time limit after which
-the child (only that pid) is killed; the whole run stops by itself and ends
-the server it started.
+Each client run is a child process (in a process group of its own) under
+GNU time, which reports its peak RSS; os.wait4 gives its user+sys CPU time.
+Every run has a time limit after which that process group is killed; the
+whole run stops by itself and ends the server it started.
 
     bench/run             the full run (under 10 minutes on 2 cores)
     bench/run --smoke     tiny N, one round, ~15 s: does everything still work?
@@ -46,6 +46,9 @@ STATUSCHECK = os.path.join(ROOT, "target", "release", "statuscheck")
 SERVER = os.path.join(ROOT, "target", "release", "examples", "benchserver")
 ASYNCIO_REF = os.path.join(BENCH, "asyncio_ref.py")
 CURL = "/usr/bin/curl"
+# GNU time measures each client's peak RSS: os.wait4 cannot, because a child
+# forked from this (large) Python process starts with the parent's RSS mark.
+TIME = "/usr/bin/time"
 NPROC = os.cpu_count() or 1
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -291,19 +294,23 @@ def run_once(client, scenario, lists, server, workdir, round_no):
     out_path = os.path.join(workdir, tag + ".out")
     err_path = os.path.join(workdir, tag + ".err")
     argv = client.argv_fn()
+    rss_path = os.path.join(workdir, tag + ".rss")
+    if os.access(TIME, os.X_OK):
+        argv = [TIME, "-f", "%M", "-o", rss_path, "--"] + argv
     r = Run()
     r.time_wait_before = tcp_time_wait()
     srv_before = server.cpu_seconds()
     busy_before = system_busy_seconds()
     with open(out_path, "w") as out, open(err_path, "w") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=CLEAN_ENV)
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=CLEAN_ENV,
+                                start_new_session=True)
         killed = threading.Event()
 
         def kill():
             killed.set()
             try:
-                os.kill(proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signal.SIGKILL)  # the group of this run only
             except ProcessLookupError:
                 pass
 
@@ -322,7 +329,13 @@ def run_once(client, scenario, lists, server, workdir, round_no):
     r.cpu = usage.ru_utime + usage.ru_stime
     r.user = usage.ru_utime
     r.sys = usage.ru_stime
-    r.rss_kb = usage.ru_maxrss
+    # wait4 gives time's own usage plus its waited-for child: CPU to the µs.
+    r.rss_kb = usage.ru_maxrss  # includes this harness's RSS: a fallback only
+    try:
+        with open(rss_path) as f:
+            r.rss_kb = int(f.read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        pass
     r.exit = proc.returncode
     r.killed = killed.is_set()
     got = parse_tsv(out_path)
