@@ -140,7 +140,7 @@ fn tls_config(args: &Args) -> anyhow::Result<Arc<ServerConfig>> {
 
     std::fs::write(&args.ca_file, ca.pem()).with_context(|| format!("writing the CA to {}", args.ca_file.display()))?;
 
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let chain: Vec<CertificateDer<'static>> = vec![leaf.der().clone()];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
     let mut config = ServerConfig::builder_with_provider(provider)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::{aws_lc_rs, CryptoProvider};
+use rustls::crypto::{ring, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
@@ -21,7 +21,7 @@ use crate::outcome::{Certificate, TlsSession};
 /// Verification is the standard webpki one, wrapped only so a failure can
 /// say what the presented certificate was.
 pub fn client_config(cacert: Option<&Path>, insecure: bool) -> anyhow::Result<Arc<ClientConfig>> {
-    let provider = Arc::new(aws_lc_rs::default_provider());
+    let provider = Arc::new(ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .context("setting up TLS")?
