@@ -265,6 +265,21 @@ def tcp_time_wait():
         return -1
 
 
+def listen_overflows():
+    """TcpExt ListenOverflows: connections dropped because an accept queue
+    was full (all listeners on the machine)."""
+    try:
+        with open("/proc/net/netstat") as f:
+            lines = f.read().splitlines()
+        for names, values in zip(lines, lines[1:]):
+            if names.startswith("TcpExt:") and values.startswith("TcpExt:"):
+                table = dict(zip(names.split()[1:], values.split()[1:]))
+                return int(table.get("ListenOverflows", 0))
+    except OSError:
+        pass
+    return 0
+
+
 def system_busy_seconds():
     """CPU time all cores spent busy so far, from /proc/stat."""
     with open("/proc/stat") as f:
@@ -301,6 +316,7 @@ def run_once(client, scenario, lists, server, workdir, round_no):
     r.time_wait_before = tcp_time_wait()
     srv_before = server.cpu_seconds()
     busy_before = system_busy_seconds()
+    overflows_before = listen_overflows()
     with open(out_path, "w") as out, open(err_path, "w") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=CLEAN_ENV,
@@ -323,6 +339,7 @@ def run_once(client, scenario, lists, server, workdir, round_no):
         r.wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen won't wait again
     r.server_cpu = server.cpu_seconds() - srv_before
+    r.listen_overflows = listen_overflows() - overflows_before
     # Whatever else ran meanwhile (kernel threads, another build): should be ~0.
     r.other_cpu = max(0.0, system_busy_seconds() - busy_before - r.server_cpu
                       - (usage.ru_utime + usage.ru_stime))
@@ -377,6 +394,7 @@ class Row:
         self.other_cores = median([r.other_cpu / r.wall for r in runs])
         self.killed = any(r.killed for r in runs)
         self.addr_not_avail = any(r.addr_not_avail for r in runs)
+        self.listen_overflows = sum(r.listen_overflows for r in runs)
         errors = collections.Counter()
         for r in runs:
             errors.update(r.errors)
@@ -456,6 +474,9 @@ def targets(rows):
             top = ", ".join(f"{k} ({v})" for k, v in r.errors.most_common(3)) or "no error text"
             out.append(f"{r.scenario.key} {r.client.name}: {r.scenario.n - r.correct_min} wrong in the worst run; "
                        f"errors over all runs: {top}")
+        if r.listen_overflows:
+            out.append(f"{r.scenario.key} {r.client.name}: {r.listen_overflows} accept-queue overflows "
+                       "(the server fell behind accepting)")
         if r.addr_not_avail:
             out.append(f"{r.scenario.key} {r.client.name}: EADDRNOTAVAIL seen (ephemeral ports ran out)")
     return out
@@ -601,8 +622,8 @@ def bench(args, workdir):
     lychee = shutil.which("lychee")
     notes = []
     if lychee:
-        notes.append(f"lychee found at {lychee} but not benchmarked: it has no --resolve or --cacert "
-                     "to reach the bench server's host names")
+        notes.append(f"lychee found at {lychee} but not benchmarked: this harness does not drive it yet "
+                     "(it would need the bench host names and CA, or IP URLs and --insecure)")
     else:
         notes.append("lychee: not on PATH, skipped (not installed on purpose)")
 
@@ -651,6 +672,8 @@ def bench(args, workdir):
     print()
     print(table)
     print()
+    if args.smoke:
+        print("smoke run: tiny N, one round; the targets below only mean something in the full run")
     for line in verdicts:
         print(line)
     print()
