@@ -23,8 +23,10 @@ fn counting_server(delay: Duration) -> (Server, Arc<AtomicUsize>, Arc<AtomicUsiz
         t.fetch_add(1, Ordering::SeqCst);
         read_head(&mut stream);
         sleep(delay);
-        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\n\r\n");
+        // Counted closed before answering: the client starts its next check
+        // only once it has the answer, so a slot is never counted twice.
         o.fetch_sub(1, Ordering::SeqCst);
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\n\r\n");
     });
     (server, peak, total)
 }
