@@ -127,7 +127,8 @@ pub async fn run<W: Write>(
     let mut input_open = true;
     let mut interrupted = std::pin::pin!(interrupt());
     let start = |tasks: &mut JoinSet<Checked>, target| {
-        tasks.spawn(check_one(checker.clone(), tries.clone(), target));
+        // Boxed: the check future is large, and a pointer is cheaper to move into the task.
+        tasks.spawn(Box::pin(check_one(checker.clone(), tries.clone(), target)));
     };
 
     let step: anyhow::Result<()> = async {
