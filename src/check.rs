@@ -32,6 +32,9 @@ pub struct Checker {
     /// `--follow MAX`: how many redirects to follow; `None` follows none.
     pub follow: Option<usize>,
     pub proxies: Proxies,
+    /// Parse the server's certificate into the trace (see
+    /// `report::Options::wants_certificates`).
+    pub certificates: bool,
 }
 
 /// The answer to one check: the final outcome, how its request went, and
@@ -114,7 +117,7 @@ impl Checker {
         let handshake = self.tls.connect(name, tcp);
         let stream = self.within(Phase::Tls, deadline, handshake).await?.map_err(tls_error)?;
         trace.tls = Some(handshaking.elapsed());
-        trace.tls_session = Some(tls::session(stream.get_ref().1));
+        trace.tls_session = Some(tls::session(stream.get_ref().1, self.certificates));
         self.exchange(stream, &request, deadline, trace).await
     }
 
@@ -336,6 +339,7 @@ pub fn checker(config: &crate::cli::Config) -> anyhow::Result<Arc<Checker>> {
         request: config.request.clone(),
         follow: config.follow,
         proxies: config.proxies.clone(),
+        certificates: config.report.wants_certificates(),
     }))
 }
 

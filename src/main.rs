@@ -71,6 +71,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     runtime.shutdown_background();
 
     let ending = ending?;
+    if let Ending::InputFailed(error) = &ending {
+        report::message(error);
+    }
     let code = exit_code(&ending, report.summary.all_ok());
     match ending {
         Ending::OutputClosed => report.abandon(),
@@ -85,10 +88,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 fn exit_code(ending: &Ending, all_ok: bool) -> u8 {
     match ending {
         Ending::Interrupted { signal } => 128u8.saturating_add(*signal as u8),
-        Ending::InputFailed(error) => {
-            report::message(error);
-            EXIT_USAGE
-        }
+        Ending::InputFailed(_) => EXIT_USAGE,
         Ending::Finished | Ending::OutputClosed if all_ok => EXIT_OK,
         Ending::Finished | Ending::OutputClosed => EXIT_FAILED,
     }

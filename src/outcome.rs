@@ -321,7 +321,15 @@ impl Checked {
 
     /// This answer, given to another line with the same URL (`--dedupe`).
     pub fn answer_for(&self, target: Target) -> Checked {
-        Checked { target, ..self.clone() }
+        Checked {
+            target,
+            outcome: self.outcome.clone(),
+            elapsed: self.elapsed,
+            trace: self.trace.clone(),
+            redirects: self.redirects.clone(),
+            final_url: self.final_url.clone(),
+            attempts: self.attempts,
+        }
     }
 
     pub fn certificate(&self) -> Option<&Certificate> {

@@ -5,6 +5,7 @@
 //! `NO_PROXY`/`no_proxy`. https goes through a `CONNECT` tunnel; http is
 //! sent to the proxy in absolute form.
 
+use percent_encoding::percent_decode_str;
 use url::Url;
 
 /// A proxy to talk to: where it is, and its `Proxy-Authorization`, if any.
@@ -65,31 +66,11 @@ fn parse(text: &str) -> Result<Proxy, String> {
         return Err(format!("proxy '{text}' has no host"));
     }
     let authorization = (!url.username().is_empty()).then(|| {
-        let user = percent_decode(url.username());
-        let password = percent_decode(url.password().unwrap_or(""));
+        let decode = |text| percent_decode_str(text).decode_utf8_lossy().into_owned();
+        let (user, password) = (decode(url.username()), decode(url.password().unwrap_or("")));
         format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
     });
     Ok(Proxy { url, authorization })
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Standard base64 with padding, for `Proxy-Authorization: Basic`.

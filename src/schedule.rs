@@ -55,11 +55,11 @@ impl Scheduler {
     }
 
     pub fn admit(&mut self, target: Target) -> Admit {
-        let Some(url) = target.url.as_ref().ok().map(|u| u.as_str().to_owned()) else {
+        let Ok(url) = &target.url else {
             return Admit::Start(target);
         };
         if let Some(seen) = &mut self.seen {
-            match seen.get_mut(&url) {
+            match seen.get_mut(url.as_str()) {
                 Some(Seen::Done(answer)) => return Admit::Answered(Box::new(answer.answer_for(target))),
                 Some(Seen::InFlight(lines)) => {
                     lines.push(target);
@@ -67,11 +67,15 @@ impl Scheduler {
                     return Admit::Waiting;
                 }
                 None => {
-                    seen.insert(url, Seen::InFlight(Vec::new()));
+                    seen.insert(url.as_str().to_owned(), Seen::InFlight(Vec::new()));
                 }
             }
         }
-        let host = self.hosts.entry(host_of(&target)).or_default();
+        let key = host_of(&target);
+        if !self.hosts.contains_key(key) {
+            self.hosts.insert(key.to_owned(), Host::default());
+        }
+        let Some(host) = self.hosts.get_mut(key) else { return Admit::Start(target) };
         if host.in_flight < self.per_host {
             host.in_flight += 1;
             return Admit::Start(target);
@@ -88,13 +92,13 @@ impl Scheduler {
             return Vec::new();
         };
         let key = host_of(&checked.target);
-        if let Some(host) = self.hosts.get_mut(&key) {
+        if let Some(host) = self.hosts.get_mut(key) {
             host.in_flight -= 1;
             if !host.waiting.is_empty() && host.in_flight + 1 == self.per_host {
-                self.ready.push_back(key.clone());
+                self.ready.push_back(key.to_owned());
             }
             if host.in_flight == 0 && host.waiting.is_empty() {
-                self.hosts.remove(&key);
+                self.hosts.remove(key);
             }
         }
         let Some(seen) = &mut self.seen else {
@@ -127,8 +131,8 @@ impl Scheduler {
 }
 
 /// Hosts are counted by name, whatever the port or scheme.
-fn host_of(target: &Target) -> String {
-    target.url.as_ref().ok().and_then(|u| u.host_str()).unwrap_or("").to_owned()
+fn host_of(target: &Target) -> &str {
+    target.url.as_ref().ok().and_then(|u| u.host_str()).unwrap_or("")
 }
 
 #[cfg(test)]

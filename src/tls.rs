@@ -43,20 +43,21 @@ pub fn client_config(cacert: Option<&Path>, insecure: bool) -> anyhow::Result<Ar
     Ok(Arc::new(config))
 }
 
-/// What a finished handshake negotiated, and the leaf certificate.
-pub fn session(connection: &ClientConnection) -> TlsSession {
+/// What a finished handshake negotiated, and with `certificate` the leaf
+/// certificate.
+pub fn session(connection: &ClientConnection, certificate: bool) -> TlsSession {
     let version = match connection.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_owned(),
         Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2".to_owned(),
         other => format!("{other:?}"),
     };
     let cipher = connection.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
-    let certificate = connection.peer_certificates().and_then(|chain| chain.first()).and_then(|der| certificate(der));
-    TlsSession { version, cipher, certificate }
+    let leaf = connection.peer_certificates().and_then(|chain| chain.first()).filter(|_| certificate);
+    TlsSession { version, cipher, certificate: leaf.and_then(|der| parse_certificate(der)) }
 }
 
 /// Subject, issuer and expiry of a DER certificate.
-pub fn certificate(der: &[u8]) -> Option<Certificate> {
+pub fn parse_certificate(der: &[u8]) -> Option<Certificate> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     Some(Certificate {
         subject: cert.subject().to_string(),
@@ -190,7 +191,7 @@ impl ServerCertVerifier for DescribeFailures {
         self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now).map_err(|error| {
             match error {
                 rustls::Error::InvalidCertificate(error) => {
-                    let presented = Presented { error, certificate: certificate(end_entity) };
+                    let presented = Presented { error, certificate: parse_certificate(end_entity) };
                     rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(presented))))
                 }
                 other => other,

@@ -51,14 +51,7 @@ pub fn record(out: &mut String, format: Format, style: Style, checked: &Checked,
     match format {
         Format::Text => text(out, style, checked, judged),
         Format::Tsv => tsv(out, checked),
-        Format::Json => {
-            jsonl(out, checked, judged);
-            if style.timestamp {
-                // `--watch`: the record gets the time it was printed.
-                out.truncate(out.len() - 2);
-                let _ = writeln!(out, ",\"checked_at\":\"{}\"}}", timestamp(unix_now()));
-            }
-        }
+        Format::Json => jsonl(out, checked, judged, style.timestamp),
         Format::Csv => csv(out, checked, judged.verdict),
         Format::Markdown => markdown(out, checked, judged),
         // Grouped by metric, so written at the end; see `Metrics`.
@@ -246,7 +239,7 @@ fn tsv(out: &mut String, checked: &Checked) {
 }
 
 /// One JSON object per line; the field set is a documented contract.
-fn jsonl(out: &mut String, checked: &Checked, judged: Judged) {
+fn jsonl(out: &mut String, checked: &Checked, judged: Judged, with_time: bool) {
     let target = &checked.target;
     let response = checked.outcome.as_ref().ok();
     let trace = &checked.trace;
@@ -263,7 +256,7 @@ fn jsonl(out: &mut String, checked: &Checked, judged: Judged) {
             "expiring": judged.expiring,
         })
     });
-    let record = json!({
+    let mut record = json!({
         "input": target.input,
         "source": target.source.to_string(),
         "url": target.url.as_ref().ok().map(|u| u.as_str()),
@@ -293,6 +286,10 @@ fn jsonl(out: &mut String, checked: &Checked, judged: Judged) {
         "tls": tls,
         "attempts": checked.attempts,
     });
+    if with_time {
+        // `--watch`: when the result was printed.
+        record["checked_at"] = json!(timestamp(unix_now()));
+    }
     let _ = writeln!(out, "{record}");
 }
 

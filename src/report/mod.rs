@@ -45,6 +45,17 @@ pub struct Options {
     pub watch: bool,
 }
 
+impl Options {
+    /// Whether anything shown needs the server's certificate (subject,
+    /// issuer, expiry): parsing it is work on every https check, so it is
+    /// done only when asked for.
+    pub fn wants_certificates(&self) -> bool {
+        matches!(self.format, Format::Json | Format::Prometheus)
+            || self.verbose
+            || self.policy.cert_expiry_days.is_some()
+    }
+}
+
 /// Writes results as they come and keeps the tally for the summary.
 pub struct Report<W: Write> {
     out: W,
