@@ -139,33 +139,39 @@ pub enum Phase {
     Read,
 }
 
-/// The documented, fixed set of ways a check can fail. Scripts match on
-/// [`ErrorKind::as_str`], so these names are a stable contract.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ErrorKind {
-    InvalidUrl,
-    Dns,
-    Connect,
-    Timeout,
-    Tls,
-    Io,
-    Protocol,
-    Redirect,
+/// Declares [`ErrorKind`] with its stable names and [`ErrorKind::ALL`] from
+/// one list, so the list of kinds can never drift from the enum.
+macro_rules! error_kinds {
+    ($($(#[$doc:meta])* $kind:ident => $name:literal,)+) => {
+        /// The documented, fixed set of ways a check can fail. Scripts match on
+        /// [`ErrorKind::as_str`], so these names are a stable contract.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ErrorKind {
+            $($(#[$doc])* $kind,)+
+        }
+
+        impl ErrorKind {
+            /// Every kind, in the documented order (summaries count them all).
+            pub const ALL: &'static [ErrorKind] = &[$(ErrorKind::$kind,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$kind => $name,)+
+                }
+            }
+        }
+    };
 }
 
-impl ErrorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidUrl => "invalid-url",
-            ErrorKind::Dns => "dns",
-            ErrorKind::Connect => "connect",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Tls => "tls",
-            ErrorKind::Io => "io",
-            ErrorKind::Protocol => "protocol",
-            ErrorKind::Redirect => "redirect",
-        }
-    }
+error_kinds! {
+    InvalidUrl => "invalid-url",
+    Dns => "dns",
+    Connect => "connect",
+    Timeout => "timeout",
+    Tls => "tls",
+    Io => "io",
+    Protocol => "protocol",
+    Redirect => "redirect",
 }
 
 impl fmt::Display for ErrorKind {

@@ -9,16 +9,6 @@ use serde_json::json;
 use crate::outcome::{Checked, ErrorKind, Verdict};
 use crate::report::format::{human_duration, shown_url};
 
-const ERROR_KINDS: [ErrorKind; 7] = [
-    ErrorKind::InvalidUrl,
-    ErrorKind::Dns,
-    ErrorKind::Connect,
-    ErrorKind::Timeout,
-    ErrorKind::Tls,
-    ErrorKind::Io,
-    ErrorKind::Protocol,
-];
-
 #[derive(Debug, Default, Clone)]
 pub struct Summary {
     pub ok: u64,
@@ -26,8 +16,8 @@ pub struct Summary {
     pub errors: u64,
     /// Responses by status class: index 1 is 1xx … index 5 is 5xx.
     classes: [u64; 6],
-    /// Errors by kind, in the order of `ERROR_KINDS`.
-    kinds: [u64; ERROR_KINDS.len()],
+    /// Errors by kind, in the order of `ErrorKind::ALL`.
+    kinds: [u64; ErrorKind::ALL.len()],
     latency: Histogram,
     slowest: Option<(Duration, String)>,
 }
@@ -42,7 +32,7 @@ impl Summary {
         match &checked.outcome {
             Ok(response) => self.classes[usize::from(response.code / 100).min(5)] += 1,
             Err(error) => {
-                if let Some(i) = ERROR_KINDS.iter().position(|k| *k == error.kind()) {
+                if let Some(i) = ErrorKind::ALL.iter().position(|k| *k == error.kind()) {
                     self.kinds[i] += 1;
                 }
             }
@@ -101,7 +91,7 @@ impl Summary {
         let classes: serde_json::Map<String, serde_json::Value> =
             (1..=5).map(|c| (format!("{c}xx"), json!(self.classes[c]))).collect();
         let kinds: serde_json::Map<String, serde_json::Value> =
-            ERROR_KINDS.iter().zip(self.kinds).map(|(k, n)| (k.as_str().to_owned(), json!(n))).collect();
+            ErrorKind::ALL.iter().zip(self.kinds).map(|(k, n)| (k.as_str().to_owned(), json!(n))).collect();
         let [p50, p95, p99] = self.percentiles().map(|p| p.map(ms)).map_or([None; 3], |p| p.map(Some));
         json!({
             "checked": self.checked(),
@@ -118,7 +108,7 @@ impl Summary {
     }
 
     fn kind_counts(&self) -> impl Iterator<Item = (ErrorKind, u64)> + '_ {
-        ERROR_KINDS.iter().zip(self.kinds).filter(|(_, n)| *n > 0).map(|(k, n)| (*k, n))
+        ErrorKind::ALL.iter().zip(self.kinds).filter(|(_, n)| *n > 0).map(|(k, n)| (*k, n))
     }
 
     fn percentiles(&self) -> Option<[Duration; 3]> {
@@ -197,6 +187,20 @@ mod tests {
             assert!(low <= micros, "{micros}: {low}");
             assert!(micros - low <= micros / 30 + 1, "{micros}: {low}");
         }
+    }
+
+    #[test]
+    fn every_error_kind_is_counted_in_the_json() {
+        use crate::input::{parse_url, Source, Target};
+        use crate::outcome::CheckError;
+        let target = Target { index: 0, source: Source::Arg, input: "a.test".into(), url: parse_url("a.test") };
+        let mut checked = Checked::invalid(target);
+        checked.outcome = Err(CheckError::Redirect("more than 10 redirects".into()));
+        let mut summary = Summary::default();
+        summary.add(&checked, Verdict::Error);
+        let json = summary.json(Duration::from_secs(1), false);
+        assert_eq!(json["error_kinds"]["redirect"], 1);
+        assert_eq!(json["error_kinds"].as_object().unwrap().len(), ErrorKind::ALL.len());
     }
 
     #[test]
