@@ -32,9 +32,9 @@ pub struct Checker {
     /// `--follow MAX`: how many redirects to follow; `None` follows none.
     pub follow: Option<usize>,
     pub proxies: Proxies,
-    /// Parse the server's certificate into the trace (see
-    /// `report::Options::wants_certificates`).
-    pub certificates: bool,
+    /// With the trust anchors' names: parse the server's certificates into
+    /// the trace (see `report::Options::wants_certificates`).
+    pub certificates: Option<Arc<tls::Anchors>>,
 }
 
 /// The answer to one check: the final outcome, how its request went, and
@@ -117,7 +117,7 @@ impl Checker {
         let handshake = self.tls.connect(name, tcp);
         let stream = self.within(Phase::Tls, deadline, handshake).await?.map_err(tls_error)?;
         trace.tls = Some(handshaking.elapsed());
-        trace.tls_session = Some(tls::session(stream.get_ref().1, self.certificates));
+        trace.tls_session = Some(tls::session(stream.get_ref().1, self.certificates.as_deref()));
         self.exchange(stream, &request, deadline, trace).await
     }
 
@@ -332,14 +332,14 @@ pub fn user_agent() -> String {
 pub fn checker(config: &crate::cli::Config) -> anyhow::Result<Arc<Checker>> {
     let tls = tls::client_config(config.cacert.as_deref(), config.insecure)?;
     Ok(Arc::new(Checker {
-        tls: TlsConnector::from(tls),
+        tls: TlsConnector::from(tls.config),
         resolver: Resolver::new(&config.resolve, config.family),
         timeout: config.timeout,
         connect_timeout: config.connect_timeout,
         request: config.request.clone(),
         follow: config.follow,
         proxies: config.proxies.clone(),
-        certificates: config.report.wants_certificates(),
+        certificates: config.report.wants_certificates().then_some(tls.anchors),
     }))
 }
 

@@ -77,10 +77,15 @@ pub struct Trace {
 pub struct TlsSession {
     pub version: String,
     pub cipher: String,
+    /// The leaf.
     pub certificate: Option<Certificate>,
+    /// The certificate of the verified chain that expires first (the leaf or
+    /// an intermediate; see `tls::verified_path`): what `--cert-expiry`,
+    /// `days_left` and `probe_ssl_earliest_cert_expiry` are about.
+    pub earliest_expiry: Option<Certificate>,
 }
 
-/// The parts of a leaf certificate an operator asks about.
+/// The parts of a certificate an operator asks about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Certificate {
     pub subject: String,
@@ -298,9 +303,9 @@ impl Policy {
         }
     }
 
-    /// Whether the certificate expires within `--cert-expiry` days.
+    /// Whether a certificate of the chain expires within `--cert-expiry` days.
     pub fn cert_expiring(&self, checked: &Checked) -> bool {
-        let (Some(days), Some(certificate)) = (self.cert_expiry_days, checked.certificate()) else {
+        let (Some(days), Some(certificate)) = (self.cert_expiry_days, checked.earliest_expiry()) else {
             return false;
         };
         certificate.days_left(unix_now()) < days
@@ -338,8 +343,14 @@ impl Checked {
         }
     }
 
+    /// The leaf certificate.
     pub fn certificate(&self) -> Option<&Certificate> {
         self.trace.tls_session.as_ref()?.certificate.as_ref()
+    }
+
+    /// The certificate of the verified chain that expires first.
+    pub fn earliest_expiry(&self) -> Option<&Certificate> {
+        self.trace.tls_session.as_ref()?.earliest_expiry.as_ref()
     }
 }
 

@@ -1,6 +1,8 @@
 //! TLS for https checks: one `rustls::ClientConfig` for the whole run (so
-//! roots are parsed once and sessions can resume), and TLS errors in words.
+//! roots are parsed once and sessions can resume), the certificate chain the
+//! server was verified by, and TLS errors in words.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,26 +15,53 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, OtherError, RootCertStore, SignatureScheme,
 };
+use x509_parser::asn1_rs::{FromDer, Header};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::x509::X509Name;
 
 use crate::outcome::{Certificate, TlsSession};
+
+/// The shared client configuration, and the names of the roots it trusts.
+pub struct ClientTls {
+    pub config: Arc<ClientConfig>,
+    pub anchors: Arc<Anchors>,
+}
+
+/// The subject names (DER, without the outer SEQUENCE header, as webpki
+/// keeps them) of the trust anchors: webpki-roots plus `--cacert`. They end
+/// the walk of [`verified_path`].
+#[derive(Debug, Default)]
+pub struct Anchors(HashSet<Box<[u8]>>);
+
+impl Anchors {
+    fn of(roots: &RootCertStore) -> Anchors {
+        Anchors(roots.roots.iter().map(|anchor| Box::from(anchor.subject.as_ref())).collect())
+    }
+
+    fn contains(&self, name: &[u8]) -> bool {
+        self.0.contains(name)
+    }
+}
 
 /// Builds the shared client configuration: webpki-roots plus the PEM bundle
 /// of `--cacert`, ALPN `http/1.1`; or no verification at all for `--insecure`.
 /// Verification is the standard webpki one, wrapped only so a failure can
-/// say what the presented certificate was.
-pub fn client_config(cacert: Option<&Path>, insecure: bool) -> anyhow::Result<Arc<ClientConfig>> {
+/// say what the presented certificate was. The roots' names are kept in
+/// both cases, for the chain walk.
+pub fn client_config(cacert: Option<&Path>, insecure: bool) -> anyhow::Result<ClientTls> {
     let provider = Arc::new(ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .context("setting up TLS")?
         .dangerous();
+    let mut roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = cacert {
+        add_pem_bundle(&mut roots, path)?;
+    }
+    let anchors = Arc::new(Anchors::of(&roots));
     let verifier: Arc<dyn ServerCertVerifier> = if insecure {
         Arc::new(AcceptAnyCertificate(provider))
     } else {
-        let mut roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = cacert {
-            add_pem_bundle(&mut roots, path)?;
-        }
         let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
             .context("setting up certificate verification")?;
@@ -40,30 +69,89 @@ pub fn client_config(cacert: Option<&Path>, insecure: bool) -> anyhow::Result<Ar
     };
     let mut config = builder.with_custom_certificate_verifier(verifier).with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok(ClientTls { config: Arc::new(config), anchors })
 }
 
-/// What a finished handshake negotiated, and with `certificate` the leaf
-/// certificate.
-pub fn session(connection: &ClientConnection, certificate: bool) -> TlsSession {
+/// What a finished handshake negotiated; given the trust anchors, also the
+/// leaf certificate and the one of the verified chain that expires first.
+pub fn session(connection: &ClientConnection, anchors: Option<&Anchors>) -> TlsSession {
     let version = match connection.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_owned(),
         Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2".to_owned(),
         other => format!("{other:?}"),
     };
     let cipher = connection.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
-    let leaf = connection.peer_certificates().and_then(|chain| chain.first()).filter(|_| certificate);
-    TlsSession { version, cipher, certificate: leaf.and_then(|der| parse_certificate(der)) }
+    let (certificate, earliest_expiry) = match (anchors, connection.peer_certificates()) {
+        (Some(anchors), Some(presented)) => chain_certificates(presented, anchors).unzip(),
+        _ => (None, None),
+    };
+    TlsSession { version, cipher, certificate, earliest_expiry }
+}
+
+/// The leaf, and the certificate of the verified chain that expires first.
+fn chain_certificates(presented: &[CertificateDer<'_>], anchors: &Anchors) -> Option<(Certificate, Certificate)> {
+    let (leaf, rest) = presented.split_first()?;
+    let (_, leaf) = x509_parser::parse_x509_certificate(leaf).ok()?;
+    // A presented certificate that does not parse cannot be on the path.
+    let others = rest.iter().filter_map(|der| Some(x509_parser::parse_x509_certificate(der).ok()?.1));
+    let parsed: Vec<X509Certificate<'_>> = std::iter::once(leaf).chain(others).collect();
+    let names: Vec<Names<'_>> =
+        parsed.iter().map(|c| Names { subject: name_value(c.subject()), issuer: name_value(c.issuer()) }).collect();
+    let path = verified_path(&names, anchors);
+    let earliest = path.iter().map(|&i| &parsed[i]).min_by_key(|c| c.validity().not_after.timestamp())?;
+    Some((certificate(&parsed[0]), certificate(earliest)))
+}
+
+/// The subject and issuer of a presented certificate, as DER name values.
+#[derive(Clone, Copy, Debug)]
+struct Names<'a> {
+    subject: &'a [u8],
+    issuer: &'a [u8],
+}
+
+/// The certificates (indices into `presented`, leaf first) of the path webpki
+/// verified, rebuilt because rustls does not hand it back: from the leaf,
+/// take the presented certificate whose subject is the current one's issuer,
+/// until that issuer is a trust anchor or none matches. So unrelated extra
+/// certificates, and a cross-signed intermediate beyond a trusted root (Let's
+/// Encrypt's 2021 DST Root CA X3), are not counted; nor are the anchors,
+/// whose dates webpki does not check. Names compare byte for byte, as in webpki.
+fn verified_path(presented: &[Names<'_>], anchors: &Anchors) -> Vec<usize> {
+    let mut path = Vec::new();
+    let mut next = (!presented.is_empty()).then_some(0);
+    while let Some(current) = next {
+        path.push(current);
+        let issuer = presented[current].issuer;
+        next = if anchors.contains(issuer) {
+            None
+        } else {
+            (0..presented.len()).find(|i| !path.contains(i) && presented[*i].subject == issuer)
+        };
+    }
+    path
+}
+
+/// A name's DER without its SEQUENCE header, the form webpki keeps anchors in.
+fn name_value<'a>(name: &X509Name<'a>) -> &'a [u8] {
+    let raw = name.as_raw();
+    match Header::from_der(raw) {
+        Ok((value, _)) => value,
+        Err(_) => raw,
+    }
+}
+
+fn certificate(cert: &X509Certificate<'_>) -> Certificate {
+    Certificate {
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        not_after: cert.validity().not_after.timestamp(),
+    }
 }
 
 /// Subject, issuer and expiry of a DER certificate.
 pub fn parse_certificate(der: &[u8]) -> Option<Certificate> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    Some(Certificate {
-        subject: cert.subject().to_string(),
-        issuer: cert.issuer().to_string(),
-        not_after: cert.validity().not_after.timestamp(),
-    })
+    Some(certificate(&cert))
 }
 
 fn add_pem_bundle(roots: &mut RootCertStore, path: &Path) -> anyhow::Result<()> {
@@ -276,6 +364,100 @@ mod tests {
         assert_eq!(describe(&alert), "server refused the handshake: handshake failure");
     }
 
+    fn names<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<Names<'a>> {
+        pairs.iter().map(|(subject, issuer)| Names { subject: subject.as_bytes(), issuer: issuer.as_bytes() }).collect()
+    }
+
+    fn anchors(subjects: &[&str]) -> Anchors {
+        Anchors(subjects.iter().map(|s| Box::from(s.as_bytes())).collect())
+    }
+
+    #[test]
+    fn path_of_a_leaf_alone() {
+        assert_eq!(verified_path(&names(&[("leaf", "root")]), &anchors(&["root"])), [0]);
+        // Issued by an authority the server did not send and we do not know:
+        // still only the leaf (only reachable with --insecure).
+        assert_eq!(verified_path(&names(&[("leaf", "ca")]), &anchors(&["root"])), [0]);
+        // Self-signed: the leaf is its own issuer and is not taken twice.
+        assert_eq!(verified_path(&names(&[("self", "self")]), &anchors(&[])), [0]);
+        assert!(verified_path(&[], &anchors(&["root"])).is_empty());
+    }
+
+    #[test]
+    fn path_through_the_intermediates_in_any_order() {
+        let roots = anchors(&["root"]);
+        let in_order = names(&[("leaf", "int"), ("int", "root")]);
+        assert_eq!(verified_path(&in_order, &roots), [0, 1]);
+        let shuffled = names(&[("leaf", "int2"), ("int1", "root"), ("int2", "int1")]);
+        assert_eq!(verified_path(&shuffled, &roots), [0, 2, 1]);
+    }
+
+    #[test]
+    fn unrelated_certificates_are_not_on_the_path() {
+        let presented = names(&[("leaf", "int"), ("other", "elsewhere"), ("int", "root"), ("stray", "root")]);
+        assert_eq!(verified_path(&presented, &anchors(&["root"])), [0, 2]);
+    }
+
+    #[test]
+    fn path_stops_at_a_trust_anchor() {
+        // Let's Encrypt, 2021: leaf ← R3 ← ISRG Root X1 (trusted), and
+        // ISRG Root X1 cross-signed by the expired DST Root CA X3 also sent.
+        let presented = names(&[("leaf", "R3"), ("R3", "ISRG X1"), ("ISRG X1", "DST X3")]);
+        assert_eq!(verified_path(&presented, &anchors(&["ISRG X1", "DST X3"])), [0, 1]);
+        // Without ISRG X1 in the store the cross-signed one is on the path.
+        assert_eq!(verified_path(&presented, &anchors(&["DST X3"])), [0, 1, 2]);
+        // The anchor itself, when sent, is not counted.
+        let with_root = names(&[("leaf", "int"), ("int", "root"), ("root", "root")]);
+        assert_eq!(verified_path(&with_root, &anchors(&["root"])), [0, 1]);
+    }
+
+    #[test]
+    fn a_loop_of_issuers_ends() {
+        let presented = names(&[("leaf", "a"), ("a", "b"), ("b", "a")]);
+        assert_eq!(verified_path(&presented, &anchors(&[])), [0, 1, 2]);
+    }
+
+    /// A CA certificate for `subject` valid until Unix time `until`, signed
+    /// by `issuer` (self-signed without one), with its key.
+    fn made(
+        subject: &str,
+        issuer: Option<&(rcgen::Certificate, rcgen::KeyPair)>,
+        until: i64,
+    ) -> (rcgen::Certificate, rcgen::KeyPair) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, subject);
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.not_after = time::OffsetDateTime::from_unix_timestamp(until).unwrap();
+        let cert = match issuer {
+            Some((issuer, issuer_key)) => params.signed_by(&key, issuer, issuer_key).unwrap(),
+            None => params.self_signed(&key).unwrap(),
+        };
+        (cert, key)
+    }
+
+    #[test]
+    fn earliest_expiry_of_real_certificates() {
+        // The root expires first, but as a trust anchor it does not count.
+        let root = made("Root", None, 1_950_000_000);
+        let intermediate = made("Intermediate", Some(&root), 2_000_000_000);
+        let leaf = made("leaf", Some(&intermediate), 2_100_000_000);
+        let stray = made("stray", None, 1_900_000_000);
+        let der = |(cert, _): &(rcgen::Certificate, rcgen::KeyPair)| CertificateDer::from(cert.der().to_vec());
+        let mut roots = RootCertStore::empty();
+        roots.add(der(&root)).unwrap();
+        let anchors = Anchors::of(&roots);
+
+        let presented = [der(&leaf), der(&stray), der(&intermediate), der(&root)];
+        let (leaf, earliest) = chain_certificates(&presented, &anchors).unwrap();
+        assert_eq!((leaf.subject.as_str(), leaf.not_after), ("CN=leaf", 2_100_000_000));
+        assert_eq!((earliest.subject.as_str(), earliest.issuer.as_str()), ("CN=Intermediate", "CN=Root"));
+        assert_eq!(earliest.not_after, 2_000_000_000);
+        let (_, alone) = chain_certificates(&presented[..1], &anchors).unwrap();
+        assert_eq!(alone.subject, "CN=leaf");
+        assert!(chain_certificates(&[CertificateDer::from(vec![1, 2, 3])], &anchors).is_none());
+    }
+
     #[test]
     fn dates_from_unix_time() {
         assert_eq!(date(0), "1970-01-01");
@@ -297,10 +479,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let empty = dir.join("empty.pem");
         std::fs::write(&empty, "no pem here\n").unwrap();
-        let err = client_config(Some(&empty), false).unwrap_err();
+        let err = client_config(Some(&empty), false).err().unwrap();
         assert!(format!("{err:#}").contains("no PEM certificate"), "{err:#}");
         let missing = dir.join("missing.pem");
-        assert!(format!("{:#}", client_config(Some(&missing), false).unwrap_err()).contains("cannot read"));
+        assert!(format!("{:#}", client_config(Some(&missing), false).err().unwrap()).contains("cannot read"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

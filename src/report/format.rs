@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cli::Format;
-use crate::outcome::{unix_now, Checked, ErrorKind, Verdict};
+use crate::outcome::{unix_now, Certificate, Checked, ErrorKind, Verdict};
 use crate::tls::date;
 
 /// Columns of the CSV format, which carries the same fields as JSON.
@@ -75,7 +75,7 @@ const METRICS: [(&str, &str); 8] = [
     ("probe_http_redirects", "Number of redirects followed"),
     ("probe_http_version", "HTTP version of the final response, 0 if there was none"),
     ("probe_ip_protocol", "IP version of the address connected to, 0 if none"),
-    ("probe_ssl_earliest_cert_expiry", "Expiry of the server certificate, as a Unix time"),
+    ("probe_ssl_earliest_cert_expiry", "Earliest expiry of the verified certificate chain, as a Unix time"),
 ];
 
 impl Metrics {
@@ -98,7 +98,7 @@ impl Metrics {
         put(4, "", checked.redirects.len() as f64);
         put(5, "", response.map_or(0.0, |r| if r.version.number() == "1.0" { 1.0 } else { 1.1 }));
         put(6, "", trace.address.map_or(0.0, |a| if a.is_ipv4() { 4.0 } else { 6.0 }));
-        if let Some(cert) = checked.certificate() {
+        if let Some(cert) = checked.earliest_expiry() {
             put(7, "", cert.not_after as f64);
         }
     }
@@ -160,14 +160,25 @@ fn notes(checked: &Checked, judged: Judged) -> Vec<String> {
         notes.push(format!("via {}", sanitize(&chain(checked))));
     }
     if judged.expiring {
-        if let Some(cert) = checked.certificate() {
-            notes.push(format!("[certificate expires in {} days]", cert.days_left(unix_now())));
+        if let Some(cert) = checked.earliest_expiry() {
+            notes.push(expiring_note(cert, checked.certificate()));
         }
     }
     if checked.attempts > 1 {
         notes.push(format!("[{} attempts]", checked.attempts));
     }
     notes
+}
+
+/// `[certificate expires in 5 days]`, naming the certificate when it is an
+/// intermediate rather than the leaf.
+fn expiring_note(earliest: &Certificate, leaf: Option<&Certificate>) -> String {
+    let days = earliest.days_left(unix_now());
+    if leaf == Some(earliest) {
+        format!("[certificate expires in {days} days]")
+    } else {
+        format!("[intermediate certificate {} expires in {days} days]", sanitize(&earliest.subject))
+    }
 }
 
 /// `http://a/ → 301 → https://a/ → 200`
@@ -211,6 +222,14 @@ fn trace_text(checked: &Checked) -> String {
                 date(cert.not_after)
             ));
         }
+        if let Some(earliest) = session.earliest_expiry.as_ref().filter(|e| session.certificate.as_ref() != Some(e)) {
+            parts.push(format!(
+                "intermediate {} expires {}, in {} days",
+                sanitize(&earliest.subject),
+                date(earliest.not_after),
+                earliest.days_left(unix_now())
+            ));
+        }
     }
     parts.join("  ")
 }
@@ -246,14 +265,16 @@ fn jsonl(out: &mut String, checked: &Checked, judged: Judged, with_time: bool) {
     let ms = |d: Option<Duration>| d.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3);
     let tls = trace.tls_session.as_ref().map(|session| {
         let cert = session.certificate.as_ref();
+        let earliest = session.earliest_expiry.as_ref();
         json!({
             "version": session.version,
             "cipher": session.cipher,
             "subject": cert.map(|c| c.subject.as_str()),
             "issuer": cert.map(|c| c.issuer.as_str()),
             "not_after": cert.map(|c| date(c.not_after)),
-            "days_left": cert.map(|c| c.days_left(unix_now())),
+            "days_left": earliest.map(|c| c.days_left(unix_now())),
             "expiring": judged.expiring,
+            "earliest_expiry": earliest.map(|c| json!({"subject": c.subject, "not_after": date(c.not_after)})),
         })
     });
     let mut record = json!({
