@@ -146,7 +146,10 @@ pub fn reset_on_close(stream: &TcpStream) {
 pub struct Ca {
     cert: rcgen::Certificate,
     key: KeyPair,
+    /// The root's PEM, also for an intermediate (clients trust the root only).
     pub pem: PathBuf,
+    /// What a server sends after a leaf of this CA: the intermediates.
+    chain: Vec<CertificateDer<'static>>,
 }
 
 /// How a leaf certificate should be made.
@@ -171,28 +174,80 @@ pub fn write_file(name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
     path
 }
 
+/// `days` days and 12 hours from now (the half day keeps "days left" off a
+/// boundary while a test runs).
+pub fn days_from_now(days: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc() + time::Duration::days(days) + time::Duration::hours(12)
+}
+
+fn ca_params(name: &str) -> CertificateParams {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params
+}
+
 impl Ca {
     pub fn new() -> Ca {
+        Ca::root("statuscheck test CA", ca_params("statuscheck test CA"))
+    }
+
+    /// A self-signed CA named `name` that expires in `days` days.
+    pub fn expiring(name: &str, days: i64) -> Ca {
+        let mut params = ca_params(name);
+        params.not_after = days_from_now(days);
+        Ca::root(name, params)
+    }
+
+    fn root(name: &str, params: CertificateParams) -> Ca {
         let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, "statuscheck test CA");
         let cert = params.self_signed(&key).unwrap();
-        let pem = write_file("ca.pem", cert.pem());
-        Ca { cert, key, pem }
+        let pem = write_file(&format!("{name}.pem"), cert.pem());
+        Ca { cert, key, pem, chain: Vec::new() }
+    }
+
+    /// An intermediate CA named `name` under this one, expiring in `days`
+    /// days; servers send it after the leaves it signs.
+    pub fn intermediate(&self, name: &str, days: i64) -> Ca {
+        let key = KeyPair::generate().unwrap();
+        let mut params = ca_params(name);
+        params.not_after = days_from_now(days);
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        let mut chain = vec![CertificateDer::from(cert.der().to_vec())];
+        chain.extend(self.chain.iter().cloned());
+        Ca { cert, key, pem: self.pem.clone(), chain }
+    }
+
+    /// This CA's own certificate, DER.
+    pub fn der(&self) -> CertificateDer<'static> {
+        CertificateDer::from(self.cert.der().to_vec())
+    }
+
+    /// This CA's certificate's notAfter, as a Unix time.
+    pub fn not_after(&self) -> i64 {
+        self.cert.params().not_after.unix_timestamp()
     }
 
     /// A leaf for `localhost` that expires `days` days and 12 hours from now
     /// (the half day keeps "days left" off a boundary while a test runs).
     pub fn server_config_expiring(&self, days: i64) -> Arc<rustls::ServerConfig> {
-        let not_after = time::OffsetDateTime::now_utc() + time::Duration::days(days) + time::Duration::hours(12);
-        self.leaf_config(&["localhost"], |params| params.not_after = not_after)
+        self.server_config_expiring_with(days, Vec::new())
+    }
+
+    /// As `server_config_expiring`, sending `extra` after the chain.
+    pub fn server_config_expiring_with(
+        &self,
+        days: i64,
+        extra: Vec<CertificateDer<'static>>,
+    ) -> Arc<rustls::ServerConfig> {
+        let not_after = days_from_now(days);
+        self.leaf_config(&["localhost"], extra, |params| params.not_after = not_after)
     }
 
     /// A rustls server configuration for a leaf signed by this CA.
     pub fn server_config(&self, leaf: Leaf) -> Arc<rustls::ServerConfig> {
         let expired = leaf.expired;
-        self.leaf_config(leaf.names, |params| {
+        self.leaf_config(leaf.names, Vec::new(), |params| {
             if expired {
                 params.not_before = rcgen::date_time_ymd(2020, 1, 1);
                 params.not_after = rcgen::date_time_ymd(2021, 1, 1);
@@ -200,7 +255,12 @@ impl Ca {
         })
     }
 
-    fn leaf_config(&self, names: &[&str], adjust: impl FnOnce(&mut CertificateParams)) -> Arc<rustls::ServerConfig> {
+    fn leaf_config(
+        &self,
+        names: &[&str],
+        extra: Vec<CertificateDer<'static>>,
+        adjust: impl FnOnce(&mut CertificateParams),
+    ) -> Arc<rustls::ServerConfig> {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.distinguished_name.push(DnType::CommonName, names[0]);
@@ -213,7 +273,9 @@ impl Ca {
             .collect();
         adjust(&mut params);
         let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
-        let chain = vec![CertificateDer::from(cert.der().to_vec())];
+        let mut chain = vec![CertificateDer::from(cert.der().to_vec())];
+        chain.extend(self.chain.iter().cloned());
+        chain.extend(extra);
         let key = PrivateKeyDer::Pkcs8(key.serialize_der().into());
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -234,6 +296,11 @@ pub fn https_server(ca: &Ca, leaf: Leaf) -> Server {
 /// An HTTPS server for `localhost` whose certificate expires in `days` days.
 pub fn expiring_server(ca: &Ca, days: i64) -> Server {
     tls_server(ca.server_config_expiring(days))
+}
+
+/// As `expiring_server`, also sending `extra` after the chain.
+pub fn expiring_server_with(ca: &Ca, days: i64, extra: Vec<CertificateDer<'static>>) -> Server {
+    tls_server(ca.server_config_expiring_with(days, extra))
 }
 
 fn tls_server(config: Arc<rustls::ServerConfig>) -> Server {
