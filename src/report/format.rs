@@ -550,6 +550,72 @@ mod tests {
         assert_eq!(label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 
+    /// A check whose chain has `leaf` and, expiring first, `earliest`.
+    fn with_chain(leaf: Certificate, earliest: Certificate) -> Checked {
+        let mut c = checked("https://a.test/", ok(200, "OK"));
+        c.trace.tls_session = Some(crate::outcome::TlsSession {
+            version: "TLS 1.3".into(),
+            cipher: "TLS13_AES_128_GCM_SHA256".into(),
+            certificate: Some(leaf),
+            earliest_expiry: Some(earliest),
+        });
+        c
+    }
+
+    #[test]
+    fn expiry_is_the_chains_and_names_the_intermediate() {
+        let now = unix_now();
+        let leaf =
+            Certificate { subject: "CN=a.test".into(), issuer: "CN=I".into(), not_after: now + 60 * 86_400 + 600 };
+        let intermediate =
+            Certificate { subject: "CN=I\x1b[2J".into(), issuer: "CN=R".into(), not_after: now + 5 * 86_400 + 600 };
+        let c = with_chain(leaf.clone(), intermediate.clone());
+        let judged = Judged { verdict: Verdict::Failed, expiring: true };
+        let mut out = String::new();
+        record(
+            &mut out,
+            Format::Json,
+            Style { color: false, url_width: 40, verbose: false, timestamp: false },
+            &c,
+            judged,
+        );
+        let tls: serde_json::Value = serde_json::from_str::<serde_json::Value>(&out).unwrap()["tls"].clone();
+        assert_eq!((tls["subject"].as_str(), tls["days_left"].as_i64()), (Some("CN=a.test"), Some(5)));
+        assert_eq!(tls["not_after"], date(leaf.not_after));
+        assert_eq!(
+            tls["earliest_expiry"],
+            json!({"subject": intermediate.subject, "not_after": date(intermediate.not_after)})
+        );
+        let mut text = String::new();
+        record(
+            &mut text,
+            Format::Text,
+            Style { color: false, url_width: 40, verbose: true, timestamp: false },
+            &c,
+            judged,
+        );
+        assert!(text.contains("[intermediate certificate CN=I\\u{1b}[2J expires in 5 days]"), "{text}");
+        assert!(text.contains("certificate CN=a.test (issuer CN=I) expires "), "{text}");
+        assert!(text.contains("intermediate CN=I\\u{1b}[2J expires "), "{text}");
+        assert!(!text.contains('\x1b'), "{text}");
+        let mut metrics = Metrics::default();
+        metrics.add(&c, judged);
+        let expected =
+            format!("probe_ssl_earliest_cert_expiry{{url=\"https://a.test/\"}} {}\n", intermediate.not_after);
+        assert!(metrics.text().contains(&expected), "{}", metrics.text());
+        // When the leaf is the first to expire the note is as before.
+        let leaf_first = with_chain(leaf.clone(), leaf);
+        let mut text = String::new();
+        record(
+            &mut text,
+            Format::Text,
+            Style { color: false, url_width: 40, verbose: false, timestamp: false },
+            &leaf_first,
+            judged,
+        );
+        assert!(text.contains("[certificate expires in 60 days]"), "{text}");
+    }
+
     #[test]
     fn markdown_rows_escape_pipes() {
         assert!(header(Format::Markdown).unwrap().starts_with("| URL | Status | Time |\n|---|"));
