@@ -172,6 +172,7 @@ error_kinds! {
     Io => "io",
     Protocol => "protocol",
     Redirect => "redirect",
+    PrivateAddress => "private-address",
 }
 
 impl fmt::Display for ErrorKind {
@@ -208,6 +209,11 @@ pub enum CheckError {
     Protocol(String),
     /// `--follow` could not go on: a loop, too many hops, or another scheme.
     Redirect(String),
+    /// `--deny-private` refused to connect to `addr`, which is in `range`.
+    PrivateAddress {
+        addr: SocketAddr,
+        range: &'static str,
+    },
 }
 
 impl CheckError {
@@ -221,6 +227,7 @@ impl CheckError {
             CheckError::Io { .. } => ErrorKind::Io,
             CheckError::Protocol(_) => ErrorKind::Protocol,
             CheckError::Redirect(_) => ErrorKind::Redirect,
+            CheckError::PrivateAddress { .. } => ErrorKind::PrivateAddress,
         }
     }
 }
@@ -234,6 +241,9 @@ impl fmt::Display for CheckError {
             | CheckError::Redirect(msg) => f.write_str(msg),
             CheckError::Dns { host, reason } => write!(f, "{reason} ({host})"),
             CheckError::Connect { addr, reason } => write!(f, "{reason} ({addr})"),
+            CheckError::PrivateAddress { addr, range } => {
+                write!(f, "refusing {addr}: {range} address (--deny-private)")
+            }
             CheckError::Timeout { phase, limit } => {
                 let limit = HumanDuration(*limit);
                 match phase {
