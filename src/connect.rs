@@ -365,6 +365,33 @@ mod tests {
         assert_eq!(err, CheckError::Timeout { phase: Phase::Connect, limit: Duration::from_secs(1) });
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn the_losing_attempts_are_dropped_when_one_wins() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        /// Counts the attempts dropped (a real one closes its socket then).
+        struct Dropped(Arc<AtomicUsize>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let list = addrs(&["127.0.0.1:80", "127.0.0.2:80", "127.0.0.3:80"]);
+        let dial = |to: SocketAddr| {
+            let guard = Dropped(dropped.clone());
+            async move {
+                let _guard = guard;
+                let ms = if to == addr("127.0.0.3:80") { 10 } else { NEVER };
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(to)
+            }
+        };
+        let (_, won) = race(&list, limits(5000, 10_000), ATTEMPT_DELAY, dial).await.unwrap();
+        assert_eq!(won, addr("127.0.0.3:80"));
+        assert_eq!(dropped.load(Ordering::SeqCst), 3, "the winner's attempt and both losers");
+    }
+
     /// A listener on 127.0.0.2 whose accept queue is full: further SYNs are
     /// dropped, so a connection attempt to it hangs.
     fn dead_listener() -> (std::net::TcpListener, Vec<std::net::TcpStream>) {
