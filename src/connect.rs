@@ -56,6 +56,11 @@ async fn race<S, F>(
 where
     F: Future<Output = io::Result<S>>,
 {
+    if let [addr] = addrs {
+        // One address (the common case, and every IP literal): nothing to race.
+        let (addr, result) = attempt(*addr, dial(*addr), limits).await;
+        return result.map(|stream| (stream, addr));
+    }
     let mut waiting = interleave(addrs).into_iter();
     let mut running = Vec::new();
     let mut last_error = None;
