@@ -29,6 +29,9 @@ pub struct Checker {
     pub resolver: Resolver,
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// `--deny-private`: never connect to a loopback, private or link-local
+    /// address of a target (see `connect::private_range`).
+    pub deny_private: bool,
     pub request: RequestSpec,
     /// `--follow MAX`: how many redirects to follow; `None` follows none.
     pub follow: Option<usize>,
@@ -36,9 +39,6 @@ pub struct Checker {
     /// Parse the server's certificate into the trace (see
     /// `report::Options::wants_certificates`).
     pub certificates: bool,
-    /// `--deny-private`: never connect to a loopback, private or link-local
-    /// address of a target (see `connect::private_range`).
-    pub deny_private: bool,
 }
 
 /// The answer to one check: the final outcome, how its request went, and
@@ -330,11 +330,11 @@ pub fn checker(config: &crate::cli::Config) -> anyhow::Result<Arc<Checker>> {
         resolver: Resolver::new(&config.resolve, config.family),
         timeout: config.timeout,
         connect_timeout: config.connect_timeout,
+        deny_private: config.deny_private,
         request: config.request.clone(),
         follow: config.follow,
         proxies: config.proxies.clone(),
         certificates: config.report.wants_certificates(),
-        deny_private: config.deny_private,
     }))
 }
 
