@@ -16,6 +16,7 @@ use tokio_rustls::TlsConnector;
 use url::Url;
 
 use crate::blocked;
+use crate::connect;
 use crate::http::{self, RequestSpec};
 use crate::outcome::{CheckError, Hop, Phase, Response, Trace};
 use crate::proxy::{Proxies, Proxy};
@@ -28,6 +29,9 @@ pub struct Checker {
     pub resolver: Resolver,
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// `--deny-private`: never connect to a loopback, private or link-local
+    /// address of a target (see `connect::private_range`).
+    pub deny_private: bool,
     pub request: RequestSpec,
     /// `--follow MAX`: how many redirects to follow; `None` follows none.
     pub follow: Option<usize>,
@@ -87,6 +91,9 @@ impl Checker {
         }
         .map_err(CheckError::InvalidUrl)?;
         let target_host = url.host().ok_or_else(|| CheckError::InvalidUrl("URL has no host".into()))?;
+        if self.deny_private {
+            connect::deny_literal(&target_host, url.port_or_known_default().unwrap_or(443))?;
+        }
         // Through a proxy, it is the proxy we look up and connect to.
         let via = proxy.map_or(url, |proxy| &proxy.url);
         let host = via.host().ok_or_else(|| CheckError::InvalidUrl("proxy has no host".into()))?;
@@ -97,6 +104,8 @@ impl Checker {
             .within(Phase::Dns, deadline, lookup)
             .await?
             .map_err(|reason| CheckError::Dns { host: host.to_string(), reason })?;
+        // A proxy's own address is the operator's choice, not the target's.
+        let addrs = if self.deny_private && proxy.is_none() { connect::public_only(addrs)? } else { addrs };
         if matches!(host, url::Host::Domain(_)) {
             trace.dns = Some(started.elapsed());
         }
@@ -121,26 +130,11 @@ impl Checker {
         self.exchange(stream, &request, deadline, trace).await
     }
 
-    /// Tries each address in turn, each under `--connect-timeout`, until one
-    /// answers; the last failure is the one reported.
+    /// Happy Eyeballs over `addrs` (see `connect`), each attempt under
+    /// `--connect-timeout`, all of them under the whole-check deadline.
     async fn connect(&self, addrs: &[SocketAddr], deadline: Instant) -> Result<(TcpStream, SocketAddr), CheckError> {
-        let mut last_error = None;
-        for &addr in addrs {
-            let attempt_deadline = deadline.min(Instant::now() + self.connect_timeout);
-            match timeout_at(attempt_deadline, TcpStream::connect(addr)).await {
-                Ok(Ok(stream)) => {
-                    // The request is one small write; don't let Nagle hold it.
-                    let _ = stream.set_nodelay(true);
-                    return Ok((stream, addr));
-                }
-                Ok(Err(e)) => last_error = Some(CheckError::Connect { addr, reason: io_reason(&e) }),
-                Err(_) if attempt_deadline == deadline => {
-                    return Err(CheckError::Timeout { phase: Phase::Connect, limit: self.timeout })
-                }
-                Err(_) => last_error = Some(CheckError::Timeout { phase: Phase::Connect, limit: self.connect_timeout }),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| CheckError::Dns { host: "?".into(), reason: "no address found".into() }))
+        let limits = connect::Limits { connect_timeout: self.connect_timeout, timeout: self.timeout, deadline };
+        self.within(Phase::Connect, deadline, connect::connect(addrs, limits)).await?
     }
 
     /// Sends the request in one write and reads back the head.
@@ -336,6 +330,7 @@ pub fn checker(config: &crate::cli::Config) -> anyhow::Result<Arc<Checker>> {
         resolver: Resolver::new(&config.resolve, config.family),
         timeout: config.timeout,
         connect_timeout: config.connect_timeout,
+        deny_private: config.deny_private,
         request: config.request.clone(),
         follow: config.follow,
         proxies: config.proxies.clone(),

@@ -114,6 +114,11 @@ pub struct Cli {
     #[arg(long, value_name = "URL", help_heading = NETWORK)]
     pub proxy: Option<String>,
 
+    /// Refuse to connect to loopback, private, link-local and unique-local
+    /// addresses (after DNS, on every redirect): for URLs from untrusted users
+    #[arg(long, help_heading = NETWORK)]
+    pub deny_private: bool,
+
     /// Use IPv4 addresses only
     #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6", help_heading = NETWORK)]
     pub ipv4: bool,
@@ -261,6 +266,7 @@ pub struct Config {
     pub resume: Option<PathBuf>,
     pub watch: Option<Duration>,
     pub proxies: Proxies,
+    pub deny_private: bool,
 }
 
 /// What the command line asks for.
@@ -339,6 +345,7 @@ impl Config {
             resume: cli.resume,
             watch: cli.watch,
             proxies,
+            deny_private: cli.deny_private,
         })))
     }
 }

@@ -9,6 +9,7 @@ mod attempt;
 mod blocked;
 mod check;
 mod cli;
+mod connect;
 mod fdlimit;
 mod http;
 mod input;

@@ -177,6 +177,7 @@ error_kinds! {
     Io => "io",
     Protocol => "protocol",
     Redirect => "redirect",
+    PrivateAddress => "private-address",
 }
 
 impl fmt::Display for ErrorKind {
@@ -213,6 +214,11 @@ pub enum CheckError {
     Protocol(String),
     /// `--follow` could not go on: a loop, too many hops, or another scheme.
     Redirect(String),
+    /// `--deny-private` refused to connect to `addr`, which is in `range`.
+    PrivateAddress {
+        addr: SocketAddr,
+        range: &'static str,
+    },
 }
 
 impl CheckError {
@@ -226,6 +232,7 @@ impl CheckError {
             CheckError::Io { .. } => ErrorKind::Io,
             CheckError::Protocol(_) => ErrorKind::Protocol,
             CheckError::Redirect(_) => ErrorKind::Redirect,
+            CheckError::PrivateAddress { .. } => ErrorKind::PrivateAddress,
         }
     }
 }
@@ -239,6 +246,9 @@ impl fmt::Display for CheckError {
             | CheckError::Redirect(msg) => f.write_str(msg),
             CheckError::Dns { host, reason } => write!(f, "{reason} ({host})"),
             CheckError::Connect { addr, reason } => write!(f, "{reason} ({addr})"),
+            CheckError::PrivateAddress { addr, range } => {
+                write!(f, "refusing {addr}: {range} address (--deny-private)")
+            }
             CheckError::Timeout { phase, limit } => {
                 let limit = HumanDuration(*limit);
                 match phase {
