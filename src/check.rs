@@ -262,13 +262,14 @@ fn next_hop(current: &Url, location: &str, hops: &[Hop], max: usize) -> Result<U
 
 /// Feeds what the server sends into `parser` until the head is as complete
 /// as it needs to be; notes the time to the first byte if given a trace.
-/// Bytes after the head may be read and are dropped: we hang up after it.
+/// Bytes after the head may be read and are dropped: we hang up after an
+/// answer, and after CONNECT the server says nothing until our TLS hello.
 async fn read_head<S: AsyncRead + Unpin>(
     stream: &mut S,
     parser: &mut http::HeadParser,
     mut ttfb: Option<(Instant, &mut Trace)>,
 ) -> Result<(), CheckError> {
-    let mut chunk = [0u8; 4096];
+    let mut chunk = [0u8; 2048];
     loop {
         let n = match stream.read(&mut chunk).await {
             Ok(n) => n,

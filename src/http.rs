@@ -201,7 +201,7 @@ impl HeadParser {
         HeadParser {
             wants_headers,
             part: Part::StatusLine,
-            line: Vec::new(),
+            line: Vec::with_capacity(256),
             taken: 0,
             interim: 0,
             response: None,
@@ -577,7 +577,7 @@ mod tests {
         let bare = b"HTTP/1.1 102 Processing\n\nHTTP/1.0 404 Not Found\n\n";
         for at in 0..=bare.len() {
             let (a, b) = bare.split_at(at);
-            let head = parse_chunks([&a[..], b], |_| false).unwrap();
+            let head = parse_chunks([a, b], |_| false).unwrap();
             assert_eq!(summary(&head), (404, "Not Found".into(), vec![], None), "split at {at}");
         }
     }

@@ -299,3 +299,22 @@ fn header_arguments_never_follow_a_downgrade_to_http() {
     assert_eq!(on_plain.len(), 1);
     assert!(!has_secrets(&on_plain[0].1), "{}", on_plain[0].1);
 }
+
+#[test]
+fn a_proxys_connect_answer_is_read_the_same_way() {
+    let proxy = serve(|mut stream| {
+        read_head(&mut stream);
+        let _ = stream.set_nodelay(true);
+        let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 407 Proxy Authentication Required\r");
+        let _ = stream.flush();
+        sleep(Duration::from_millis(200));
+        let _ = stream.write_all(b"\n\r\n");
+    });
+    let (_, record) = json(&["--proxy", &proxy.url(""), "-u", "https://origin.test/"]);
+    let (kind, message) = error_of(&record);
+    assert_eq!(kind, "connect", "{record}");
+    assert_eq!(
+        message,
+        format!("proxy refused the tunnel: HTTP/1.1 407 Proxy Authentication Required ({})", proxy.addr)
+    );
+}
