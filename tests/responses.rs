@@ -318,3 +318,18 @@ fn a_proxys_connect_answer_is_read_the_same_way() {
         format!("proxy refused the tunnel: HTTP/1.1 407 Proxy Authentication Required ({})", proxy.addr)
     );
 }
+
+#[test]
+fn a_redirect_head_still_coming_at_the_deadline_is_a_clear_error_under_follow() {
+    let server = serve(|mut stream| {
+        read_head(&mut stream);
+        let _ = stream.write_all(b"HTTP/1.1 301 Moved\r\nServer: slow\r\n");
+        sleep(Duration::from_secs(4));
+    });
+    let started = Instant::now();
+    let record = run(&["--format", "json", "--timeout", "1", "-L", "-u", &server.url("/")]).record();
+    let (kind, message) = error_of(&record);
+    assert_eq!(kind, "protocol", "{record}");
+    assert!(message.contains("301's head was not complete after 1s and no Location came before"), "{message}");
+    assert!(started.elapsed() < SLACK);
+}
