@@ -84,7 +84,8 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = Method::Get, help_heading = CHECKING)]
     pub method: Method,
 
-    /// Add or replace a request header, 'Name: value' (repeatable)
+    /// Add or replace a request header, 'Name: value' (repeatable; with -L, sent
+    /// only to the URL's own origin)
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = http::parse_header,
           help_heading = CHECKING)]
     pub headers: Vec<(String, String)>,
