@@ -30,10 +30,10 @@ pub fn blocked_by(code: u16, headers: &[(String, String)]) -> Option<&'static st
     if server.contains("ddos-guard") {
         return Some("ddos-guard");
     }
-    if code != 403 && has("retry-after") {
-        return Some("rate-limit");
-    }
-    None
+    // A 429 is a rate limit by definition. A 503's `Retry-After` only says
+    // how long the site expects to be down (RFC 9110 10.2.3); caches add it
+    // to every error page they make, so alone it is no sign of a block.
+    (code == 429).then_some("rate-limit")
 }
 
 #[cfg(test)]
@@ -51,7 +51,15 @@ mod tests {
         assert_eq!(blocked_by(403, &headers(&[("server", "AkamaiGHost")])), Some("akamai"));
         assert_eq!(blocked_by(403, &headers(&[("x-datadome", "protected")])), Some("datadome"));
         assert_eq!(blocked_by(429, &headers(&[("retry-after", "30")])), Some("rate-limit"));
-        assert_eq!(blocked_by(503, &headers(&[("retry-after", "120")])), Some("rate-limit"));
+        assert_eq!(blocked_by(429, &[]), Some("rate-limit"));
+        assert_eq!(blocked_by(429, &headers(&[("server", "cloudflare")])), Some("rate-limit"));
+        assert_eq!(blocked_by(503, &headers(&[("retry-after", "120"), ("x-datadome", "1")])), Some("datadome"));
+    }
+
+    #[test]
+    fn a_503_with_only_retry_after_is_down_not_blocked() {
+        assert_eq!(blocked_by(503, &headers(&[("retry-after", "120")])), None);
+        assert_eq!(blocked_by(503, &headers(&[("retry-after", "120"), ("server", "nginx")])), None);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use url::Url;
 use crate::blocked;
 use crate::connect;
 use crate::http::{self, RequestSpec};
-use crate::outcome::{CheckError, Hop, Phase, Response, Trace};
+use crate::outcome::{CheckError, Hop, HumanDuration, Phase, Response, Trace};
 use crate::proxy::{Proxies, Proxy};
 use crate::resolve::{io_reason, Resolver};
 use crate::tls;
@@ -58,9 +58,11 @@ impl Checker {
         let deadline = Instant::now() + self.timeout;
         let mut redirects = Vec::new();
         let mut current = url.clone();
+        let mut downgraded = false;
         loop {
             let mut trace = Trace::default();
-            let outcome = self.get_status(&current, deadline, &mut trace).await;
+            let user_headers = sends_user_headers(url, &current, self.request.location_trusted, downgraded);
+            let outcome = self.get_status(&current, user_headers, deadline, &mut trace).await;
             let answer = |outcome, redirects: Vec<Hop>, last: Url| {
                 let final_url = (!redirects.is_empty()).then_some(last);
                 Answer { outcome, trace, redirects, final_url }
@@ -73,7 +75,10 @@ impl Checker {
             };
             redirects.push(Hop { url: current.clone(), code: response.code });
             match next_hop(&current, &location, &redirects, max) {
-                Ok(next) => current = next,
+                Ok(next) => {
+                    downgraded |= current.scheme() == "https" && next.scheme() == "http";
+                    current = next;
+                }
                 Err(error) => return answer(Err(error), redirects, current),
             }
         }
@@ -81,13 +86,19 @@ impl Checker {
 
     /// One request: this is `get_status` of the original example, with every
     /// way it can go wrong turned into a [`CheckError`] and its phases timed.
-    async fn get_status(&self, url: &Url, deadline: Instant, trace: &mut Trace) -> Result<Response, CheckError> {
+    async fn get_status(
+        &self,
+        url: &Url,
+        user_headers: bool,
+        deadline: Instant,
+        trace: &mut Trace,
+    ) -> Result<Response, CheckError> {
         let proxy = self.proxies.for_url(url);
         let request = match proxy {
             Some(proxy) if url.scheme() == "http" => {
-                http::build_proxy_request(url, &self.request, proxy.authorization.as_deref())
+                http::build_proxy_request(url, &self.request, user_headers, proxy.authorization.as_deref())
             }
-            _ => http::build_request(url, &self.request),
+            _ => http::build_request(url, &self.request, user_headers),
         }
         .map_err(CheckError::InvalidUrl)?;
         let target_host = url.host().ok_or_else(|| CheckError::InvalidUrl("URL has no host".into()))?;
@@ -154,13 +165,20 @@ impl Checker {
         };
         self.within(Phase::Write, deadline, send).await?.map_err(|e| read_write_error(Phase::Write, &e))?;
         let sent = Instant::now();
-        let mut buf = Vec::with_capacity(512);
-        let status = read_status_line(&mut stream, &mut buf, sent, trace);
-        let mut response = self.within(Phase::Read, deadline, status).await??;
-        if wants_headers(response.code) {
-            // Best effort: the status line is the answer; headers only add.
-            if let Ok(Some(headers)) = timeout_at(deadline, read_headers(&mut stream, &mut buf)).await {
-                apply_headers(&mut response, &headers);
+        let mut parser = http::HeadParser::new(wants_headers);
+        let reading = read_head(&mut stream, &mut parser, Some((sent, trace)));
+        match timeout_at(deadline, reading).await {
+            Ok(read) => read?,
+            // Headers only add: once the status line is in, it is the answer.
+            Err(_) if parser.status().is_some() => parser.deadline(),
+            Err(_) => return Err(CheckError::Timeout { phase: Phase::Read, limit: self.timeout }),
+        }
+        let head = parser.into_head().ok_or_else(|| CheckError::Protocol("no status line".into()))?;
+        let mut response = head.response;
+        apply_headers(&mut response, &head.headers);
+        if let (Some(_), Some(cut), None) = (self.follow, head.cut, &response.location) {
+            if is_redirect(response.code) {
+                return Err(CheckError::Protocol(location_cut(response.code, cut, self.timeout)));
             }
         }
         Ok(response)
@@ -178,15 +196,14 @@ async fn open_tunnel(tcp: &mut TcpStream, url: &Url, proxy: &Proxy, address: Soc
     let refused = |reason: String| CheckError::Connect { addr: address, reason };
     let connect = http::build_connect(url, proxy.authorization.as_deref()).map_err(CheckError::InvalidUrl)?;
     tcp.write_all(&connect).await.map_err(|e| refused(format!("proxy: {}", io_reason(&e))))?;
-    let mut buf = Vec::with_capacity(256);
-    let response = read_status_line(tcp, &mut buf, Instant::now(), &mut Trace::default())
-        .await
-        .map_err(|e| refused(format!("proxy did not answer CONNECT: {e}")))?;
-    if !(200..300).contains(&response.code) {
-        return Err(refused(format!("proxy refused the tunnel: {response}")));
+    // The whole head of a 2xx, since the tunnel starts right after it.
+    let mut parser = http::HeadParser::new(|code| (200..300).contains(&code));
+    read_head(tcp, &mut parser, None).await.map_err(|e| refused(format!("proxy did not answer CONNECT: {e}")))?;
+    let head = parser.into_head().ok_or_else(|| refused("proxy did not answer CONNECT".into()))?;
+    if !(200..300).contains(&head.response.code) {
+        return Err(refused(format!("proxy refused the tunnel: {}", head.response)));
     }
-    // The rest of the proxy's head; the tunnel starts right after it.
-    if http::head_end(&buf).is_none() && read_headers(tcp, &mut buf).await.is_none() {
+    if head.cut.is_some() {
         return Err(refused("proxy's answer to CONNECT did not end".into()));
     }
     Ok(())
@@ -209,6 +226,15 @@ fn apply_headers(response: &mut Response, headers: &[(String, String)]) {
     response.blocked_by = blocked::blocked_by(response.code, headers);
 }
 
+/// Whether a hop to `current` gets the `-H` headers given for `original`.
+/// They may hold secrets (`Authorization`, `Cookie`), so, as in curl since
+/// CVE-2018-1000007, only the origin they were given for (scheme, host,
+/// port) gets them, unless `--location-trusted`; never over http once the
+/// chain went from https to http.
+fn sends_user_headers(original: &Url, current: &Url, trusted: bool, downgraded: bool) -> bool {
+    original.origin() == current.origin() || (trusted && !downgraded)
+}
+
 /// Where a redirect leads, or why it is not followed.
 fn next_hop(current: &Url, location: &str, hops: &[Hop], max: usize) -> Result<Url, CheckError> {
     let shown = crate::http::quote(location.as_bytes());
@@ -228,76 +254,43 @@ fn next_hop(current: &Url, location: &str, hops: &[Hop], max: usize) -> Result<U
     Ok(next)
 }
 
-/// Reads up to the end of the first line, never more than
-/// [`http::MAX_STATUS_LINE`] bytes, and gives up as soon as the bytes cannot
-/// be the start of a status line. What was read past the line stays in `buf`.
-async fn read_status_line<S: AsyncRead + Unpin>(
+/// Feeds what the server sends into `parser` until the head is as complete
+/// as it needs to be; notes the time to the first byte if given a trace.
+/// Bytes after the head may be read and are dropped: we hang up after an
+/// answer, and after CONNECT the server says nothing until our TLS hello.
+async fn read_head<S: AsyncRead + Unpin>(
     stream: &mut S,
-    buf: &mut Vec<u8>,
-    sent: Instant,
-    trace: &mut Trace,
-) -> Result<Response, CheckError> {
+    parser: &mut http::HeadParser,
+    mut ttfb: Option<(Instant, &mut Trace)>,
+) -> Result<(), CheckError> {
     let mut chunk = [0u8; 2048];
     loop {
-        let room = chunk.len().min(http::MAX_STATUS_LINE - buf.len());
-        let n = match stream.read(&mut chunk[..room]).await {
+        let n = match stream.read(&mut chunk).await {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
             Err(e) => return Err(read_write_error(Phase::Read, &e)),
         };
         if n == 0 {
-            return match buf.is_empty() {
-                true => {
-                    Err(CheckError::Protocol("empty response: the server closed the connection without a byte".into()))
-                }
-                false => http::parse_status_line(buf).map_err(CheckError::Protocol),
-            };
+            return parser.eof().map_err(CheckError::Protocol);
         }
-        if buf.is_empty() {
+        if let Some((sent, trace)) = ttfb.take() {
             trace.ttfb = Some(sent.elapsed());
         }
-        let searched = buf.len();
-        buf.extend_from_slice(&chunk[..n]);
-        if !http::could_be_status_line(buf) {
-            return Err(not_http(buf));
-        }
-        if let Some(end) = http::line_end(&buf[searched..]) {
-            return http::parse_status_line(&buf[..searched + end]).map_err(CheckError::Protocol);
-        }
-        if buf.len() >= http::MAX_STATUS_LINE {
-            return Err(CheckError::Protocol(format!(
-                "status line too long: no line end in the first {} bytes",
-                http::MAX_STATUS_LINE
-            )));
+        if let http::Fed::Done { .. } = parser.feed(&chunk[..n]).map_err(CheckError::Protocol)? {
+            return Ok(());
         }
     }
 }
 
-/// Reads on to the end of the head (at most [`http::MAX_HEAD`] bytes in all)
-/// and parses its headers; `None` if the head does not end in time or room.
-async fn read_headers<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> Option<Vec<(String, String)>> {
-    let mut chunk = [0u8; 2048];
-    loop {
-        if let Some(end) = http::head_end(buf) {
-            return Some(http::parse_headers(&buf[..end]));
-        }
-        let room = chunk.len().min(http::MAX_HEAD.saturating_sub(buf.len()));
-        if room == 0 {
-            return None;
-        }
-        match stream.read(&mut chunk[..room]).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
-fn not_http(received: &[u8]) -> CheckError {
-    let hint = match received.first() {
-        Some(0x15 | 0x16) => " (that is TLS: try https://)",
-        _ => "",
+/// Why `-L` cannot go on from a redirect whose head ended before a
+/// `Location`: following nothing would report the 3xx as the final answer.
+fn location_cut(code: u16, cut: http::Cut, timeout: Duration) -> String {
+    let why = match cut {
+        http::Cut::Limit => format!("is over {} KiB", http::MAX_HEAD / 1024),
+        http::Cut::Eof => "ended (the server closed the connection)".into(),
+        http::Cut::Deadline => format!("was not complete after {}", HumanDuration(timeout)),
     };
-    CheckError::Protocol(format!("not an HTTP/1.x response: {}{hint}", http::quote(received)))
+    format!("the {code}'s head {why} and no Location came before that, so -L cannot follow it")
 }
 
 fn tls_error(error: io::Error) -> CheckError {
@@ -368,13 +361,28 @@ mod tests {
     }
 
     #[test]
+    fn user_headers_go_to_their_own_origin_only() {
+        let original = url("https://a.test/start");
+        for (hop, plain, trusted) in [
+            ("https://a.test:443/other?q", true, true),
+            ("https://a.test:8443/", false, true),
+            ("https://b.test/", false, true),
+            ("http://a.test/", false, true),
+        ] {
+            assert_eq!(sends_user_headers(&original, &url(hop), false, false), plain, "{hop}");
+            assert_eq!(sends_user_headers(&original, &url(hop), true, false), trusted, "{hop} trusted");
+        }
+        // After https -> http, only the original origin gets them, trusted or not.
+        assert!(!sends_user_headers(&original, &url("http://b.test/"), true, true));
+        assert!(!sends_user_headers(&original, &url("https://b.test/"), true, true));
+        assert!(sends_user_headers(&original, &url("https://a.test/back"), true, true));
+    }
+
+    #[test]
     fn headers_add_location_retry_after_and_blocks() {
         let mut response = Response::new(crate::outcome::HttpVersion::Http11, 503, "");
         let headers = vec![("retry-after".to_string(), "30".to_string()), ("server".into(), "nginx".into())];
         apply_headers(&mut response, &headers);
-        assert_eq!(
-            (response.retry_after, response.blocked_by, response.location),
-            (Some(30), Some("rate-limit"), None)
-        );
+        assert_eq!((response.retry_after, response.blocked_by, response.location), (Some(30), None, None));
     }
 }

@@ -84,10 +84,16 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = Method::Get, help_heading = CHECKING)]
     pub method: Method,
 
-    /// Add or replace a request header, 'Name: value' (repeatable)
+    /// Add or replace a request header, 'Name: value' (repeatable; with -L, sent
+    /// only to the URL's own origin)
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = http::parse_header,
           help_heading = CHECKING)]
     pub headers: Vec<(String, String)>,
+
+    /// With -L, send the -H headers to every hop, not only to the URL's own
+    /// origin (never after a redirect from https to http)
+    #[arg(long, help_heading = CHECKING)]
+    pub location_trusted: bool,
 
     /// The User-Agent header [default: statuscheck/VERSION]
     #[arg(short = 'A', long, value_name = "TEXT", value_parser = parse_user_agent, help_heading = CHECKING)]
@@ -315,6 +321,7 @@ impl Config {
             Method::Head => "HEAD",
         };
         request.headers.extend(cli.headers);
+        request.location_trusted = cli.location_trusted;
         let family = match (cli.ipv4, cli.ipv6) {
             (true, _) => Some(Family::V4),
             (_, true) => Some(Family::V6),
@@ -495,7 +502,12 @@ mod tests {
     fn request_options_build_the_spec() {
         let c = config(&["--method", "head", "-A", "probe/2", "-H", "X-A: 1", "-u", "x"]);
         assert_eq!(c.request.method, "HEAD");
-        assert_eq!(c.request.headers, [("User-Agent".into(), "probe/2".into()), ("X-A".into(), "1".into())]);
+        assert_eq!(
+            (c.request.user_agent.as_str(), c.request.headers.as_slice()),
+            ("probe/2", &[("X-A".into(), "1".into())][..])
+        );
+        assert!(!c.request.location_trusted);
+        assert!(config(&["--location-trusted", "-u", "x"]).request.location_trusted);
         assert!(parse(&["-H", "Bad Name: x", "-u", "x"]).is_err());
         assert!(parse(&["-A", "a\rb", "-u", "x"]).is_err());
         assert_eq!(config(&["-6", "-u", "x"]).family, Some(Family::V6));

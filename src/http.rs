@@ -8,20 +8,29 @@ use crate::outcome::{HttpVersion, Response};
 /// The longest status line we read before calling the response malformed.
 pub const MAX_STATUS_LINE: usize = 8 * 1024;
 
-/// The most of a response head (status line and headers) we ever read.
-pub const MAX_HEAD: usize = 16 * 1024;
+/// The most of a response head we ever read: every interim (1xx) head and
+/// the final one together. curl's limit (CURL_MAX_HTTP_HEADER), so any head
+/// curl accepts, we read whole.
+pub const MAX_HEAD: usize = 100 * 1024;
 
 /// What to send besides the URL: method and headers, from the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestSpec {
     pub method: &'static str,
-    /// Headers that replace the defaults of the same name or are added.
+    /// `-A` (or ours): sent to every hop of a redirect chain, as curl does.
+    pub user_agent: String,
+    /// `-H`: headers that replace the defaults of the same name or are added.
+    /// They may hold secrets, so they go only to the origin they were given
+    /// for (see `check::sends_user_headers`).
     pub headers: Vec<(String, String)>,
+    /// `--location-trusted`: send `headers` to every hop, except after a
+    /// downgrade from https to http.
+    pub location_trusted: bool,
 }
 
 impl RequestSpec {
     pub fn get(user_agent: &str) -> Self {
-        RequestSpec { method: "GET", headers: vec![("User-Agent".into(), user_agent.into())] }
+        RequestSpec { method: "GET", user_agent: user_agent.into(), headers: Vec::new(), location_trusted: false }
     }
 }
 
@@ -48,15 +57,21 @@ const QUOTE_LIMIT: usize = 64;
 /// `Connection: close` because we read the head and hang up; the fragment is
 /// never sent; user-info was stripped when the line was parsed. Every byte of
 /// the target and Host is checked to be visible ASCII, so nothing in a URL can
-/// inject a header, whatever the URL parser let through.
-pub fn build_request(url: &Url, spec: &RequestSpec) -> Result<Vec<u8>, String> {
-    build(url, spec, &url[Position::BeforePath..Position::AfterQuery], None)
+/// inject a header, whatever the URL parser let through. The `-H` headers go
+/// in only when `user_headers` says so.
+pub fn build_request(url: &Url, spec: &RequestSpec, user_headers: bool) -> Result<Vec<u8>, String> {
+    build(url, spec, user_headers, &url[Position::BeforePath..Position::AfterQuery], None)
 }
 
 /// The same request for an http proxy: the target in absolute form, and the
 /// proxy's credentials if it has some.
-pub fn build_proxy_request(url: &Url, spec: &RequestSpec, authorization: Option<&str>) -> Result<Vec<u8>, String> {
-    build(url, spec, &url[..Position::AfterQuery], authorization)
+pub fn build_proxy_request(
+    url: &Url,
+    spec: &RequestSpec,
+    user_headers: bool,
+    authorization: Option<&str>,
+) -> Result<Vec<u8>, String> {
+    build(url, spec, user_headers, &url[..Position::AfterQuery], authorization)
 }
 
 /// `CONNECT host:port`, to open a tunnel through a proxy for https.
@@ -71,7 +86,13 @@ pub fn build_connect(url: &Url, authorization: Option<&str>) -> Result<Vec<u8>, 
     Ok(request.into_bytes())
 }
 
-fn build(url: &Url, spec: &RequestSpec, target: &str, authorization: Option<&str>) -> Result<Vec<u8>, String> {
+fn build(
+    url: &Url,
+    spec: &RequestSpec,
+    user_headers: bool,
+    target: &str,
+    authorization: Option<&str>,
+) -> Result<Vec<u8>, String> {
     let target = if target.is_empty() { "/" } else { target };
     let host = url.host_str().ok_or("URL has no host")?;
     if let Some(bad) = target.bytes().chain(host.bytes()).find(|b| !b.is_ascii_graphic()) {
@@ -83,11 +104,12 @@ fn build(url: &Url, spec: &RequestSpec, target: &str, authorization: Option<&str
         None => host.to_owned(),
     };
     let mut headers: Vec<(&str, &str)> =
-        vec![("Host", &host), ("User-Agent", ""), ("Accept", "*/*"), ("Connection", "close")];
+        vec![("Host", &host), ("User-Agent", &spec.user_agent), ("Accept", "*/*"), ("Connection", "close")];
     if let Some(credentials) = authorization {
         headers.push(("Proxy-Authorization", credentials));
     }
-    for (name, value) in &spec.headers {
+    let user = if user_headers { &spec.headers[..] } else { &[] };
+    for (name, value) in user {
         match headers.iter_mut().find(|(known, _)| known.eq_ignore_ascii_case(name)) {
             Some(known) => known.1 = value,
             None => headers.push((name, value)),
@@ -106,46 +128,247 @@ fn build(url: &Url, spec: &RequestSpec, target: &str, authorization: Option<&str
     Ok(request)
 }
 
-/// Where the head ends in `buf`: the index just past its blank line
-/// (`\r\n\r\n`, or `\n\n` from liberal servers).
-pub fn head_end(buf: &[u8]) -> Option<usize> {
-    let mut line_start = 0;
-    for (i, &b) in buf.iter().enumerate() {
-        if b == b'\n' {
-            let line = &buf[line_start..i];
-            if line.is_empty() || line == b"\r" {
-                return Some(i + 1);
-            }
-            line_start = i + 1;
-        }
-    }
-    None
-}
-
-/// The header fields of a head (after the status line), names lower-cased.
-/// Lines that are not `name: value` are skipped: headers only ever add to an
-/// answer we already have.
-pub fn parse_headers(head: &[u8]) -> Vec<(String, String)> {
-    head.split(|&b| b == b'\n')
-        .skip(1)
-        .filter_map(|line| {
-            let line = String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line)).into_owned();
-            let (name, value) = line.split_once(':')?;
-            Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        })
-        .collect()
-}
-
 /// `Retry-After` in its delay-seconds form (the HTTP-date form is not read).
 pub fn retry_after_seconds(value: &str) -> Option<u64> {
     value.trim().parse().ok()
 }
 
-/// Where the first line in `buf` ends: the length of the line without its
-/// terminator. `\n` alone is accepted as well as `\r\n`.
-pub fn line_end(buf: &[u8]) -> Option<usize> {
-    let newline = buf.iter().position(|&b| b == b'\n')?;
-    Some(if newline > 0 && buf[newline - 1] == b'\r' { newline - 1 } else { newline })
+/// Why a final head ended before its blank line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    /// It was still going at [`MAX_HEAD`].
+    Limit,
+    /// The server closed the connection.
+    Eof,
+    /// The check's deadline came first.
+    Deadline,
+}
+
+/// A final response head, as much of it as was read.
+#[derive(Debug)]
+pub struct Head {
+    pub response: Response,
+    /// Header fields, names lower-cased, in arrival order; empty when the
+    /// code's headers were not wanted.
+    pub headers: Vec<(String, String)>,
+    /// `Some` when the headers were wanted but did not all arrive; the ones
+    /// in `headers` did, each whole.
+    pub cut: Option<Cut>,
+}
+
+/// What [`HeadParser::feed`] made of a chunk.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Fed {
+    /// Read on.
+    More,
+    /// The head is as complete as it will be; `used` bytes of the chunk
+    /// belonged to it (the rest is body or, after CONNECT, the tunnel).
+    Done { used: usize },
+}
+
+/// Where in the response the parser is.
+#[derive(Debug, PartialEq, Eq)]
+enum Part {
+    StatusLine,
+    /// The header fields of a 1xx, read to their blank line and dropped.
+    Interim,
+    Headers,
+    Done,
+}
+
+/// Reads a response head from chunks however they are split: line ends are
+/// found across chunk boundaries, interim 1xx heads are skipped (RFC 9110
+/// 15.2), header fields are kept as each line completes, and all heads
+/// together are bounded by [`MAX_HEAD`]. No I/O: the caller feeds it.
+#[derive(Debug)]
+pub struct HeadParser {
+    /// Whether a final code's headers are read; if not, the head is done at
+    /// its status line.
+    wants_headers: fn(u16) -> bool,
+    part: Part,
+    /// The line being read, without its `\n` (bounded by the limits).
+    line: Vec<u8>,
+    /// Bytes of head taken so far, every head together.
+    taken: usize,
+    interim: usize,
+    response: Option<Response>,
+    headers: Vec<(String, String)>,
+    cut: Option<Cut>,
+}
+
+impl HeadParser {
+    pub fn new(wants_headers: fn(u16) -> bool) -> Self {
+        HeadParser {
+            wants_headers,
+            part: Part::StatusLine,
+            line: Vec::with_capacity(256),
+            taken: 0,
+            interim: 0,
+            response: None,
+            headers: Vec::new(),
+            cut: None,
+        }
+    }
+
+    /// Takes the next bytes received. An error is a protocol error: bytes
+    /// that cannot be a status line, a malformed or too long one, a `101`
+    /// we never asked for, or interim heads filling the limit.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<Fed, String> {
+        let mut used = 0;
+        while used < chunk.len() && self.part != Part::Done {
+            let room = MAX_HEAD - self.taken;
+            if room == 0 {
+                break;
+            }
+            let rest = &chunk[used..chunk.len().min(used + room)];
+            let newline = rest.iter().position(|&b| b == b'\n');
+            let piece = &rest[..newline.unwrap_or(rest.len())];
+            let taken = piece.len() + usize::from(newline.is_some());
+            self.taken += taken;
+            used += taken;
+            self.line.extend_from_slice(piece);
+            if self.part == Part::StatusLine {
+                self.check_status_line_so_far()?;
+            }
+            if newline.is_some() {
+                let mut line = std::mem::take(&mut self.line);
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                self.on_line(&line)?;
+            }
+        }
+        match self.part {
+            Part::Done => Ok(Fed::Done { used }),
+            _ if self.taken < MAX_HEAD => Ok(Fed::More),
+            Part::Headers => {
+                self.stop(Cut::Limit);
+                Ok(Fed::Done { used })
+            }
+            _ => Err(format!(
+                "no final response in the first {} KiB: {} interim (1xx) responses",
+                MAX_HEAD / 1024,
+                self.interim
+            )),
+        }
+    }
+
+    /// The server closed the connection. A status line without its line
+    /// end still counts (liberal servers), a head without its blank line is
+    /// [`Cut::Eof`]; nothing at all, or only interim heads, is an error.
+    pub fn eof(&mut self) -> Result<(), String> {
+        match self.part {
+            Part::StatusLine if self.taken == 0 => {
+                Err("empty response: the server closed the connection without a byte".into())
+            }
+            Part::StatusLine if !self.line.is_empty() => {
+                let line = std::mem::take(&mut self.line);
+                self.on_line(line.strip_suffix(b"\r").unwrap_or(&line))?;
+                match self.part {
+                    Part::Headers => self.stop(Cut::Eof),
+                    Part::Done => {}
+                    _ => return Err(self.closed_after_interim()),
+                }
+                Ok(())
+            }
+            Part::StatusLine | Part::Interim => Err(self.closed_after_interim()),
+            Part::Headers => {
+                self.stop(Cut::Eof);
+                Ok(())
+            }
+            Part::Done => Ok(()),
+        }
+    }
+
+    /// The deadline came: what was read is all there is.
+    pub fn deadline(&mut self) {
+        if self.part == Part::Headers {
+            self.stop(Cut::Deadline);
+        }
+    }
+
+    /// The final response's status, once its status line is read.
+    pub fn status(&self) -> Option<&Response> {
+        self.response.as_ref()
+    }
+
+    /// The final head; `None` until its status line was read.
+    pub fn into_head(self) -> Option<Head> {
+        Some(Head { response: self.response?, headers: self.headers, cut: self.cut })
+    }
+
+    /// Gives up at once on bytes that cannot grow into a status line, or
+    /// a status line longer than [`MAX_STATUS_LINE`].
+    fn check_status_line_so_far(&self) -> Result<(), String> {
+        if !could_be_status_line(&self.line) {
+            return Err(not_http(&self.line));
+        }
+        if self.line.len() >= MAX_STATUS_LINE {
+            return Err(format!("status line too long: no line end in the first {MAX_STATUS_LINE} bytes"));
+        }
+        Ok(())
+    }
+
+    /// One whole line, without its line end.
+    fn on_line(&mut self, line: &[u8]) -> Result<(), String> {
+        match self.part {
+            Part::StatusLine => {
+                let response = parse_status_line(line)?;
+                match response.code {
+                    101 => return Err("unsolicited 101 Switching Protocols: no upgrade was asked for".into()),
+                    100..=199 => {
+                        self.interim += 1;
+                        self.part = Part::Interim;
+                    }
+                    code => {
+                        self.part = if (self.wants_headers)(code) { Part::Headers } else { Part::Done };
+                        self.response = Some(response);
+                    }
+                }
+            }
+            Part::Interim if line.is_empty() => self.part = Part::StatusLine,
+            Part::Interim => {}
+            Part::Headers if line.is_empty() => self.part = Part::Done,
+            Part::Headers => self.add_header(line),
+            Part::Done => {}
+        }
+        Ok(())
+    }
+
+    /// A `name: value` field; a line starting with a space or tab continues
+    /// the one before (obsolete folding, RFC 9112 5.2); other lines are
+    /// skipped: headers only ever add to an answer we already have.
+    fn add_header(&mut self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        if text.starts_with([' ', '\t']) {
+            if let Some((_, value)) = self.headers.last_mut() {
+                value.push(' ');
+                value.push_str(text.trim());
+            }
+            return;
+        }
+        if let Some((name, value)) = text.split_once(':') {
+            self.headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+    }
+
+    fn stop(&mut self, cut: Cut) {
+        self.cut = Some(cut);
+        self.part = Part::Done;
+    }
+
+    fn closed_after_interim(&self) -> String {
+        format!("the server closed the connection after {} interim (1xx) responses and no final one", self.interim)
+    }
+}
+
+/// The error for bytes that are not HTTP/1.x, naming TLS when it is TLS.
+pub fn not_http(received: &[u8]) -> String {
+    let hint = match received.first() {
+        Some(0x15 | 0x16) => " (that is TLS: try https://)",
+        _ => "",
+    };
+    format!("not an HTTP/1.x response: {}{hint}", quote(received))
 }
 
 /// Whether `received` can still grow into a status line. Lets the reader give
@@ -201,7 +424,7 @@ mod tests {
 
     fn request(url: &str) -> String {
         let url = Url::parse(url).unwrap();
-        String::from_utf8(build_request(&url, &RequestSpec::get("statuscheck/test")).unwrap()).unwrap()
+        String::from_utf8(build_request(&url, &RequestSpec::get("statuscheck/test"), true).unwrap()).unwrap()
     }
 
     fn first_two_lines(request: &str) -> Vec<&str> {
@@ -259,20 +482,29 @@ mod tests {
         let url = Url::parse("http://example.com/").unwrap();
         let spec = RequestSpec {
             method: "HEAD",
+            user_agent: "a/1".into(),
             headers: vec![("user-agent".into(), "probe/1".into()), ("X-Token".into(), "abc".into())],
+            location_trusted: false,
         };
-        let text = String::from_utf8(build_request(&url, &spec).unwrap()).unwrap();
+        let text = String::from_utf8(build_request(&url, &spec, true).unwrap()).unwrap();
         assert_eq!(
             text,
             "HEAD / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: probe/1\r\nAccept: */*\r\n\
              Connection: close\r\nX-Token: abc\r\n\r\n"
+        );
+        // Without the -H headers (another origin): the defaults and -A's agent.
+        let text = String::from_utf8(build_request(&url, &spec, false).unwrap()).unwrap();
+        assert_eq!(
+            text,
+            "HEAD / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: a/1\r\nAccept: */*\r\nConnection: close\r\n\r\n"
         );
     }
 
     #[test]
     fn proxy_requests_use_absolute_form_and_connect() {
         let url = Url::parse("http://example.com:8080/p?q#f").unwrap();
-        let text = String::from_utf8(build_proxy_request(&url, &RequestSpec::get("t"), Some("Basic eA==")).unwrap());
+        let text =
+            String::from_utf8(build_proxy_request(&url, &RequestSpec::get("t"), true, Some("Basic eA==")).unwrap());
         let text = text.unwrap();
         assert!(text.starts_with("GET http://example.com:8080/p?q HTTP/1.1\r\nHost: example.com:8080\r\n"), "{text}");
         assert!(text.contains("\r\nProxy-Authorization: Basic eA==\r\n"));
@@ -290,22 +522,182 @@ mod tests {
         }
     }
 
+    /// Wants the headers of every final code, as for a 3xx.
+    fn all(_: u16) -> bool {
+        true
+    }
+
+    /// Feeds `chunks` in turn, then the end of the connection if the head
+    /// was not done by then.
+    fn parse_chunks<'a>(chunks: impl IntoIterator<Item = &'a [u8]>, wants: fn(u16) -> bool) -> Result<Head, String> {
+        let mut parser = HeadParser::new(wants);
+        let mut done = false;
+        for chunk in chunks {
+            done = matches!(parser.feed(chunk)?, Fed::Done { .. });
+            if done {
+                break;
+            }
+        }
+        if !done {
+            parser.eof()?;
+        }
+        Ok(parser.into_head().expect("a final head"))
+    }
+
+    fn parse_whole(bytes: &[u8]) -> Result<Head, String> {
+        parse_chunks([bytes], all)
+    }
+
+    fn summary(head: &Head) -> (u16, String, Vec<(String, String)>, Option<Cut>) {
+        (head.response.code, head.response.reason.clone(), head.headers.clone(), head.cut)
+    }
+
+    const INTERIM_THEN_REDIRECT: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n\
+        HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n\
+        HTTP/1.1 301 Moved Permanently\r\nLocation: /next\r\nServer:  cloudflare \r\nbogus\r\n\r\nbody";
+
     #[test]
-    fn heads_end_at_the_blank_line_and_headers_parse() {
-        let head = b"HTTP/1.1 301 Moved\r\nLocation: /next\r\nServer:  cloudflare \r\nbogus\r\n\r\nbody";
-        assert_eq!(head_end(head), Some(head.len() - 4));
-        assert_eq!(head_end(b"HTTP/1.1 200 OK\nA: b\n\nbody"), Some(22));
-        assert_eq!(head_end(b"HTTP/1.1 200 OK\r\nA: b\r\n"), None);
-        let headers = parse_headers(&head[..head_end(head).unwrap()]);
-        assert_eq!(headers, [("location".into(), "/next".into()), ("server".into(), "cloudflare".into())]);
+    fn interim_responses_are_skipped_and_headers_kept() {
+        let head = parse_whole(INTERIM_THEN_REDIRECT).unwrap();
+        let expected = vec![("location".into(), "/next".into()), ("server".into(), "cloudflare".into())];
+        assert_eq!(summary(&head), (301, "Moved Permanently".into(), expected, None));
+        let mut parser = HeadParser::new(all);
+        assert_eq!(parser.feed(INTERIM_THEN_REDIRECT), Ok(Fed::Done { used: INTERIM_THEN_REDIRECT.len() - 4 }));
     }
 
     #[test]
-    fn line_end_accepts_crlf_and_bare_lf() {
-        assert_eq!(line_end(b"HTTP/1.1 200 OK\r\nrest"), Some(15));
-        assert_eq!(line_end(b"HTTP/1.1 200 OK\nrest"), Some(15));
-        assert_eq!(line_end(b"\n"), Some(0));
-        assert_eq!(line_end(b"HTTP/1.1 200 OK"), None);
+    fn every_split_position_and_byte_by_byte_give_the_same_head() {
+        let whole = summary(&parse_whole(INTERIM_THEN_REDIRECT).unwrap());
+        for at in 0..=INTERIM_THEN_REDIRECT.len() {
+            let (a, b) = INTERIM_THEN_REDIRECT.split_at(at);
+            assert_eq!(summary(&parse_chunks([a, b], all).unwrap()), whole, "split at {at}");
+        }
+        let bytes = INTERIM_THEN_REDIRECT.chunks(1);
+        assert_eq!(summary(&parse_chunks(bytes, all).unwrap()), whole);
+        let bare = b"HTTP/1.1 102 Processing\n\nHTTP/1.0 404 Not Found\n\n";
+        for at in 0..=bare.len() {
+            let (a, b) = bare.split_at(at);
+            let head = parse_chunks([a, b], |_| false).unwrap();
+            assert_eq!(summary(&head), (404, "Not Found".into(), vec![], None), "split at {at}");
+        }
+    }
+
+    #[test]
+    fn a_line_end_split_between_cr_and_lf() {
+        let head = parse_chunks([&b"HTTP/1.1 200 OK\r"[..], b"\n"], |_| false).unwrap();
+        assert_eq!((head.response.code, head.response.reason.as_str()), (200, "OK"));
+        let head = parse_chunks([&b"HTTP/1.1 302 Found\r\nLocation: /a\r"[..], b"\n\r", b"\n"], all).unwrap();
+        assert_eq!(summary(&head), (302, "Found".into(), vec![("location".into(), "/a".into())], None));
+    }
+
+    #[test]
+    fn bare_lf_line_ends_and_folded_headers() {
+        let head =
+            parse_whole(b"HTTP/1.1 100 Continue\n\nHTTP/1.1 503 Busy\nRetry-After: 5\nX-A: one\n two\n\n").unwrap();
+        let expected = vec![("retry-after".into(), "5".into()), ("x-a".into(), "one two".into())];
+        assert_eq!(summary(&head), (503, "Busy".into(), expected, None));
+    }
+
+    #[test]
+    fn codes_whose_headers_are_not_wanted_end_at_the_status_line() {
+        let mut parser = HeadParser::new(|code| code != 200);
+        assert_eq!(parser.feed(b"HTTP/1.1 200 OK\r\nServer: x\r\n"), Ok(Fed::Done { used: 17 }));
+        let head = parser.into_head().unwrap();
+        assert_eq!((head.response.code, head.headers.len(), head.cut), (200, 0, None));
+    }
+
+    #[test]
+    fn interim_heads_count_toward_one_limit() {
+        let endless = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(MAX_HEAD / 25 + 10);
+        let err = parse_whole(&endless).unwrap_err();
+        assert!(err.starts_with("no final response in the first 100 KiB: "), "{err}");
+        // Fed in small pieces, the error comes at the limit, not later.
+        let mut parser = HeadParser::new(all);
+        let mut fed = 0;
+        let err = loop {
+            match parser.feed(&endless[fed..fed + 100]) {
+                Ok(Fed::More) => fed += 100,
+                Ok(done) => panic!("{done:?}"),
+                Err(err) => break err,
+            }
+        };
+        assert!(fed < MAX_HEAD && fed + 100 >= MAX_HEAD, "{fed}: {err}");
+    }
+
+    #[test]
+    fn a_location_early_in_an_over_limit_head_is_kept() {
+        let mut head = b"HTTP/1.1 301 Moved\r\nLocation: https://a.test/next\r\n".to_vec();
+        while head.len() < MAX_HEAD + 4096 {
+            head.extend_from_slice(b"X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        }
+        head.extend_from_slice(b"Late: yes\r\n\r\n");
+        for chunk_size in [1, 1000, 4096, head.len()] {
+            let parsed = parse_chunks(head.chunks(chunk_size), all).unwrap();
+            assert_eq!(parsed.cut, Some(Cut::Limit));
+            assert_eq!(parsed.headers[0], ("location".into(), "https://a.test/next".into()));
+            assert!(!parsed.headers.iter().any(|(name, _)| name == "late"));
+            let padding = &parsed.headers[1..];
+            assert!(padding.iter().all(|(_, value)| value.len() == 59), "only whole fields");
+        }
+        // A 30 KiB head is read whole.
+        let mut big = b"HTTP/1.1 301 Moved\r\n".to_vec();
+        big.extend(b"X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n".repeat(400));
+        big.extend_from_slice(b"Location: /last\r\n\r\n");
+        let parsed = parse_whole(&big).unwrap();
+        assert_eq!((parsed.cut, parsed.headers.last().unwrap().1.as_str()), (None, "/last"));
+    }
+
+    #[test]
+    fn unsolicited_101_is_an_error() {
+        let err = parse_whole(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n").unwrap_err();
+        assert!(err.contains("101 Switching Protocols"), "{err}");
+        let err = parse_whole(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching\r\n\r\n").unwrap_err();
+        assert!(err.contains("101"), "{err}");
+    }
+
+    #[test]
+    fn ends_of_the_connection() {
+        assert!(parse_whole(b"").unwrap_err().starts_with("empty response"));
+        let err = parse_whole(b"HTTP/1.1 100 Continue\r\n\r\n").unwrap_err();
+        assert!(err.contains("after 1 interim (1xx) responses and no final one"), "{err}");
+        assert!(parse_whole(b"HTTP/1.1 103 Early Hints\r\nLink: x").is_err());
+        let head = parse_chunks([&b"HTTP/1.1 200 OK"[..]], |_| false).unwrap();
+        assert_eq!((head.response.code, head.cut), (200, None));
+        let head = parse_whole(b"HTTP/1.1 301 Moved\r").unwrap();
+        assert_eq!((head.response.reason.as_str(), head.cut), ("Moved", Some(Cut::Eof)));
+        let head = parse_whole(b"HTTP/1.1 301 Moved\r\nServer: x\r\nLocation: /ha").unwrap();
+        assert_eq!((head.headers.len(), head.cut), (1, Some(Cut::Eof)), "a cut field is not kept");
+    }
+
+    #[test]
+    fn the_deadline_keeps_what_was_read() {
+        let mut parser = HeadParser::new(all);
+        assert!(parser.status().is_none());
+        assert_eq!(parser.feed(b"HTTP/1.1 308 P\r\nLocation: /x\r\nA:"), Ok(Fed::More));
+        assert_eq!(parser.status().map(|r| r.code), Some(308));
+        parser.deadline();
+        let head = parser.into_head().unwrap();
+        assert_eq!((head.headers.len(), head.cut), (1, Some(Cut::Deadline)));
+    }
+
+    #[test]
+    fn non_http_bytes_and_long_status_lines_fail_early() {
+        let mut parser = HeadParser::new(all);
+        let err = parser.feed(b"\x15\x03\x01\x00\x02").unwrap_err();
+        assert!(err.starts_with("not an HTTP/1.x response: \"\\x15") && err.ends_with("(that is TLS: try https://)"));
+        let mut parser = HeadParser::new(all);
+        assert!(parser.feed(b"hel").is_err(), "no need to wait for a line end");
+        let mut parser = HeadParser::new(all);
+        assert_eq!(parser.feed(b"HTTP/1.1 100 Continue\r\n\r\nHT"), Ok(Fed::More));
+        assert!(parser.feed(b"ML>").unwrap_err().contains("not an HTTP/1.x response"));
+        let mut long = b"HTTP/1.1 200 ".to_vec();
+        long.resize(MAX_STATUS_LINE, b'a');
+        let err = parse_whole(&long).unwrap_err();
+        assert_eq!(err, "status line too long: no line end in the first 8192 bytes");
+        long.truncate(MAX_STATUS_LINE - 1);
+        long.push(b'\n');
+        assert_eq!(parse_whole(&long).unwrap().response.code, 200);
+        assert!(parse_whole(b"HTTP/1.1 200 OK\r\r\n\r\n").unwrap_err().starts_with("malformed status line"));
     }
 
     #[test]
