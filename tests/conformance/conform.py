@@ -135,7 +135,14 @@ def make_pki(d):
         "-in", p("expired.csr"), "-startdate", "20200101000000Z", "-enddate", "20210101000000Z",
         "-extfile", ext, "-extensions", "expired", "-out", p("expired.pem"))
 
+    # An intermediate that expired under a leaf that has not (cross-signed chains do this).
+    key("oldint"); csr("oldint", "statuscheck conformance expired intermediate")
+    run("openssl", "ca", "-batch", "-notext", "-config", p("ca.cnf"), "-cert", p("root.pem"), "-keyfile", p("root.key"),
+        "-in", p("oldint.csr"), "-startdate", "20200101000000Z", "-enddate", "20210101000000Z",
+        "-extfile", ext, "-extensions", "int", "-out", p("oldint.pem"))
+    key("underold"); csr("underold", "good.test"); sign("underold", "oldint", "leaf")
     cat = lambda out, *parts: write(p(out), "".join(open(p(x)).read() for x in parts))  # noqa: E731
+    cat("underold-chain.pem", "underold.pem", "oldint.pem")
     for leaf in ["ecdsa", "rsa", "other", "expired"]:
         cat(leaf + "-chain.pem", leaf + ".pem", "int.pem")
         cat(leaf + "-full.pem", leaf + "-chain.pem", leaf + ".key")  # haproxy wants cert+chain+key in one
@@ -195,6 +202,7 @@ http {{
     keepalive_timeout 30s;
     server {{
         listen {LOOP}:{ports['ng_http']};
+        listen [::1]:{ports['ng_http']};
         server_name plain.test;
         location = /final {{ return 200 "final\\n"; }}
 {codes}
@@ -236,6 +244,7 @@ http {{
 {tls(ports['ng_noint'], 'noint.test', pki('ecdsa.pem'), pki('ecdsa.key'))}
 {tls(ports['ng_expired'], 'expired.test', pki('expired-chain.pem'), pki('expired.key'))}
 {tls(ports['ng_wrong'], 'good.test', pki('other-chain.pem'), pki('other.key'))}
+{tls(ports['ng_oldint'], 'good.test', pki('underold-chain.pem'), pki('underold.key'))}
 {tls(ports['ng_self'], 'self.test', pki('self.pem'), pki('self.key'))}
 {tls(ports['ng_tls12'], 'tls12.test', pki('ecdsa-chain.pem'), pki('ecdsa.key'), '        ssl_protocols TLSv1.2;')}
 {tls(ports['ng_tls13'], 'tls13.test', pki('ecdsa-chain.pem'), pki('ecdsa.key'), '        ssl_protocols TLSv1.3;')}
@@ -256,9 +265,9 @@ CGI = {
     "nph-http10-close": 'printf "HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nbody until close\\n"',
     "nph-http10-404": 'printf "HTTP/1.0 404 Not Found\\r\\nContent-Length: 0\\r\\n\\r\\n"',
     "nph-http10-302": 'printf "HTTP/1.0 302 Found\\r\\nLocation: /final\\r\\nContent-Length: 0\\r\\n\\r\\n"',
-    # Answers, then keeps the connection open (keep-alive) for a while.
-    "nph-keepalive": 'printf "HTTP/1.1 200 OK\\r\\nConnection: keep-alive\\r\\nContent-Length: 3\\r\\n\\r\\nok\\n"; sleep 15',
-    "nph-keepalive-chunked": 'printf "HTTP/1.1 404 Not Found\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n3\\r\\nno\\n\\r\\n0\\r\\n\\r\\n"; sleep 15',
+    # Answers, then keeps the connection open (keep-alive) for 6 s.
+    "nph-keepalive": 'printf "HTTP/1.1 200 OK\\r\\nConnection: keep-alive\\r\\nContent-Length: 3\\r\\n\\r\\nok\\n"; sleep 6',
+    "nph-keepalive-chunked": 'printf "HTTP/1.1 404 Not Found\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n3\\r\\nno\\n\\r\\n0\\r\\n\\r\\n"; sleep 6',
     "nph-100-404": 'printf "HTTP/1.1 100 Continue\\r\\n\\r\\nHTTP/1.1 404 Not Found\\r\\nContent-Length: 0\\r\\n\\r\\n"',
     "nph-102-103-200": 'printf "HTTP/1.1 102 Processing\\r\\n\\r\\nHTTP/1.1 103 Early Hints\\r\\nLink: </s.css>; rel=preload\\r\\n\\r\\nHTTP/1.1 200 OK\\r\\nContent-Length: 0\\r\\n\\r\\n"',
     "nph-101": 'printf "HTTP/1.1 101 Switching Protocols\\r\\nConnection: Upgrade\\r\\nUpgrade: websocket\\r\\n\\r\\n"',
@@ -449,29 +458,44 @@ def start(name, argv, d, ports_to_wait, cwd=None):
     log(f"{name} up (pid {proc.pid}) on {', '.join(map(str, ports_to_wait))}")
 
 
+def group_members(pgid):
+    """PIDs of the live processes in process group `pgid` (the workers a server forked)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry))
+    return members
+
+
 def stop_all():
-    """Stops our servers by PID (TERM, then KILL after a bounded wait), each with its
-    process group: squid's helpers and apache's children are in the leader's group."""
+    """Stops our servers by PID: TERM to each server we started, a bounded wait,
+    then KILL to it and to any worker it forked that is still left (found by
+    process group, which each server got of its own at start)."""
     for name, proc in reversed(children):
         if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            proc.terminate()
     for name, proc in reversed(children):
+        t = time.monotonic()
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        deadline = time.monotonic() + 3
+        while group_members(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in group_members(proc.pid):
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            proc.wait(timeout=5)
-        # Workers still in the group (nginx and apache children) go too.
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        log(f"{name} stopped in {time.monotonic() - t:.1f}s")
     children.clear()
 
 
@@ -493,10 +517,10 @@ def curl_kind(code, stderr):
 
 class Case:
     def __init__(self, cid, server, url, follow=False, head=False, proxy=None, timeout=CHECK_TIMEOUT,
-                 resolve=(), want_message=None, secret=None, note=""):
+                 resolve=(), want_message=None, secret=None, note="", pin=LOOP):
         self.id, self.server, self.url, self.follow, self.head = cid, server, url, follow, head
         self.proxy, self.timeout, self.resolve, self.note = proxy, timeout, list(resolve), note
-        self.want_message, self.secret = want_message, secret
+        self.want_message, self.secret, self.pin = want_message, secret, pin
 
 
 def host_port(url):
@@ -509,8 +533,8 @@ def resolves(case):
     pins = list(case.resolve)
     if not case.proxy:
         host, port = host_port(case.url)
-        if host and port and not host[0].isdigit():
-            pins.append(f"{host}:{port}:{LOOP}")
+        if host and port and not host[0].isdigit() and not host.startswith("["):
+            pins.append(f"{host}:{port}:{case.pin}")
     return pins
 
 
@@ -613,8 +637,10 @@ def cases(ports):
                       ("http10-404", "nph-http10-404"), ("http10-302", "nph-http10-302")]:
         out.append(Case(cid, "apache2", f"{ap}/cgi-bin/{path}"))
     out.append(Case("http10-302-L", "apache2", f"{ap}/cgi-bin/nph-http10-302", follow=True))
-    out.append(Case("keepalive-open-200", "apache2", f"{ap}/cgi-bin/nph-keepalive"))
-    out.append(Case("keepalive-open-chunked-404", "apache2", f"{ap}/cgi-bin/nph-keepalive-chunked"))
+    # The connection stays open 6 s after the answer: a client that waited for the
+    # close would miss the 3 s deadline.
+    out.append(Case("keepalive-open-200", "apache2", f"{ap}/cgi-bin/nph-keepalive", timeout=3))
+    out.append(Case("keepalive-open-chunked-404", "apache2", f"{ap}/cgi-bin/nph-keepalive-chunked", timeout=3))
     out.append(Case("keepalive-200", "node", f"{nd}/keepalive"))
     out.append(Case("keepalive-200", "haproxy+nginx", f"{hp}/nginx/final"))
     out.append(Case("chunked-200", "apache2", f"{ap}/cgi-bin/chunked"))
@@ -650,6 +676,7 @@ def cases(ports):
         ("tls-expired-leaf", "nginx", f"https://expired.test:{p['ng_expired']}/"),
         ("tls-wrong-host", "nginx", f"https://good.test:{p['ng_wrong']}/"),
         ("tls-self-signed", "nginx", f"https://self.test:{p['ng_self']}/"),
+        ("tls-expired-intermediate", "nginx", f"https://good.test:{p['ng_oldint']}/"),
         ("tls-1.2-only", "nginx", f"https://tls12.test:{p['ng_tls12']}/"),
         ("tls-1.3-only", "nginx", f"https://tls13.test:{p['ng_tls13']}/"),
         ("tls-1.2-only", "haproxy+nginx", f"https://haproxy.test:{p['hp_tls12']}/final"),
@@ -668,8 +695,13 @@ def cases(ports):
     out.append(Case("timeout-tarpit", "haproxy", f"{hp}/tarpit", timeout=2))
     out.append(Case("connect-refused", "none", f"http://{LOOP}:{p['closed']}/"))
     out.append(Case("dns-nxdomain", "none", "http://no-such-host.invalid/"))
+    out.append(Case("ipv6-literal", "nginx", f"http://[::1]:{p['ng_http']}/final"))
+    out.append(Case("ipv6-pinned", "nginx", f"{ng}/final", pin="[::1]"))
+    # Two addresses, the first refused: both clients go on to the second.
+    out.append(Case("two-addresses-first-refused", "haproxy", f"{hp}/final", pin=f"[::1],{LOOP}"))
     # squid as a forward proxy.
     sq, sqa = f"http://{LOOP}:{p['sq_open']}", p['sq_auth']
+    out.append(Case("proxy-refused", "none", f"{ng}/final", proxy=f"http://{LOOP}:{p['closed']}"))
     out.append(Case("proxy-http-200", "squid+nginx", f"{ng}/final", proxy=sq))
     out.append(Case("proxy-http-404", "squid+nginx", f"{ng}/s/404", proxy=sq))
     out.append(Case("proxy-https-connect-200", "squid+nginx", f"https://good.test:{p['ng_ecdsa']}/", proxy=sq))
@@ -712,8 +744,13 @@ def judge(case, curl, ours, message, everything, choices):
     return "DIFFERENT", "; ".join(problems)
 
 
+def printable(text):
+    """Server-controlled bytes can reach messages: never print them raw."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+
+
 def cell(text):
-    return text.replace("|", "\\|").replace("\n", " ")[:160]
+    return printable(text).replace("|", "\\|")[:200]
 
 
 def main():
@@ -744,7 +781,7 @@ def suite(binary, tmp, t0):
     pki = make_pki(os.path.join(tmp, "pki"))
     log(f"PKI made [{time.monotonic() - t0:.1f}s]")
     names = ["ng_http", "ng_ecdsa", "ng_rsa", "ng_noint", "ng_expired", "ng_wrong", "ng_self", "ng_tls12", "ng_tls13",
-             "ng_sni", "ng_mtls", "ap_http", "ap_rsa", "ap_mtls", "hp_http", "hp_tls", "hp_tls12", "hp_mtls",
+             "ng_sni", "ng_mtls", "ng_oldint", "ap_http", "ap_rsa", "ap_mtls", "hp_http", "hp_tls", "hp_tls12", "hp_mtls",
              "sq_open", "sq_auth", "node", "closed"]
     ports = {}
     while len(set(ports.values())) < len(names):
@@ -799,7 +836,7 @@ def suite(binary, tmp, t0):
     for case, curl, curl_msg, ours, msg, verdict, why in rows:
         print(f"{case.id:<{width}}  {case.server:<14} {curl:<16} {ours:<16} {verdict}{'  ' + why if why else ''}")
         if verdict == "DIFFERENT":
-            print(f"{'':<{width}}    curl: {curl_msg or '-'} | statuscheck: {msg or '-'}")
+            print(f"{'':<{width}}    curl: {printable(curl_msg) or '-'} | statuscheck: {printable(msg) or '-'}")
     elapsed = time.monotonic() - t0
     summary = (f"{len(rows)} cases: {sum(r[5] == 'same' for r in rows)} same, "
                f"{sum(r[5] == 'documented' for r in rows)} documented choices, {len(bad)} different")
@@ -839,9 +876,9 @@ def write_table(rows, summary, binary):
         "|---|---|---|---|---|---|",
     ]
     for case, curl, curl_msg, ours, msg, verdict, why in rows:
-        note = why if why else (msg if verdict != "same" else "")
-        if verdict == "DIFFERENT" and not why:
-            note = f"curl: {curl_msg or '-'}; statuscheck: {msg or '-'}"
+        said = [x for x in (why, f"statuscheck: {msg}" if msg else "",
+                            f"{curl_msg}" if curl_msg and verdict != "same" else "") if x]
+        note = "; ".join(said)
         lines.append(f"| {case.id} | {case.server} | {cell(curl)} | {cell(ours)} | {verdict} | {cell(note)} |")
     write(os.path.join(HERE, "TABLE.md"), "\n".join(lines) + "\n")
 
