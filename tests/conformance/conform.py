@@ -328,6 +328,10 @@ Redirect 301 /r/abs /final
 <Location /big/301>
 {pad(PAD_HEADERS)}</Location>
 Redirect 301 /big/301 /final
+# Apache writes its own headers (Location among them) after these: Location past 100 KiB.
+<Location /huge/301>
+{pad(HUGE_HEADERS)}</Location>
+Redirect 301 /huge/301 /final
 <VirtualHost {LOOP}:{ports['ap_rsa']}>
     ServerName apache.test
     SSLEngine on
@@ -655,6 +659,7 @@ def cases(ports):
     out.append(Case("head-30k-503", "nginx", f"{ng}/big/503"))
     out.append(Case("head-120k-200", "nginx", f"{ng}/huge/200"))
     out.append(Case("head-120k-301-L", "nginx", f"{ng}/huge/301", follow=True))
+    out.append(Case("head-120k-301-L", "apache2", f"{ap}/huge/301", follow=True))
     # 1xx before the final answer; a status line split between CR and LF.
     for path in ["103-200", "103-500", "103-103-404", "100-404", "100-503", "102-200"]:
         out.append(Case(f"interim-{path}", "node", f"{nd}/{path}"))
