@@ -455,7 +455,10 @@ def start(name, argv, d, ports_to_wait, cwd=None):
                 waiting.pop(0)
         except OSError:
             time.sleep(0.1)
-    if waiting:
+    # A port someone else took between our probe and the server's bind would
+    # answer the probe while our server exits: make sure ours is still there.
+    time.sleep(0.2)
+    if waiting or proc.poll() is not None:
         out.flush()
         text = open(os.path.join(d, f"{name}.out")).read()[-1500:]
         die(f"{name} did not start (ports {waiting} not listening, exit {proc.poll()}): {text}")
@@ -834,6 +837,9 @@ def suite(binary, tmp, t0):
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         rows = list(pool.map(one, all_cases))
+    died = [f"{name} (exit {proc.poll()})" for name, proc in children if proc.poll() is not None]
+    if died:
+        die(f"servers died during the run: {', '.join(died)}")
 
     bad = [r for r in rows if r[5] == "DIFFERENT"]
     width = max(len(f"{r[0].id}") for r in rows)
