@@ -147,6 +147,7 @@ def make_pki(d):
         cat(leaf + "-chain.pem", leaf + ".pem", "int.pem")
         cat(leaf + "-full.pem", leaf + "-chain.pem", leaf + ".key")  # haproxy wants cert+chain+key in one
     cat("self-full.pem", "self.pem", "self.key")
+    cat("int-and-root.pem", "int.pem", "root.pem")
     return p
 
 
@@ -315,6 +316,7 @@ TypesConfig /etc/mime.types
 Listen {LOOP}:{ports['ap_http']}
 Listen {LOOP}:{ports['ap_rsa']}
 Listen {LOOP}:{ports['ap_mtls']}
+Listen {LOOP}:{ports['ap_tls13']}
 SSLSessionCache shmcb:{d}/ssl_scache(512000)
 DocumentRoot {docs}
 <Directory />
@@ -337,6 +339,13 @@ Redirect 301 /huge/301 /final
     SSLEngine on
     SSLCertificateFile {pki('rsa-chain.pem')}
     SSLCertificateKeyFile {pki('rsa.key')}
+</VirtualHost>
+<VirtualHost {LOOP}:{ports['ap_tls13']}>
+    ServerName tls13.test
+    SSLEngine on
+    SSLProtocol -all +TLSv1.3
+    SSLCertificateFile {pki('ecdsa-chain.pem')}
+    SSLCertificateKeyFile {pki('ecdsa.key')}
 </VirtualHost>
 <VirtualHost {LOOP}:{ports['ap_mtls']}>
     ServerName mtls.test
@@ -384,6 +393,9 @@ frontend tls
     default_backend nginx
 frontend tls12
     bind {LOOP}:{ports['hp_tls12']} ssl crt {pki('ecdsa-full.pem')} ssl-max-ver TLSv1.2
+    default_backend nginx
+frontend tls13
+    bind {LOOP}:{ports['hp_tls13']} ssl crt {pki('rsa-full.pem')} ssl-min-ver TLSv1.3
     default_backend nginx
 frontend mtls
     bind {LOOP}:{ports['hp_mtls']} ssl crt {pki('ecdsa-full.pem')} ca-file {pki('clientca.pem')} verify required
@@ -552,9 +564,9 @@ def clean_env():
     return env
 
 
-def run_curl(case, pki):
+def run_curl(case, pki, extra=()):
     argv = ["curl", "-s", "-S", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", pki("root.pem"),
-            "--max-time", str(case.timeout), "--connect-timeout", "5"]
+            "--max-time", str(case.timeout), "--connect-timeout", "5", *extra]
     for pin in resolves(case):
         argv += ["--resolve", pin]
     if case.follow:
@@ -688,6 +700,8 @@ def cases(ports):
         ("tls-1.2-only", "nginx", f"https://tls12.test:{p['ng_tls12']}/"),
         ("tls-1.3-only", "nginx", f"https://tls13.test:{p['ng_tls13']}/"),
         ("tls-1.2-only", "haproxy+nginx", f"https://haproxy.test:{p['hp_tls12']}/final"),
+        ("tls-1.3-only-rsa", "haproxy+nginx", f"https://haproxy.test:{p['hp_tls13']}/final"),
+        ("tls-1.3-only", "apache2", f"https://tls13.test:{p['ap_tls13']}/final"),
         ("tls-sni-strict-known", "nginx", f"https://sni.test:{p['ng_sni']}/"),
         ("tls-sni-strict-unknown", "nginx", f"https://unknown.test:{p['ng_sni']}/"),
         ("tls-sni-strict-ip", "nginx", f"https://{LOOP}:{p['ng_sni']}/"),
@@ -724,6 +738,33 @@ def cases(ports):
                     proxy=f"http://alice:wrong-password@{LOOP}:{sqa}", secret="wrong-password",
                     want_message=("proxy", f"{LOOP}:{sqa}", "407")))
     return out
+
+
+def fixtures(ports, pki):
+    """curl runs that prove the servers are set up as the cases claim (a TLS
+    1.3-only server really refuses 1.2, the client-certificate servers accept the
+    right certificate, ...), so that a case cannot pass against a wrong setup."""
+    p, cert = ports, ["--cert", pki("client.pem"), "--key", pki("client.key")]
+    return [
+        ("nginx TLS 1.3-only refuses TLS 1.2", f"https://tls13.test:{p['ng_tls13']}/", ["--tls-max", "1.2"], "error:tls"),
+        ("nginx TLS 1.2-only refuses TLS 1.3", f"https://tls12.test:{p['ng_tls12']}/", ["--tlsv1.3"], "error:tls"),
+        ("apache TLS 1.3-only refuses TLS 1.2", f"https://tls13.test:{p['ap_tls13']}/final", ["--tls-max", "1.2"],
+         "error:tls"),
+        ("haproxy TLS 1.2-only refuses TLS 1.3", f"https://haproxy.test:{p['hp_tls12']}/final", ["--tlsv1.3"],
+         "error:tls"),
+        ("haproxy TLS 1.3-only refuses TLS 1.2", f"https://haproxy.test:{p['hp_tls13']}/final", ["--tls-max", "1.2"],
+         "error:tls"),
+        ("nginx client-certificate server takes the right certificate", f"https://mtls.test:{p['ng_mtls']}/", cert,
+         "200"),
+        ("apache client-certificate server takes the right certificate", f"https://mtls.test:{p['ap_mtls']}/final",
+         cert, "200"),
+        ("haproxy client-certificate server takes the right certificate", f"https://mtls.test:{p['hp_mtls']}/final",
+         cert, "200"),
+        ("missing intermediate: the leaf is good with its intermediate supplied",
+         f"https://noint.test:{p['ng_noint']}/", ["--cacert", pki("int-and-root.pem")], "200"),
+        ("squid's auth port wants credentials", f"http://plain.test:{p['ng_http']}/final",
+         ["--proxy", f"http://{LOOP}:{p['sq_auth']}"], "407"),
+    ]
 
 
 def load_choices():
@@ -789,7 +830,7 @@ def suite(binary, tmp, t0):
     pki = make_pki(os.path.join(tmp, "pki"))
     log(f"PKI made [{time.monotonic() - t0:.1f}s]")
     names = ["ng_http", "ng_ecdsa", "ng_rsa", "ng_noint", "ng_expired", "ng_wrong", "ng_self", "ng_tls12", "ng_tls13",
-             "ng_sni", "ng_mtls", "ng_oldint", "ap_http", "ap_rsa", "ap_mtls", "hp_http", "hp_tls", "hp_tls12", "hp_mtls",
+             "ng_sni", "ng_mtls", "ng_oldint", "ap_http", "ap_rsa", "ap_mtls", "ap_tls13", "hp_http", "hp_tls", "hp_tls12", "hp_tls13", "hp_mtls",
              "sq_open", "sq_auth", "node", "closed"]
     ports = {}
     while len(set(ports.values())) < len(names):
@@ -812,12 +853,21 @@ def suite(binary, tmp, t0):
     nginx_tls = [ports[k] for k in names if k.startswith("ng_")]
     start("nginx", ["nginx", "-p", d("nginx"), "-c", d("nginx/nginx.conf")], tmp, nginx_tls)
     start("apache2", ["apache2", "-f", d("apache2/apache2.conf"), "-DFOREGROUND"], tmp,
-          [ports["ap_http"], ports["ap_rsa"], ports["ap_mtls"]])
+          [ports["ap_http"], ports["ap_rsa"], ports["ap_mtls"], ports["ap_tls13"]])
     start("haproxy", ["haproxy", "-db", "-f", d("haproxy/haproxy.cfg")], tmp,
-          [ports["hp_http"], ports["hp_tls"], ports["hp_tls12"], ports["hp_mtls"]])
+          [ports["hp_http"], ports["hp_tls"], ports["hp_tls12"], ports["hp_tls13"], ports["hp_mtls"]])
     start("squid", ["squid", "-N", "-f", d("squid/squid.conf")], tmp, [ports["sq_open"], ports["sq_auth"]])
     start("node", ["node", d("node/server.js"), str(ports["node"])], tmp, [ports["node"]])
     log(f"servers up [{time.monotonic() - t0:.1f}s]")
+
+    fixture_failures = 0
+    for what, url, extra, want in fixtures(ports, pki):
+        got, message = run_curl(Case("fixture", "", url), pki, extra)
+        if got == want:
+            print(f"ok - fixture: {what}")
+        else:
+            fixture_failures += 1
+            print(f"FAIL - fixture: {what}: curl gave {got} ({printable(message)}), not {want}")
 
     choices = load_choices()
     all_cases = cases(ports)
@@ -846,15 +896,16 @@ def suite(binary, tmp, t0):
     print(f"{'case':<{width}}  {'server':<14} {'curl':<16} {'statuscheck':<16} verdict")
     for case, curl, curl_msg, ours, msg, verdict, why in rows:
         print(f"{case.id:<{width}}  {case.server:<14} {curl:<16} {ours:<16} {verdict}{'  ' + why if why else ''}")
-        if verdict == "DIFFERENT":
+        if verdict == "DIFFERENT" and (curl_msg or msg):
             print(f"{'':<{width}}    curl: {printable(curl_msg) or '-'} | statuscheck: {printable(msg) or '-'}")
     elapsed = time.monotonic() - t0
     summary = (f"{len(rows)} cases: {sum(r[5] == 'same' for r in rows)} same, "
-               f"{sum(r[5] == 'documented' for r in rows)} documented choices, {len(bad)} different")
+               f"{sum(r[5] == 'documented' for r in rows)} documented choices, {len(bad)} different; "
+               f"{len(fixtures(ports, pki)) - fixture_failures} of {len(fixtures(ports, pki))} setup checks passed")
     print(summary)
     write_table(rows, summary, binary)
     log(f"conformance suite took {elapsed:.1f}s")
-    return 1 if bad else 0
+    return 1 if bad or fixture_failures else 0
 
 
 def versions():
