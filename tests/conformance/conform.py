@@ -11,6 +11,7 @@ also on failure or a signal. Standard library only.
 """
 
 import concurrent.futures
+import dataclasses
 import datetime
 import json
 import os
@@ -23,10 +24,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CI = os.environ.get("CI") == "true"
 LOOP = "127.0.0.1"
 PAD_HEADERS = 30  # 30 headers of 1000 bytes: a 30 KiB head, as real Apache configs make
-HUGE_HEADERS = 120  # over curl's 100 KiB limit
+HUGE_HEADERS = 120  # a 120 KiB head: past 100 KiB, which curl 7.88 still accepts (its limit is 300 KiB)
 CHECK_TIMEOUT = 10  # seconds, for both tools, unless a case says otherwise
 
 children = []  # (name, Popen) of every server we started
@@ -69,7 +69,8 @@ GOOD_NAMES = ["good.test", "rsa.test", "noint.test", "tls12.test", "tls13.test",
 
 def make_pki(d):
     """root CA -> intermediate CA -> ECDSA and RSA leaves; expired, wrong-host and
-    self-signed leaves; a separate client CA with one client certificate."""
+    self-signed leaves; a leaf under an expired intermediate; a separate client CA
+    with one client certificate. Returns path-of(name) for the files."""
     os.makedirs(d)
     p = lambda name: os.path.join(d, name)  # noqa: E731
     ext = p("ext.cnf")
@@ -534,12 +535,20 @@ def curl_kind(code, stderr):
     return CURL_KIND.get(code, f"curl-exit-{code}")
 
 
+@dataclasses.dataclass
 class Case:
-    def __init__(self, cid, server, url, follow=False, head=False, proxy=None, timeout=CHECK_TIMEOUT,
-                 resolve=(), want_message=None, secret=None, note="", pin=LOOP):
-        self.id, self.server, self.url, self.follow, self.head = cid, server, url, follow, head
-        self.proxy, self.timeout, self.resolve, self.note = proxy, timeout, list(resolve), note
-        self.want_message, self.secret, self.pin = want_message, secret, pin
+    """One URL both clients check the same way. `id@server` names it in choices.txt."""
+    id: str
+    server: str
+    url: str
+    follow: bool = False  # -L on both
+    head: bool = False  # --method head / curl -I
+    proxy: str = None  # --proxy on both; the proxy resolves the host
+    timeout: int = CHECK_TIMEOUT
+    resolve: list = dataclasses.field(default_factory=list)  # more HOST:PORT:ADDR pins
+    want_message: tuple = None  # words statuscheck's error message must contain
+    secret: str = None  # text that must appear nowhere in statuscheck's output
+    pin: str = LOOP  # where the URL's own host:port is pinned (curl's --resolve syntax)
 
 
 def host_port(url):
