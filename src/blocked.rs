@@ -3,13 +3,21 @@
 //! recognise; each is documented in the README, so a script can tell "up but
 //! refusing us" from "down".
 
+/// The header fields the signatures below look at (lower-cased): the only
+/// ones besides `Location` and `Retry-After` a check keeps.
+pub const SIGNATURE_HEADERS: &[&str] = &["server", "cf-mitigated", "x-datadome", "x-sucuri-id", "x-amzn-waf-action"];
+
 /// Who blocked us, judged from the code and the (lower-cased) headers;
 /// `None` when nothing known matches, or for other codes.
 pub fn blocked_by(code: u16, headers: &[(String, String)]) -> Option<&'static str> {
     if !matches!(code, 403 | 429 | 503) {
         return None;
     }
-    let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.to_ascii_lowercase());
+    let header = |name: &str| {
+        // A name missing from the list would never reach us: checks drop it.
+        debug_assert!(SIGNATURE_HEADERS.contains(&name), "{name} is not in SIGNATURE_HEADERS");
+        headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.to_ascii_lowercase())
+    };
     let has = |name: &str| header(name).is_some();
     let server = header("server").unwrap_or_default();
     if header("cf-mitigated").as_deref() == Some("challenge") || (server == "cloudflare" && code != 429) {

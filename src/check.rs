@@ -165,7 +165,7 @@ impl Checker {
         };
         self.within(Phase::Write, deadline, send).await?.map_err(|e| read_write_error(Phase::Write, &e))?;
         let sent = Instant::now();
-        let mut parser = http::HeadParser::new(wants_headers);
+        let mut parser = http::HeadParser::new(wants_headers, keeps_header);
         let reading = read_head(&mut stream, &mut parser, Some((sent, trace)));
         match timeout_at(deadline, reading).await {
             Ok(read) => read?,
@@ -197,7 +197,7 @@ async fn open_tunnel(tcp: &mut TcpStream, url: &Url, proxy: &Proxy, address: Soc
     let connect = http::build_connect(url, proxy.authorization.as_deref()).map_err(CheckError::InvalidUrl)?;
     tcp.write_all(&connect).await.map_err(|e| refused(format!("proxy: {}", io_reason(&e))))?;
     // The whole head of a 2xx, since the tunnel starts right after it.
-    let mut parser = http::HeadParser::new(|code| (200..300).contains(&code));
+    let mut parser = http::HeadParser::new(|code| (200..300).contains(&code), |_| false);
     read_head(tcp, &mut parser, None).await.map_err(|e| refused(format!("proxy did not answer CONNECT: {e}")))?;
     let head = parser.into_head().ok_or_else(|| refused("proxy did not answer CONNECT".into()))?;
     if !(200..300).contains(&head.response.code) {
@@ -217,6 +217,12 @@ fn is_redirect(code: u16) -> bool {
 /// and whether a 403/429/503 is a block.
 fn wants_headers(code: u16) -> bool {
     (300..400).contains(&code) || matches!(code, 403 | 429 | 503)
+}
+
+/// The header fields an answer is made of: where a 3xx points, when to come
+/// back, and the signatures of blocks. No other field is held in memory.
+fn keeps_header(name: &str) -> bool {
+    matches!(name, "location" | "retry-after") || blocked::SIGNATURE_HEADERS.contains(&name)
 }
 
 fn apply_headers(response: &mut Response, headers: &[(String, String)]) {

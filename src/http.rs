@@ -9,9 +9,18 @@ use crate::outcome::{HttpVersion, Response};
 pub const MAX_STATUS_LINE: usize = 8 * 1024;
 
 /// The most of a response head we ever read: every interim (1xx) head and
-/// the final one together. curl's limit (CURL_MAX_HTTP_HEADER), so any head
-/// curl accepts, we read whole.
-pub const MAX_HEAD: usize = 100 * 1024;
+/// the final one together. curl's limit (MAX_HTTP_RESP_HEADER_SIZE), so any
+/// head curl accepts, we read whole.
+pub const MAX_HEAD: usize = 300 * 1024;
+
+/// The longest header line we keep, curl's per-line limit
+/// (CURL_MAX_HTTP_HEADER). Only the fields a check uses are kept at all
+/// (see [`HeadParser::new`]), so a check holds at most this much of a head.
+pub const MAX_FIELD_LINE: usize = 100 * 1024;
+
+/// Header names longer than this are no name we keep: such a line is skipped
+/// before its colon arrives.
+const LONGEST_KEPT_NAME: usize = 64;
 
 /// What to send besides the URL: method and headers, from the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -185,9 +194,16 @@ pub struct HeadParser {
     /// Whether a final code's headers are read; if not, the head is done at
     /// its status line.
     wants_headers: fn(u16) -> bool,
+    /// Which header fields (by lower-cased name) are kept; the bytes of the
+    /// others are counted toward the limit but never held.
+    keeps: fn(&str) -> bool,
     part: Part,
     /// The line being read, without its `\n` (bounded by the limits).
     line: Vec<u8>,
+    /// The line being read is one we do not keep: its bytes are dropped.
+    skipping: bool,
+    /// The last header line was kept (so a folded continuation of it is too).
+    last_kept: bool,
     /// Bytes of head taken so far, every head together.
     taken: usize,
     interim: usize,
@@ -197,11 +213,16 @@ pub struct HeadParser {
 }
 
 impl HeadParser {
-    pub fn new(wants_headers: fn(u16) -> bool) -> Self {
+    /// A parser that reads the headers of the final codes `wants_headers`
+    /// names, and keeps the fields `keeps` names.
+    pub fn new(wants_headers: fn(u16) -> bool, keeps: fn(&str) -> bool) -> Self {
         HeadParser {
             wants_headers,
+            keeps,
             part: Part::StatusLine,
             line: Vec::with_capacity(256),
+            skipping: false,
+            last_kept: false,
             taken: 0,
             interim: 0,
             response: None,
@@ -226,16 +247,28 @@ impl HeadParser {
             let taken = piece.len() + usize::from(newline.is_some());
             self.taken += taken;
             used += taken;
-            self.line.extend_from_slice(piece);
+            if !self.skipping {
+                self.line.extend_from_slice(piece);
+            }
             if self.part == Part::StatusLine {
                 self.check_status_line_so_far()?;
+            } else {
+                self.skip_unless_kept();
+            }
+            if self.part == Part::Headers && self.line.len() > MAX_FIELD_LINE {
+                self.stop(Cut::Limit);
+                break;
             }
             if newline.is_some() {
                 let mut line = std::mem::take(&mut self.line);
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
-                self.on_line(&line)?;
+                if std::mem::take(&mut self.skipping) {
+                    self.last_kept = false;
+                } else {
+                    self.on_line(&line)?;
+                }
             }
         }
         match self.part {
@@ -335,6 +368,29 @@ impl HeadParser {
         Ok(())
     }
 
+    /// Drops the line being read as soon as it is known not to be kept: an
+    /// interim head's fields (only its blank line matters), a field whose
+    /// name is not kept, or a continuation of a line that was not kept.
+    fn skip_unless_kept(&mut self) {
+        if self.skipping {
+            return;
+        }
+        let line = self.line.strip_suffix(b"\r").unwrap_or(&self.line);
+        let kept = match self.part {
+            Part::Interim => line.is_empty(),
+            Part::Headers if line.starts_with(b" ") || line.starts_with(b"\t") => self.last_kept,
+            Part::Headers => match line.iter().position(|&b| b == b':') {
+                Some(colon) => (self.keeps)(&String::from_utf8_lossy(&line[..colon]).trim().to_ascii_lowercase()),
+                None => line.len() <= LONGEST_KEPT_NAME,
+            },
+            Part::StatusLine | Part::Done => true,
+        };
+        if !kept {
+            self.skipping = true;
+            self.line.clear();
+        }
+    }
+
     /// A `name: value` field; a line starting with a space or tab continues
     /// the one before (obsolete folding, RFC 9112 5.2); other lines are
     /// skipped: headers only ever add to an answer we already have.
@@ -347,8 +403,10 @@ impl HeadParser {
             }
             return;
         }
+        self.last_kept = false;
         if let Some((name, value)) = text.split_once(':') {
             self.headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+            self.last_kept = true;
         }
     }
 
@@ -530,7 +588,7 @@ mod tests {
     /// Feeds `chunks` in turn, then the end of the connection if the head
     /// was not done by then.
     fn parse_chunks<'a>(chunks: impl IntoIterator<Item = &'a [u8]>, wants: fn(u16) -> bool) -> Result<Head, String> {
-        let mut parser = HeadParser::new(wants);
+        let mut parser = HeadParser::new(wants, |_| true);
         let mut done = false;
         for chunk in chunks {
             done = matches!(parser.feed(chunk)?, Fed::Done { .. });
@@ -561,7 +619,7 @@ mod tests {
         let head = parse_whole(INTERIM_THEN_REDIRECT).unwrap();
         let expected = vec![("location".into(), "/next".into()), ("server".into(), "cloudflare".into())];
         assert_eq!(summary(&head), (301, "Moved Permanently".into(), expected, None));
-        let mut parser = HeadParser::new(all);
+        let mut parser = HeadParser::new(all, |_| true);
         assert_eq!(parser.feed(INTERIM_THEN_REDIRECT), Ok(Fed::Done { used: INTERIM_THEN_REDIRECT.len() - 4 }));
     }
 
@@ -600,7 +658,7 @@ mod tests {
 
     #[test]
     fn codes_whose_headers_are_not_wanted_end_at_the_status_line() {
-        let mut parser = HeadParser::new(|code| code != 200);
+        let mut parser = HeadParser::new(|code| code != 200, |_| true);
         assert_eq!(parser.feed(b"HTTP/1.1 200 OK\r\nServer: x\r\n"), Ok(Fed::Done { used: 17 }));
         let head = parser.into_head().unwrap();
         assert_eq!((head.response.code, head.headers.len(), head.cut), (200, 0, None));
@@ -610,9 +668,9 @@ mod tests {
     fn interim_heads_count_toward_one_limit() {
         let endless = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(MAX_HEAD / 25 + 10);
         let err = parse_whole(&endless).unwrap_err();
-        assert!(err.starts_with("no final response in the first 100 KiB: "), "{err}");
+        assert!(err.starts_with("no final response in the first 300 KiB: "), "{err}");
         // Fed in small pieces, the error comes at the limit, not later.
-        let mut parser = HeadParser::new(all);
+        let mut parser = HeadParser::new(all, |_| true);
         let mut fed = 0;
         let err = loop {
             match parser.feed(&endless[fed..fed + 100]) {
@@ -622,6 +680,30 @@ mod tests {
             }
         };
         assert!(fed < MAX_HEAD && fed + 100 >= MAX_HEAD, "{fed}: {err}");
+    }
+
+    #[test]
+    fn only_kept_fields_are_held_and_a_kept_line_is_bounded() {
+        let keeps = |name: &str| name == "location";
+        let mut head = b"HTTP/1.1 302 Found\r\nX-Big: ".to_vec();
+        head.extend(std::iter::repeat_n(b'a', MAX_FIELD_LINE * 2));
+        head.extend_from_slice(b"\r\n folded: into x-big\r\nServer: x\r\nLocation: /b\r\n\r\n");
+        for chunk_size in [1, 4096, head.len()] {
+            let mut parser = HeadParser::new(all, keeps);
+            for chunk in head.chunks(chunk_size) {
+                assert!(parser.line.len() <= LONGEST_KEPT_NAME + 2, "an unkept line is not held");
+                if parser.feed(chunk) != Ok(Fed::More) {
+                    break;
+                }
+            }
+            let parsed = parser.into_head().unwrap();
+            assert_eq!((parsed.headers, parsed.cut), (vec![("location".into(), "/b".into())], None));
+        }
+        let mut long = b"HTTP/1.1 302 Found\r\nLocation: /".to_vec();
+        long.extend(std::iter::repeat_n(b'a', MAX_FIELD_LINE));
+        long.extend_from_slice(b"\r\n\r\n");
+        let parsed = parse_chunks([&long[..]], all).unwrap();
+        assert_eq!((parsed.headers.len(), parsed.cut), (0, Some(Cut::Limit)));
     }
 
     #[test]
@@ -671,7 +753,7 @@ mod tests {
 
     #[test]
     fn the_deadline_keeps_what_was_read() {
-        let mut parser = HeadParser::new(all);
+        let mut parser = HeadParser::new(all, |_| true);
         assert!(parser.status().is_none());
         assert_eq!(parser.feed(b"HTTP/1.1 308 P\r\nLocation: /x\r\nA:"), Ok(Fed::More));
         assert_eq!(parser.status().map(|r| r.code), Some(308));
@@ -682,12 +764,12 @@ mod tests {
 
     #[test]
     fn non_http_bytes_and_long_status_lines_fail_early() {
-        let mut parser = HeadParser::new(all);
+        let mut parser = HeadParser::new(all, |_| true);
         let err = parser.feed(b"\x15\x03\x01\x00\x02").unwrap_err();
         assert!(err.starts_with("not an HTTP/1.x response: \"\\x15") && err.ends_with("(that is TLS: try https://)"));
-        let mut parser = HeadParser::new(all);
+        let mut parser = HeadParser::new(all, |_| true);
         assert!(parser.feed(b"hel").is_err(), "no need to wait for a line end");
-        let mut parser = HeadParser::new(all);
+        let mut parser = HeadParser::new(all, |_| true);
         assert_eq!(parser.feed(b"HTTP/1.1 100 Continue\r\n\r\nHT"), Ok(Fed::More));
         assert!(parser.feed(b"ML>").unwrap_err().contains("not an HTTP/1.x response"));
         let mut long = b"HTTP/1.1 200 ".to_vec();

@@ -81,7 +81,7 @@ fn interim_responses_forever_are_a_protocol_error_at_once() {
     let record = run(&["--format", "json", "--timeout", "20", "-u", &server.url("/")]).record();
     let (kind, message) = error_of(&record);
     assert_eq!(kind, "protocol", "{record}");
-    assert!(message.starts_with("no final response in the first 100 KiB: "), "{message}");
+    assert!(message.starts_with("no final response in the first 300 KiB: "), "{message}");
     assert!(started.elapsed() < SLACK, "took {:?}", started.elapsed());
 }
 
@@ -125,14 +125,14 @@ fn a_30_kib_redirect_head_is_followed() {
 }
 
 #[test]
-fn a_location_past_100_kib_is_a_clear_error_under_follow() {
+fn a_location_past_300_kib_is_a_clear_error_under_follow() {
     let target = http_server();
-    let head = format!("HTTP/1.1 301 Moved\r\n{}Location: {}\r\n\r\n", padding(110 * 1024), target.url("/"));
+    let head = format!("HTTP/1.1 301 Moved\r\n{}Location: {}\r\n\r\n", padding(310 * 1024), target.url("/"));
     let server = sending(head.into_bytes());
     let (run, record) = json(&["-L", "-u", &server.url("/")]);
     let (kind, message) = error_of(&record);
     assert_eq!(kind, "protocol", "{record}");
-    assert!(message.contains("301's head is over 100 KiB and no Location came before"), "{message}");
+    assert!(message.contains("301's head is over 300 KiB and no Location came before"), "{message}");
     assert_eq!(run.code, 1);
     assert!(target.requests.lock().unwrap().is_empty());
     // Without -L the 301 is the answer; what was read of its head only adds.

@@ -5,7 +5,8 @@ Started by tests/conformance/run (which installs the servers and builds the
 binary). Makes a PKI with openssl, starts nginx, apache2, haproxy, squid and
 one small Node.js server on 127.0.0.1 (free ports, configs in a temp dir, all
 in the foreground as our children), runs curl and statuscheck over the same
-URLs, prints the table, writes it to TABLE.md and exits 1 on any difference
+URLs, prints the table, writes it to target/conformance/TABLE.md (with --record
+to tests/conformance/TABLE.md) and exits 1 on any difference
 that choices.txt does not document. Every server is stopped by PID at the end,
 also on failure or a signal. Standard library only.
 """
@@ -951,7 +952,12 @@ def write_table(rows, summary, binary):
                             f"{curl_msg}" if curl_msg and verdict != "same" else "") if x]
         note = "; ".join(said)
         lines.append(f"| {case.id} | {case.server} | {cell(curl)} | {cell(ours)} | {verdict} | {cell(note)} |")
-    write(os.path.join(HERE, "TABLE.md"), "\n".join(lines) + "\n")
+    # A run writes its table under target/; `--record` (what the committed
+    # copy comes from) writes tests/conformance/TABLE.md.
+    recorded = "--record" in sys.argv[1:]
+    where = HERE if recorded else os.path.join(HERE, "..", "..", "target", "conformance")
+    os.makedirs(where, exist_ok=True)
+    write(os.path.join(where, "TABLE.md"), "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
