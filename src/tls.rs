@@ -251,6 +251,23 @@ impl std::fmt::Display for Presented {
 
 impl std::error::Error for Presented {}
 
+/// The certificate a failure is about: for an expiry, the first presented one
+/// (leaf first) that has expired, since webpki says only "expired" when an
+/// intermediate is; for anything else, the leaf.
+fn culprit(
+    error: &CertificateError,
+    leaf: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    now: UnixTime,
+) -> Option<Certificate> {
+    if !matches!(error, CertificateError::Expired | CertificateError::ExpiredContext { .. }) {
+        return parse_certificate(leaf);
+    }
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    let mut presented = std::iter::once(leaf).chain(intermediates).filter_map(|der| parse_certificate(der));
+    presented.find(|cert| cert.not_after < now).or_else(|| parse_certificate(leaf))
+}
+
 /// `2027-03-01` for a Unix time, for messages.
 pub fn date(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
@@ -284,7 +301,8 @@ impl ServerCertVerifier for DescribeFailures {
         self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now).map_err(|error| {
             match error {
                 rustls::Error::InvalidCertificate(error) => {
-                    let presented = Presented { error, certificate: parse_certificate(end_entity) };
+                    let certificate = culprit(&error, end_entity, intermediates, now);
+                    let presented = Presented { error, certificate };
                     rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(presented))))
                 }
                 other => other,

@@ -118,3 +118,13 @@ fn insecure_walks_the_same_chain() {
     let trusted = check(&root, &server, &["-k", "--format", "json"]).record();
     assert_eq!(trusted["tls"]["earliest_expiry"]["subject"], "CN=statuscheck test intermediate");
 }
+
+#[test]
+fn an_expired_intermediate_is_named_in_the_error() {
+    let (root, _, server) = chain(-3, 60, &[]);
+    let record = check(&root, &server, &["--format", "json"]).record();
+    assert_eq!(record["error"]["kind"], "tls", "{record}");
+    let message = record["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("certificate expired (subject CN=statuscheck test intermediate"), "{message}");
+    assert!(message.contains(", expired "), "{message}");
+}
