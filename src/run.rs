@@ -11,7 +11,7 @@ use std::future::pending;
 use std::io::{self, Write};
 use std::sync::Arc;
 
-use anyhow::anyhow;
+use anyhow::{anyhow, Context};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinSet};
@@ -51,6 +51,13 @@ impl<'a> Plan<'a> {
     /// `--cacert` or `--resume` file.
     pub fn new(config: &'a Config) -> anyhow::Result<Plan<'a>> {
         let answered = config.resume.as_deref().map(Answered::load).transpose()?.map(Arc::new);
+        if let (Some(answered), Some(path)) = (&answered, &config.resume) {
+            let cut = input::mend_resume_output(answered).context("writing to stdout")?;
+            if cut && !config.quiet {
+                let name = path.display();
+                crate::report::message(&format!("--resume '{name}' ends in a cut record: its line is checked again"));
+            }
+        }
         let checker = crate::check::checker(config)?;
         if config.insecure {
             crate::report::message("--insecure: TLS certificates are not verified");

@@ -141,7 +141,7 @@ mod tests {
     use crate::input::{parse_url, Source};
 
     fn target(index: u64, url: &str) -> Target {
-        Target { index, source: Source::Arg, input: url.into(), url: parse_url(url) }
+        Target { index, source: Source::Arg(1), input: url.into(), url: parse_url(url) }
     }
 
     fn started(admit: Admit) -> Target {
