@@ -183,9 +183,10 @@ impl Sender {
 pub struct Answered {
     files: HashMap<String, LineSet>,
     args: LineSet,
-    /// The file's last line has no newline: the earlier run was killed
-    /// mid-record (or just before its newline).
-    ends_open: bool,
+    /// The file does not end with a newline: the earlier run was killed
+    /// mid-record (or just before its newline). Then this is the offset
+    /// where that last line starts, and the file's length.
+    open_end: Option<(u64, u64)>,
     /// That last line does not parse: its input line is checked again.
     cut: bool,
     /// Device and inode, to tell when stdout appends to this very file.
@@ -205,14 +206,18 @@ impl Answered {
         let file = File::open(path).with_context(|| format!("cannot read --resume '{name}'"))?;
         let mut answered = Answered { identity: identity(&file), ..Answered::default() };
         let mut reader = BufReader::with_capacity(64 * 1024, file);
-        let (mut buf, mut last_parsed) = (Vec::new(), true);
-        while let Some(length) =
-            read_bounded_line(&mut reader, &mut buf, MAX_RECORD).with_context(|| format!("reading --resume '{name}'"))?
+        let (mut buf, mut last_parsed, mut offset, mut last_start) = (Vec::new(), true, 0u64, 0u64);
+        while let Some(length) = read_bounded_line(&mut reader, &mut buf, MAX_RECORD)
+            .with_context(|| format!("reading --resume '{name}'"))?
         {
             last_parsed = length <= MAX_RECORD && answered.add(&buf);
+            last_start = offset;
+            offset += length as u64 + 1;
         }
-        answered.ends_open = !ends_with_newline(reader.get_mut());
-        answered.cut = answered.ends_open && !last_parsed;
+        if !ends_with_newline(reader.get_mut()) {
+            answered.open_end = Some((last_start, offset.saturating_sub(1)));
+            answered.cut = !last_parsed;
+        }
         Ok(answered)
     }
 
@@ -239,27 +244,41 @@ impl Answered {
     pub fn was_cut(&self) -> bool {
         self.cut
     }
-
-    /// Whether output appended to `out` would join the file's unfinished
-    /// last line: `out` is the `--resume` file itself (same device and
-    /// inode, as with `>> results.jsonl`) and it does not end in a newline.
-    pub fn needs_newline(&self, out: &File) -> bool {
-        self.ends_open && self.identity.is_some() && identity(out) == self.identity
-    }
 }
 
-/// Called before anything is written: when stdout appends to the `--resume`
-/// file itself and that ends mid-line, starts the output with a newline, so
-/// the README's `--resume results.jsonl … >> results.jsonl` never glues the
-/// first new record to the cut one. Returns whether a cut record was found.
-pub fn mend_resume_output(answered: &Answered) -> io::Result<bool> {
+/// What was done so that output appended to the `--resume` file starts on
+/// a line of its own.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Mended {
+    /// Nothing was needed: the file ends with a newline or is not stdout.
+    Nothing,
+    /// The last record was whole but had no newline: one was written.
+    Newline,
+    /// The last record was cut short: it was removed from the file.
+    CutRemoved,
+}
+
+/// Called before anything is written. When stdout appends to the `--resume`
+/// file itself (same device and inode, as with the README's
+/// `--resume results.jsonl … >> results.jsonl`) and that file ends
+/// mid-line, the unfinished line is mended: a cut record is removed (its
+/// line is checked again, so every line of the file parses), a whole one
+/// gets its newline. Nothing is touched if the file changed since it was read.
+pub fn mend_resume_output(answered: &Answered) -> io::Result<Mended> {
     use std::io::Write;
     use std::os::fd::AsFd;
+    let Some((last_start, length)) = answered.open_end else { return Ok(Mended::Nothing) };
     let stdout = File::from(io::stdout().as_fd().try_clone_to_owned()?);
-    if answered.needs_newline(&stdout) {
-        (&stdout).write_all(b"\n")?;
+    let metadata = stdout.metadata()?;
+    if answered.identity.is_none() || identity(&stdout) != answered.identity || metadata.len() != length {
+        return Ok(Mended::Nothing);
     }
-    Ok(answered.was_cut())
+    if answered.cut {
+        stdout.set_len(last_start)?;
+        return Ok(Mended::CutRemoved);
+    }
+    (&stdout).write_all(b"\n")?;
+    Ok(Mended::Newline)
 }
 
 /// Whether the file is empty or ends with a newline, by its last byte (the
@@ -295,7 +314,9 @@ impl LineSet {
 
     fn contains(&self, number: u64) -> bool {
         let bit = number % CHUNK_LINES;
-        self.chunks.get(&(number / CHUNK_LINES)).is_some_and(|words| words[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
+        self.chunks
+            .get(&(number / CHUNK_LINES))
+            .is_some_and(|words| words[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
     }
 }
 
@@ -502,7 +523,8 @@ mod tests {
     }
 
     fn answered(previous: &str) -> Answered {
-        let path = std::env::temp_dir().join(format!("statuscheck-resume-{}-{}.jsonl", std::process::id(), previous.len()));
+        let path =
+            std::env::temp_dir().join(format!("statuscheck-resume-{}-{}.jsonl", std::process::id(), previous.len()));
         std::fs::write(&path, previous).unwrap();
         let answered = Answered::load(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
@@ -526,14 +548,13 @@ mod tests {
 
     #[test]
     fn resume_line_numbers_of_any_size_cost_a_chunk() {
-        let answered = answered(
-            "{\"source\":\"x:18446744073709551615\"}\n{\"source\":\"x:1000000000\"}\n{\"source\":\"x:0\"}\n",
-        );
+        let answered =
+            answered("{\"source\":\"x:18446744073709551615\"}\n{\"source\":\"x:1000000000\"}\n{\"source\":\"x:0\"}\n");
         let line = |n| Source::Line { name: Arc::from("x"), line: n };
         assert!(answered.contains(&line(u64::MAX)) && answered.contains(&line(1_000_000_000)));
         assert!(!answered.contains(&line(u64::MAX - 1)) && !answered.contains(&line(999_999_999)));
         assert_eq!(answered.files["x"].chunks.len(), 3);
-        assert!(!answered.was_cut() && !answered.ends_open);
+        assert!(!answered.was_cut() && answered.open_end.is_none());
     }
 
     #[test]

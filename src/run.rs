@@ -52,10 +52,13 @@ impl<'a> Plan<'a> {
     pub fn new(config: &'a Config) -> anyhow::Result<Plan<'a>> {
         let answered = config.resume.as_deref().map(Answered::load).transpose()?.map(Arc::new);
         if let (Some(answered), Some(path)) = (&answered, &config.resume) {
-            let cut = input::mend_resume_output(answered).context("writing to stdout")?;
-            if cut && !config.quiet {
+            let mended = input::mend_resume_output(answered).context("mending the end of --resume")?;
+            if answered.was_cut() && !config.quiet {
+                let removed = if mended == input::Mended::CutRemoved { "removed it; " } else { "" };
                 let name = path.display();
-                crate::report::message(&format!("--resume '{name}' ends in a cut record: its line is checked again"));
+                crate::report::message(&format!(
+                    "--resume '{name}' ends in a cut record: {removed}its line is checked again"
+                ));
             }
         }
         let checker = crate::check::checker(config)?;
