@@ -117,9 +117,12 @@ pub struct Limits {
 }
 
 /// Targets waiting (for their host, or for a duplicate's answer) before the
-/// runner stops reading input: keeps memory bounded by concurrency.
-fn waiting_limit(concurrency: usize) -> usize {
-    concurrency.saturating_mul(4).max(1024)
+/// runner stops reading input. Far enough ahead that a list sorted by host
+/// keeps every slot busy (the next hosts are read while one host's lines
+/// wait); waiting targets are compact (about 100 bytes plus the URL), so
+/// memory stays bounded by concurrency, at most about 200 MB.
+pub fn waiting_limit(concurrency: usize) -> usize {
+    concurrency.saturating_mul(64).clamp(65_536, 1 << 20)
 }
 
 /// Checks every target from `targets`, writing each result to `report`.
@@ -156,6 +159,7 @@ pub async fn run<W: Write>(
                 break;
             }
             report.flush()?;
+            scheduler.note_free_slots(tasks.len() < limits.concurrency);
             let has_room = tasks.len() + order.held.len() < limits.concurrency
                 && scheduler.waiting() < waiting_limit(limits.concurrency);
             tokio::select! {
@@ -184,6 +188,7 @@ pub async fn run<W: Write>(
         Ok(())
     }
     .await;
+    report.summary.held_back(limits.per_host, scheduler.held_back());
 
     match step {
         Ok(()) => Ok(Ending::Finished),
