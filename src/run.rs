@@ -121,7 +121,7 @@ pub struct Limits {
 /// keeps every slot busy (the next hosts are read while one host's lines
 /// wait); waiting targets are compact (about 100 bytes plus the URL), so
 /// memory stays bounded by concurrency, at most about 200 MB.
-pub fn waiting_limit(concurrency: usize) -> usize {
+fn waiting_limit(concurrency: usize) -> usize {
     concurrency.saturating_mul(64).clamp(65_536, 1 << 20)
 }
 

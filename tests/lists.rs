@@ -169,6 +169,8 @@ fn long_and_repeated_u_arguments_resume_by_position() {
 }
 
 /// Runs the binary and returns its exit code, wall time and peak RSS in KiB.
+/// The child is reaped by `wait4`, which also gives its own resource usage.
+#[allow(clippy::zombie_processes)]
 fn measured(args: &[&str]) -> (Option<i32>, Duration, i64) {
     let started = Instant::now();
     let child = statuscheck().args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();

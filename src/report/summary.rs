@@ -240,8 +240,7 @@ mod tests {
 
     #[test]
     fn the_per_host_note_needs_a_noticeable_share() {
-        let mut summary = Summary::default();
-        summary.ok = 1;
+        let mut summary = Summary { ok: 1, ..Summary::default() };
         summary.held_back(4, Duration::from_millis(300));
         let note = |summary: &Summary, secs| {
             summary.lines(Duration::from_secs(secs)).iter().any(|l| l.contains("--per-host 4 held"))
