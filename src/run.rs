@@ -51,6 +51,8 @@ impl<'a> Plan<'a> {
     /// `--cacert` or `--resume` file.
     pub fn new(config: &'a Config) -> anyhow::Result<Plan<'a>> {
         let answered = config.resume.as_deref().map(Answered::load).transpose()?.map(Arc::new);
+        let checker = crate::check::checker(config)?;
+        // After the setup that can fail, so a refused run leaves FILE as it was.
         if let (Some(answered), Some(path)) = (&answered, &config.resume) {
             let mended = input::mend_resume_output(answered).context("mending the end of --resume")?;
             if answered.was_cut() && !config.quiet {
@@ -61,7 +63,6 @@ impl<'a> Plan<'a> {
                 ));
             }
         }
-        let checker = crate::check::checker(config)?;
         if config.insecure {
             crate::report::message("--insecure: TLS certificates are not verified");
         }
