@@ -11,7 +11,7 @@ use std::future::pending;
 use std::io::{self, Write};
 use std::sync::Arc;
 
-use anyhow::anyhow;
+use anyhow::{anyhow, Context};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio::task::{JoinError, JoinSet};
@@ -52,6 +52,17 @@ impl<'a> Plan<'a> {
     pub fn new(config: &'a Config) -> anyhow::Result<Plan<'a>> {
         let answered = config.resume.as_deref().map(Answered::load).transpose()?.map(Arc::new);
         let checker = crate::check::checker(config)?;
+        // After the setup that can fail, so a refused run leaves FILE as it was.
+        if let (Some(answered), Some(path)) = (&answered, &config.resume) {
+            let mended = input::mend_resume_output(answered).context("mending the end of --resume")?;
+            if answered.was_cut() && !config.quiet {
+                let removed = if mended == input::Mended::CutRemoved { "removed it; " } else { "" };
+                let name = path.display();
+                crate::report::message(&format!(
+                    "--resume '{name}' ends in a cut record: {removed}its line is checked again"
+                ));
+            }
+        }
         if config.insecure {
             crate::report::message("--insecure: TLS certificates are not verified");
         }
@@ -107,9 +118,12 @@ pub struct Limits {
 }
 
 /// Targets waiting (for their host, or for a duplicate's answer) before the
-/// runner stops reading input: keeps memory bounded by concurrency.
+/// runner stops reading input. Far enough ahead that a list sorted by host
+/// keeps every slot busy (the next hosts are read while one host's lines
+/// wait); waiting targets are compact (about 100 bytes plus the URL), so
+/// memory stays bounded by concurrency, at most about 200 MB.
 fn waiting_limit(concurrency: usize) -> usize {
-    concurrency.saturating_mul(4).max(1024)
+    concurrency.saturating_mul(64).clamp(65_536, 1 << 20)
 }
 
 /// Checks every target from `targets`, writing each result to `report`.
@@ -146,6 +160,7 @@ pub async fn run<W: Write>(
                 break;
             }
             report.flush()?;
+            scheduler.note_free_slots(tasks.len() < limits.concurrency);
             let has_room = tasks.len() + order.held.len() < limits.concurrency
                 && scheduler.waiting() < waiting_limit(limits.concurrency);
             tokio::select! {
@@ -174,6 +189,7 @@ pub async fn run<W: Write>(
         Ok(())
     }
     .await;
+    report.summary.held_back(limits.per_host, scheduler.held_back());
 
     match step {
         Ok(()) => Ok(Ending::Finished),

@@ -3,11 +3,17 @@
 //! host; that host's other targets wait while other hosts keep the pipeline
 //! full) and `--dedupe` (each distinct URL checked once, every line still
 //! answered). Targets that wait are counted, so the runner stops reading
-//! input when too many wait, and memory stays bounded.
+//! input when too many wait, and memory stays bounded. They wait in a
+//! compact form ([`Parked`]), so the runner can read far ahead of a host
+//! that holds many lines of a sorted list and keep the other hosts busy.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
 
-use crate::input::Target;
+use tokio::time::Instant;
+use url::Url;
+
+use crate::input::{Source, Target};
 use crate::outcome::Checked;
 
 /// What to do with a target that was just read.
@@ -28,6 +34,12 @@ pub struct Scheduler {
     ready: VecDeque<String>,
     /// Targets waiting, for hosts or for duplicates.
     waiting: usize,
+    /// Of those, the ones waiting for a slot of their host.
+    for_hosts: usize,
+    /// Since when, and for how long in all, targets waited for their host
+    /// while `--concurrency` had free slots: `--per-host` held the run back.
+    held_since: Option<Instant>,
+    held: Duration,
     /// `--dedupe`: URL → the check in flight (with the lines waiting for
     /// it) or its answer. Grows with the number of distinct URLs.
     seen: Option<HashMap<String, Seen>>,
@@ -36,22 +48,78 @@ pub struct Scheduler {
 #[derive(Default)]
 struct Host {
     in_flight: usize,
-    waiting: VecDeque<Target>,
+    waiting: VecDeque<Parked>,
 }
 
 enum Seen {
-    InFlight(Vec<Target>),
+    InFlight(Vec<Parked>),
     Done(Box<Checked>),
+}
+
+/// A waiting target, about half the size of a [`Target`]: the URL is kept as
+/// its text (parsed again when it starts) and the input line only when it
+/// differs from that text.
+struct Parked {
+    index: u64,
+    source: Source,
+    /// The URL's text (only targets with a URL wait; others start at once).
+    url: Result<Box<str>, String>,
+    input: Option<Box<str>>,
+}
+
+impl Parked {
+    fn new(target: Target) -> Parked {
+        let url = target.url.map(|url| String::from(url).into_boxed_str());
+        let input = match &url {
+            Ok(text) if **text == *target.input => None,
+            _ => Some(target.input.into_boxed_str()),
+        };
+        Parked { index: target.index, source: target.source, url, input }
+    }
+
+    fn unpark(self) -> Target {
+        let input = match (self.input, &self.url) {
+            (Some(input), _) => input.into_string(),
+            (None, Ok(text)) => text.to_string(),
+            (None, Err(_)) => String::new(),
+        };
+        let source = self.source;
+        // The text came from a parsed URL, so it parses again to the same URL.
+        let url = self.url.and_then(|text| Url::parse(&text).map_err(|e| format!("invalid URL at {source}: {e}")));
+        Target { index: self.index, source, input, url }
+    }
 }
 
 impl Scheduler {
     pub fn new(per_host: usize, dedupe: bool) -> Self {
         let seen = dedupe.then(HashMap::new);
-        Scheduler { per_host, hosts: HashMap::new(), ready: VecDeque::new(), waiting: 0, seen }
+        let (hosts, ready, held_since, held) = (HashMap::new(), VecDeque::new(), None, Duration::ZERO);
+        Scheduler { per_host, hosts, ready, waiting: 0, for_hosts: 0, held_since, held, seen }
     }
 
     pub fn waiting(&self) -> usize {
         self.waiting
+    }
+
+    /// The runner says whether `--concurrency` has a free slot right now
+    /// (after starting every target that could start); the time during which
+    /// it had one while targets waited for their host is `--per-host`'s doing.
+    pub fn note_free_slots(&mut self, free: bool) {
+        let held = free && self.for_hosts > 0;
+        match (held, self.held_since) {
+            (true, None) => self.held_since = Some(Instant::now()),
+            (false, Some(since)) => {
+                self.held += since.elapsed();
+                self.held_since = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// How long `--per-host` held checks back, in all.
+    pub fn held_back(&mut self) -> Duration {
+        self.note_free_slots(false);
+        self.held
     }
 
     pub fn admit(&mut self, target: Target) -> Admit {
@@ -62,7 +130,7 @@ impl Scheduler {
             match seen.get_mut(url.as_str()) {
                 Some(Seen::Done(answer)) => return Admit::Answered(Box::new(answer.answer_for(target))),
                 Some(Seen::InFlight(lines)) => {
-                    lines.push(target);
+                    lines.push(Parked::new(target));
                     self.waiting += 1;
                     return Admit::Waiting;
                 }
@@ -80,8 +148,9 @@ impl Scheduler {
             host.in_flight += 1;
             return Admit::Start(target);
         }
-        host.waiting.push_back(target);
+        host.waiting.push_back(Parked::new(target));
         self.waiting += 1;
+        self.for_hosts += 1;
         Admit::Waiting
     }
 
@@ -108,7 +177,7 @@ impl Scheduler {
         match seen.insert(url.as_str().to_owned(), Seen::Done(Box::new(template))) {
             Some(Seen::InFlight(lines)) => {
                 self.waiting -= lines.len();
-                lines.into_iter().map(|line| checked.answer_for(line)).collect()
+                lines.into_iter().map(|line| checked.answer_for(line.unpark())).collect()
             }
             _ => Vec::new(),
         }
@@ -121,10 +190,11 @@ impl Scheduler {
             let Some(target) = host.waiting.pop_front() else { continue };
             host.in_flight += 1;
             self.waiting -= 1;
+            self.for_hosts -= 1;
             if !host.waiting.is_empty() && host.in_flight < self.per_host {
                 self.ready.push_back(key);
             }
-            return Some(target);
+            return Some(target.unpark());
         }
         None
     }
@@ -141,7 +211,7 @@ mod tests {
     use crate::input::{parse_url, Source};
 
     fn target(index: u64, url: &str) -> Target {
-        Target { index, source: Source::Arg, input: url.into(), url: parse_url(url) }
+        Target { index, source: Source::Arg(1), input: url.into(), url: parse_url(url) }
     }
 
     fn started(admit: Admit) -> Target {
@@ -180,6 +250,43 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let _other = started(s.admit(target(3, "http://a.test/y")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn time_held_back_counts_only_free_slots_with_targets_waiting() {
+        let mut s = Scheduler::new(1, false);
+        let a0 = started(s.admit(target(0, "http://a.test/0")));
+        s.note_free_slots(true);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(matches!(s.admit(target(1, "http://a.test/1")), Admit::Waiting));
+        s.note_free_slots(false);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        s.note_free_slots(true);
+        tokio::time::advance(Duration::from_secs(3)).await;
+        s.finished(&Checked::invalid(a0));
+        let _a1 = s.next_ready().unwrap();
+        s.note_free_slots(true);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(s.held_back(), Duration::from_secs(3));
+    }
+
+    #[test]
+    fn waiting_targets_come_back_whole() {
+        let mut s = Scheduler::new(1, false);
+        let first = started(s.admit(target(0, "http://a.test/0")));
+        let mut line = target(1, "a.test/x");
+        line.source = Source::Line { name: "list.txt".into(), line: 9 };
+        let mut same = target(2, "http://a.test/same");
+        same.input = same.url.as_ref().unwrap().to_string();
+        for t in [line.clone(), same.clone()] {
+            assert!(matches!(s.admit(t), Admit::Waiting));
+        }
+        s.finished(&Checked::invalid(first));
+        let back = s.next_ready().unwrap();
+        assert_eq!((back.index, &back.source, &back.input, &back.url), (1, &line.source, &line.input, &line.url));
+        s.finished(&Checked::invalid(back));
+        let back = s.next_ready().unwrap();
+        assert_eq!((back.input, back.url), (same.input, same.url));
     }
 
     #[test]

@@ -20,7 +20,15 @@ pub struct Summary {
     kinds: [u64; ErrorKind::ALL.len()],
     latency: Histogram,
     slowest: Option<(Duration, String)>,
+    /// `--per-host N`, and how long it held checks back while `--concurrency`
+    /// had free slots (added up over `--watch` rounds).
+    per_host: Option<(usize, Duration)>,
 }
+
+/// The per-host note appears when the limit held checks back for at least
+/// this share of the run, and at least [`HELD_AT_LEAST`].
+const HELD_SHARE: f64 = 0.25;
+const HELD_AT_LEAST: Duration = Duration::from_millis(100);
 
 impl Summary {
     pub fn add(&mut self, checked: &Checked, verdict: Verdict) {
@@ -43,6 +51,20 @@ impl Summary {
                 self.slowest = Some((checked.elapsed, shown_url(checked).to_owned()));
             }
         }
+    }
+
+    /// A round ended: `--per-host N` held checks back for `held`.
+    pub fn held_back(&mut self, per_host: usize, held: Duration) {
+        let (_, total) = self.per_host.get_or_insert((per_host, Duration::ZERO));
+        *total += held;
+    }
+
+    /// `--per-host N` and how long it held the run back, when that was a
+    /// noticeable share of `elapsed`.
+    fn held_back_noticeably(&self, elapsed: Duration) -> Option<(usize, Duration)> {
+        let (limit, held) = self.per_host?;
+        let noticeable = held >= HELD_AT_LEAST && held.as_secs_f64() >= HELD_SHARE * elapsed.as_secs_f64();
+        noticeable.then_some((limit, held))
     }
 
     pub fn checked(&self) -> u64 {
@@ -82,6 +104,14 @@ impl Summary {
                 crate::report::format::sanitize(url)
             ));
         }
+        if let Some((limit, held)) = self.held_back_noticeably(elapsed) {
+            let share = (100.0 * held.as_secs_f64() / elapsed.as_secs_f64().max(1e-9)).min(100.0);
+            lines.push(format!(
+                "  --per-host {limit} held checks back for {} ({share:.0}% of the run) while --concurrency had room: \
+                 raise --per-host if the host can take more",
+                human_duration(held)
+            ));
+        }
         lines
     }
 
@@ -104,6 +134,11 @@ impl Summary {
             "error_kinds": kinds,
             "latency_ms": {"p50": p50, "p95": p95, "p99": p99},
             "slowest": self.slowest.as_ref().map(|(d, url)| json!({"url": url, "elapsed_ms": ms(*d)})),
+            "per_host": self.per_host.map(|(limit, held)| json!({
+                "limit": limit,
+                "held_ms": ms(held),
+                "held_back": self.held_back_noticeably(elapsed).is_some(),
+            })),
         })
     }
 
@@ -193,7 +228,7 @@ mod tests {
     fn every_error_kind_is_counted_in_the_json() {
         use crate::input::{parse_url, Source, Target};
         use crate::outcome::CheckError;
-        let target = Target { index: 0, source: Source::Arg, input: "a.test".into(), url: parse_url("a.test") };
+        let target = Target { index: 0, source: Source::Arg(1), input: "a.test".into(), url: parse_url("a.test") };
         let mut checked = Checked::invalid(target);
         checked.outcome = Err(CheckError::Redirect("more than 10 redirects".into()));
         let mut summary = Summary::default();
@@ -201,6 +236,22 @@ mod tests {
         let json = summary.json(Duration::from_secs(1), false);
         assert_eq!(json["error_kinds"]["redirect"], 1);
         assert_eq!(json["error_kinds"].as_object().unwrap().len(), ErrorKind::ALL.len());
+    }
+
+    #[test]
+    fn the_per_host_note_needs_a_noticeable_share() {
+        let mut summary = Summary { ok: 1, ..Summary::default() };
+        summary.held_back(4, Duration::from_millis(300));
+        let note = |summary: &Summary, secs| {
+            summary.lines(Duration::from_secs(secs)).iter().any(|l| l.contains("--per-host 4 held"))
+        };
+        assert!(note(&summary, 1));
+        assert!(!note(&summary, 2), "15% of the run is not noticeable");
+        assert_eq!(summary.json(Duration::from_secs(1), false)["per_host"]["held_back"], true);
+        assert_eq!(summary.json(Duration::from_secs(2), false)["per_host"]["held_ms"], 300.0);
+        summary.held_back(4, Duration::from_millis(300));
+        assert!(note(&summary, 2), "--watch rounds add up");
+        assert!(Summary::default().json(Duration::from_secs(1), false)["per_host"].is_null());
     }
 
     #[test]
