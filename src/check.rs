@@ -78,7 +78,7 @@ impl Checker {
     /// One request: this is `get_status` of the original example, with every
     /// way it can go wrong turned into a [`CheckError`] and its phases timed.
     async fn get_status(&self, url: &Url, deadline: Instant, trace: &mut Trace) -> Result<Response, CheckError> {
-        let proxy = self.proxies.for_url(url);
+        let proxy = self.proxies.for_url(url).map_err(|reason| CheckError::UnusableProxy(reason.to_owned()))?;
         let request = match proxy {
             Some(proxy) if url.scheme() == "http" => {
                 http::build_proxy_request(url, &self.request, proxy.authorization.as_deref())

@@ -289,6 +289,11 @@ impl Config {
         let shard = Shard::choose(cli.shard, cli.shards, |name| std::env::var(name).ok())?;
         let proxies =
             Proxies::new(cli.proxy.as_deref(), |name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
+        if !cli.quiet {
+            for warning in proxies.warnings() {
+                crate::report::message(&format!("{warning}; the URLs it applies to get a connect error"));
+            }
+        }
         let show = match (cli.only_failed, cli.summary_only) {
             (_, true) => Show::Nothing,
             (true, false) => Show::Failed,
