@@ -93,7 +93,7 @@ fn formatted(format: &str) -> String {
     let dir = file.parent().unwrap().to_str().unwrap();
     // Markdown escapes what a path may hold (`_`, `~`), so look for it escaped too.
     let markdown_dir: String =
-        dir.chars().flat_map(|c| ("\\`*_[]!~|".contains(c).then_some('\\').into_iter().chain([c]))).collect();
+        dir.chars().flat_map(|c| "\\`*_[]!~|".contains(c).then_some('\\').into_iter().chain([c])).collect();
     let text = run
         .stdout
         .replace(&server.port().to_string(), "PORT")
