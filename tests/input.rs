@@ -102,7 +102,8 @@ fn credentials_in_lines_are_never_echoed_in_any_format() {
         for secret in ["S3cret", "alice", "carol", "dave", "erin"] {
             assert!(!all.contains(secret), "{format}: {secret} in\n{all}");
         }
-        assert!(all.contains("ftp://***@example.com/"), "{format}: {all}");
+        // Markdown writes `***` as `\*\*\*`.
+        assert!(all.replace("\\*", "*").contains("ftp://***@example.com/"), "{format}: {all}");
     }
     let run = run(&["--format", "json", "--ordered", file.to_str().unwrap()]);
     let inputs: Vec<String> = run.json().iter().map(|r| r["input"].as_str().unwrap().to_string()).collect();
