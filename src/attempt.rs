@@ -13,7 +13,7 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::check::{Answer, Checker};
 use crate::input::Target;
-use crate::outcome::{Checked, ErrorKind};
+use crate::outcome::{CheckError, Checked, ErrorKind};
 
 /// First backoff; doubled per retry, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -74,6 +74,8 @@ impl Tries {
             return None;
         }
         match &answer.outcome {
+            // An unusable proxy stays unusable: no point in asking again.
+            Err(CheckError::UnusableProxy(_)) => None,
             Err(e) if matches!(e.kind(), ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Io) => {
                 Some(self.backoff(attempt))
             }
@@ -152,6 +154,7 @@ mod tests {
         assert!(tries.retry_delay(&timeout, 1).is_some());
         assert!(tries.retry_delay(&timeout, 3).is_none(), "out of retries");
         assert!(tries.retry_delay(&answer(Err(CheckError::Tls("expired".into()))), 1).is_none());
+        assert!(tries.retry_delay(&answer(Err(CheckError::UnusableProxy("socks5".into()))), 1).is_none());
         assert!(tries.retry_delay(&status(500, None), 1).is_none(), "a real status is an answer");
         assert!(tries.retry_delay(&status(503, None), 1).is_none(), "503 without Retry-After");
         assert_eq!(tries.retry_delay(&status(429, Some(5)), 1), Some(Duration::from_secs(5)));

@@ -93,7 +93,7 @@ impl Checker {
         deadline: Instant,
         trace: &mut Trace,
     ) -> Result<Response, CheckError> {
-        let proxy = self.proxies.for_url(url);
+        let proxy = self.proxies.for_url(url).map_err(|reason| CheckError::UnusableProxy(reason.to_owned()))?;
         let request = match proxy {
             Some(proxy) if url.scheme() == "http" => {
                 http::build_proxy_request(url, &self.request, user_headers, proxy.authorization.as_deref())

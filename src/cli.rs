@@ -298,9 +298,22 @@ impl Config {
         if cli.watch.is_some() && files.iter().any(|f| f.as_os_str() == "-") {
             bail!("--watch reads its lists again each round, so it needs FILEs or --url, not standard input");
         }
+        if cli.watch.is_some() && cli.format == Format::Prometheus {
+            bail!(
+                "--watch cannot write Prometheus metrics: a scrape needs one whole exposition, not one per round. \
+                 Run statuscheck from a timer instead, writing a file for node_exporter's textfile collector: \
+                 statuscheck --format prometheus urls.txt > DIR/statuscheck.prom.tmp; \
+                 mv DIR/statuscheck.prom.tmp DIR/statuscheck.prom"
+            );
+        }
         let shard = Shard::choose(cli.shard, cli.shards, |name| std::env::var(name).ok())?;
         let proxies =
             Proxies::new(cli.proxy.as_deref(), |name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
+        if !cli.quiet {
+            for warning in proxies.warnings() {
+                crate::report::message(&format!("{warning}; the URLs it applies to get a connect error"));
+            }
+        }
         let show = match (cli.only_failed, cli.summary_only) {
             (_, true) => Show::Nothing,
             (true, false) => Show::Failed,

@@ -5,6 +5,7 @@
 //! A line that is not a checkable URL still becomes a target (with the reason
 //! in `url`), so it gets its own result row and never stops the run.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
@@ -391,15 +392,45 @@ fn to_target(index: u64, source: Source, line: &[u8], too_long: Option<usize>) -
         (None, Err(e)) => Err(format!("not valid UTF-8 (byte {} of the line)", e.valid_up_to() + 1)),
     };
     let url = url.map_err(|reason| format!("invalid URL at {source}: {reason}"));
-    Target { index, source, input: echo(line), url }
+    let input = echo(line, url.is_ok());
+    Target { index, source, input, url }
 }
 
-/// The line as shown back to the user: lossily decoded and, if huge, cut.
-fn echo(line: &[u8]) -> String {
-    if line.len() <= ECHO_LIMIT {
-        return String::from_utf8_lossy(line).into_owned();
+/// The line as shown back to the user: lossily decoded, its user-info
+/// masked (before cutting, so no part of a password survives) and, if huge, cut.
+fn echo(line: &[u8], valid: bool) -> String {
+    let text = String::from_utf8_lossy(line);
+    let masked = mask_userinfo(&text, valid);
+    if masked.len() <= ECHO_LIMIT {
+        return masked.into_owned();
     }
-    format!("{}...", String::from_utf8_lossy(&line[..ECHO_LIMIT]))
+    let mut cut = ECHO_LIMIT;
+    while !masked.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}...", &masked[..cut])
+}
+
+/// `text` with the user-info of its authority (`user:password@`) replaced
+/// by `***@`, so credentials written into a URL are never echoed. The
+/// authority starts after the scheme's `://` (at the start of a line without
+/// one) and, in a URL (`is_url`), ends where WHATWG parsing ends it: at `/`,
+/// `\`, `?` or `#`. A line that is not a URL may hold a password with an
+/// unescaped `/`, so there the authority runs to `?` or `#`.
+pub fn mask_userinfo(text: &str, is_url: bool) -> Cow<'_, str> {
+    if !text.contains('@') {
+        return Cow::Borrowed(text);
+    }
+    let start = match text.find("://") {
+        Some(i) if !text[..i].contains(['/', '\\', '?', '#', '@']) => i + 3,
+        _ => 0,
+    };
+    let ends: &[char] = if is_url { &['/', '\\', '?', '#'] } else { &['?', '#'] };
+    let end = text[start..].find(ends).map_or(text.len(), |i| start + i);
+    match text[start..end].rfind('@') {
+        Some(at) => Cow::Owned(format!("{}***{}", &text[..start], &text[start + at..])),
+        None => Cow::Borrowed(text),
+    }
 }
 
 /// Turns one trimmed line into the URL to check.
@@ -480,6 +511,22 @@ mod tests {
     #[test]
     fn userinfo_and_fragment_are_dropped() {
         assert_eq!(checked("https://user:secret@example.com/p#top"), "https://example.com/p");
+    }
+
+    #[test]
+    fn echoed_lines_never_keep_userinfo() {
+        let echoed = |line: &str| to_target(0, Source::Arg(1), line.as_bytes(), None).input;
+        assert_eq!(echoed("https://user:S3cret@example.com/a@b"), "https://***@example.com/a@b");
+        assert_eq!(echoed("user:S3cret@example.com/x"), "***@example.com/x");
+        assert_eq!(echoed("ftp://u:S3cret@x/"), "ftp://***@x/");
+        assert_eq!(echoed("https://u:pa/ss@host/"), "https://***@host/", "not a URL: the password may hold '/'");
+        assert_eq!(echoed("https://a@b@example.com/"), "https://***@example.com/");
+        assert_eq!(echoed("example.com/@team"), "example.com/@team", "an '@' in the path is kept");
+        assert_eq!(echoed("u:S3cret@example.com/?to=http://x/"), "***@example.com/?to=http://x/");
+        let long = format!("https://u:S3cret@example.com/{}", "é".repeat(300));
+        let echoed = echoed(&long);
+        assert!(echoed.starts_with("https://***@example.com/") && echoed.ends_with("..."), "{echoed}");
+        assert!(echoed.len() <= ECHO_LIMIT + 3);
     }
 
     #[test]

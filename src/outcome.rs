@@ -200,6 +200,8 @@ pub enum CheckError {
         addr: SocketAddr,
         reason: String,
     },
+    /// The environment names a proxy for this URL that we cannot use.
+    UnusableProxy(String),
     /// `limit` is whichever deadline fired: `--connect-timeout` for one
     /// connection attempt, `--timeout` for everything else.
     Timeout {
@@ -226,7 +228,7 @@ impl CheckError {
         match self {
             CheckError::InvalidUrl(_) => ErrorKind::InvalidUrl,
             CheckError::Dns { .. } => ErrorKind::Dns,
-            CheckError::Connect { .. } => ErrorKind::Connect,
+            CheckError::Connect { .. } | CheckError::UnusableProxy(_) => ErrorKind::Connect,
             CheckError::Timeout { .. } => ErrorKind::Timeout,
             CheckError::Tls(_) => ErrorKind::Tls,
             CheckError::Io { .. } => ErrorKind::Io,
@@ -243,7 +245,8 @@ impl fmt::Display for CheckError {
             CheckError::InvalidUrl(msg)
             | CheckError::Tls(msg)
             | CheckError::Protocol(msg)
-            | CheckError::Redirect(msg) => f.write_str(msg),
+            | CheckError::Redirect(msg)
+            | CheckError::UnusableProxy(msg) => f.write_str(msg),
             CheckError::Dns { host, reason } => write!(f, "{reason} ({host})"),
             CheckError::Connect { addr, reason } => write!(f, "{reason} ({addr})"),
             CheckError::PrivateAddress { addr, range } => {

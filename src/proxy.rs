@@ -8,6 +8,8 @@
 use percent_encoding::percent_decode_str;
 use url::Url;
 
+use crate::input::mask_userinfo;
+
 /// A proxy to talk to: where it is, and its `Proxy-Authorization`, if any.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Proxy {
@@ -15,26 +17,46 @@ pub struct Proxy {
     pub authorization: Option<String>,
 }
 
+/// How URLs of one scheme are reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Route {
+    Via(Proxy),
+    /// A proxy from the environment that we cannot use (socks, not a URL):
+    /// each URL it applies to fails with this message instead of the whole
+    /// run, since the variable may be meant for other programs.
+    Unusable(String),
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Proxies {
-    http: Option<Proxy>,
-    https: Option<Proxy>,
+    http: Option<Route>,
+    https: Option<Route>,
     no_proxy: Vec<String>,
 }
 
 impl Proxies {
     /// `explicit` (from `--proxy`) wins over the environment, read by `env`.
+    /// Only an unusable `--proxy` is an error; messages never show credentials.
     pub fn new(explicit: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result<Proxies, String> {
-        let first = |names: &[&str]| names.iter().find_map(|n| env(n).filter(|v| !v.trim().is_empty()));
-        let all = first(&["ALL_PROXY", "all_proxy"]);
-        let (http, https) = match explicit {
-            Some(proxy) => (Some(proxy.to_owned()), Some(proxy.to_owned())),
-            None => (first(&["http_proxy"]).or(all.clone()), first(&["HTTPS_PROXY", "https_proxy"]).or(all)),
+        let first = |names: &[&'static str]| {
+            names.iter().find_map(|&n| env(n).filter(|v| !v.trim().is_empty()).map(|v| (n, v)))
         };
-        let no_proxy = first(&["NO_PROXY", "no_proxy"]).unwrap_or_default();
+        let (http, https) = match explicit {
+            Some(text) => {
+                let route = Route::Via(parse(text).map_err(|reason| format!("--proxy {reason}"))?);
+                (Some(route.clone()), Some(route))
+            }
+            None => {
+                let all = first(&["ALL_PROXY", "all_proxy"]);
+                let http = first(&["http_proxy"]).or(all.clone());
+                let https = first(&["HTTPS_PROXY", "https_proxy"]).or(all);
+                (http.map(from_env), https.map(from_env))
+            }
+        };
+        let no_proxy = first(&["NO_PROXY", "no_proxy"]).map(|(_, v)| v).unwrap_or_default();
         Ok(Proxies {
-            http: http.map(|p| parse(&p)).transpose()?,
-            https: https.map(|p| parse(&p)).transpose()?,
+            http,
+            https,
             no_proxy: no_proxy
                 .split(',')
                 .map(|h| h.trim().trim_start_matches('.').to_ascii_lowercase())
@@ -43,27 +65,61 @@ impl Proxies {
         })
     }
 
-    /// The proxy for `url`, or `None` to connect directly.
-    pub fn for_url(&self, url: &Url) -> Option<&Proxy> {
-        let proxy = if url.scheme() == "https" { self.https.as_ref() } else { self.http.as_ref() }?;
-        let host = url.host_str()?.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    /// Why a proxy from the environment will not be used, once per proxy,
+    /// for a warning at the start of the run; none when `NO_PROXY` is `*`.
+    pub fn warnings(&self) -> Vec<&str> {
+        let mut warnings = Vec::new();
+        if self.no_proxy.iter().any(|skip| skip == "*") {
+            return warnings;
+        }
+        for route in [&self.http, &self.https].into_iter().flatten() {
+            if let Route::Unusable(reason) = route {
+                if !warnings.contains(&reason.as_str()) {
+                    warnings.push(reason.as_str());
+                }
+            }
+        }
+        warnings
+    }
+
+    /// The proxy for `url`, or `None` to connect directly; an error (masked)
+    /// when the environment names a proxy for it that we cannot use.
+    pub fn for_url(&self, url: &Url) -> Result<Option<&Proxy>, &str> {
+        let route = if url.scheme() == "https" { self.https.as_ref() } else { self.http.as_ref() };
+        let Some(route) = route else { return Ok(None) };
+        let Some(host) = url.host_str() else { return Ok(None) };
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
         let bypass = self.no_proxy.iter().any(|skip| {
             skip == "*" || host == *skip || host.strip_suffix(skip.as_str()).is_some_and(|rest| rest.ends_with('.'))
         });
-        (!bypass).then_some(proxy)
+        match route {
+            _ if bypass => Ok(None),
+            Route::Via(proxy) => Ok(Some(proxy)),
+            Route::Unusable(reason) => Err(reason),
+        }
+    }
+}
+
+/// A proxy named by environment variable `name`.
+fn from_env((name, text): (&str, String)) -> Route {
+    match parse(&text) {
+        Ok(proxy) => Route::Via(proxy),
+        Err(reason) => Route::Unusable(format!("{name} proxy {reason}")),
     }
 }
 
 /// `http://[user:password@]host[:port]`; a bare `host:port` is taken as http.
+/// An error starts with the proxy, its user-info masked.
 fn parse(text: &str) -> Result<Proxy, String> {
     let text = text.trim();
+    let shown = mask_userinfo(text, false);
     let with_scheme = if text.contains("://") { text.to_owned() } else { format!("http://{text}") };
-    let url = Url::parse(&with_scheme).map_err(|e| format!("proxy '{text}' is not a URL: {e}"))?;
+    let url = Url::parse(&with_scheme).map_err(|e| format!("{shown} is not a URL: {e}"))?;
     if url.scheme() != "http" {
-        return Err(format!("proxy '{text}': only http:// proxies are supported"));
+        return Err(format!("{shown} is not supported (only http://)"));
     }
-    if url.host_str().is_none() {
-        return Err(format!("proxy '{text}' has no host"));
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{shown} has no host"));
     }
     let authorization = (!url.username().is_empty()).then(|| {
         let decode = |text| percent_decode_str(text).decode_utf8_lossy().into_owned();
@@ -101,7 +157,7 @@ mod tests {
     }
 
     fn proxied(proxies: &Proxies, url: &str) -> Option<String> {
-        proxies.for_url(&Url::parse(url).unwrap()).map(|p| p.url.to_string())
+        proxies.for_url(&Url::parse(url).unwrap()).unwrap().map(|p| p.url.to_string())
     }
 
     #[test]
@@ -142,5 +198,30 @@ mod tests {
         assert_eq!(proxy.authorization.as_deref(), Some(format!("Basic {}", base64(b"us@er:p:ss")).as_str()));
         assert!(parse("socks5://p:1").is_err());
         assert!(parse("http://").is_err());
+    }
+
+    #[test]
+    fn messages_never_show_proxy_credentials() {
+        let explicit = Proxies::new(Some("socks5://alice:S3cretPW@p.test:1080"), env(&[])).unwrap_err();
+        assert_eq!(explicit, "--proxy socks5://***@p.test:1080 is not supported (only http://)");
+        for bad in ["alice:S3cretPW@p.test:port", "http://alice:S3cretPW@", "http://alice:S3cretPW@/x"] {
+            let message = parse(bad).unwrap_err();
+            assert!(!message.contains("S3cretPW") && message.contains("***@"), "{message}");
+        }
+    }
+
+    #[test]
+    fn an_unusable_proxy_from_the_environment_fails_only_the_urls_it_applies_to() {
+        let vars = env(&[("ALL_PROXY", "socks5://alice:S3cretPW@p.test:1080"), ("http_proxy", "p1:3128")]);
+        let proxies = Proxies::new(None, vars).unwrap();
+        let message = "ALL_PROXY proxy socks5://***@p.test:1080 is not supported (only http://)";
+        assert_eq!(proxies.warnings(), [message]);
+        assert_eq!(proxies.for_url(&Url::parse("https://a.test/").unwrap()), Err(message));
+        assert_eq!(proxied(&proxies, "http://a.test/").as_deref(), Some("http://p1:3128/"));
+        let bypassed = Proxies::new(None, env(&[("all_proxy", "socks5://p:1"), ("NO_PROXY", "*")])).unwrap();
+        assert_eq!(proxied(&bypassed, "https://a.test/"), None, "NO_PROXY wins");
+        assert!(bypassed.warnings().is_empty(), "nothing to warn about: no URL uses it");
+        let both = Proxies::new(None, env(&[("all_proxy", "socks5://p:1")])).unwrap();
+        assert_eq!(both.warnings().len(), 1, "one warning for both schemes");
     }
 }

@@ -291,6 +291,116 @@ fn prometheus_output_parses_with_the_official_client_parser() {
     assert_eq!(samples.iter().filter(|(name, ..)| name == "probe_success").count(), 2);
 }
 
+/// Reason phrases a hostile server might send, by path.
+fn hostile() -> Server {
+    scripted(vec![
+        ("/formula", "HTTP/1.1 200 =HYPERLINK(\"http://evil.test/\",\"ok\")\r\n\r\n".into()),
+        ("/tab", "HTTP/1.1 200 \tTab\r\n\r\n".into()),
+        ("/bidi", "HTTP/1.1 200 OK\u{202E}gnp.exe\u{2028}\u{200B}\u{FEFF}\r\n\r\n".into()),
+        (
+            "/markup",
+            "HTTP/1.1 200 ![x](https://evil.test/t.png) [y](https://evil.test/) <img src=x> *b*\r\n\r\n".into(),
+        ),
+        ("/moved", redirect(301, "https://bücher.example/a\u{202E}")),
+    ])
+}
+
+#[test]
+fn csv_cells_are_escaped_and_never_formulas() {
+    let server = hostile();
+    let list = write_file(
+        "csv-hostile.txt",
+        format!("{}\n{}\n-x\x1b[2J\x07\rz\n", server.url("/formula"), server.url("/tab")),
+    );
+    let run = run(&["--format", "csv", "--ordered", list.to_str().unwrap()]);
+    let rows: Vec<&str> = run.stdout.split_terminator("\r\n").collect();
+    assert_eq!(rows.len(), 4, "a header and one row per line: {:?}", run.stdout);
+    assert!(!run.stdout.contains(['\x1b', '\x07', '\t']), "{:?}", run.stdout);
+    assert!(!run.stdout.replace("\r\n", "").contains(['\r', '\n']), "{:?}", run.stdout);
+    assert!(rows[1].contains(",200,\"'=HYPERLINK(\"\"http://evil.test/\"\",\"\"ok\"\")\",1.1,"), "{}", rows[1]);
+    assert!(rows[2].contains(",200,\\tTab,1.1,"), "{}", rows[2]);
+    assert!(rows[3].starts_with("\"'-x\\u{1b}[2J\\u{7}\\rz\","), "{}", rows[3]);
+}
+
+#[test]
+fn text_escapes_invisible_characters_and_shows_location_hosts_as_punycode() {
+    let server = hostile();
+    let run = run(&["--ordered", "-u", &server.url("/bidi"), "-u", &server.url("/moved")]);
+    let raw = ['\u{202E}', '\u{2028}', '\u{200B}', '\u{FEFF}'];
+    assert!(!format!("{}{}", run.stdout, run.stderr).contains(raw), "{}", run.stdout);
+    assert!(run.stdout.contains("HTTP/1.1 200 OK\\u{202e}gnp.exe\\u{2028}\\u{200b}\\u{feff}"), "{}", run.stdout);
+    assert!(run.stdout.contains("→ https://xn--bcher-kva.example/a%E2%80%AE"), "{}", run.stdout);
+    let tsv = self::run(&["--format", "tsv", "-u", &server.url("/bidi")]);
+    assert!(!tsv.stdout.contains(raw), "{}", tsv.stdout);
+}
+
+#[test]
+fn markdown_does_not_render_what_a_server_sends() {
+    let server = hostile();
+    let run = run(&["--format", "markdown", "-u", &server.url("/markup")]);
+    for markup in ["![x](", "[y](", "<img", "*b*"] {
+        assert!(!run.stdout.contains(markup), "{markup} in {}", run.stdout);
+    }
+    let escaped = "\\!\\[x\\](https://evil.test/t.png) \\[y\\](https://evil.test/) &lt;img src=x&gt; \\*b\\*";
+    assert!(run.stdout.contains(escaped), "{}", run.stdout);
+}
+
+/// The samples of a Prometheus exposition as the official Python client's
+/// parser reads them: `[name, type, labels, value]`. The parser is needed
+/// (`.ci/run` installs it): without it this fails.
+fn python_parsed(exposition: &str) -> Vec<(String, String, std::collections::BTreeMap<String, String>, f64)> {
+    let file = write_file("metrics.prom", exposition);
+    let script = "import sys, json\n\
+        from prometheus_client.parser import text_string_to_metric_families as parse\n\
+        families = list(parse(open(sys.argv[1]).read()))\n\
+        print(json.dumps([[f.name, f.type, s.labels, s.value] for f in families for s in f.samples]))";
+    let output = std::process::Command::new("python3")
+        .args(["-c", script, file.to_str().unwrap()])
+        .output()
+        .expect("python3 runs (pip install prometheus-client)");
+    assert!(output.status.success(), "the parser refused it: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn prometheus_has_one_series_per_label_set() {
+    let server = http_server();
+    let url = server.url("/status/204");
+    let list = write_file("twice.txt", format!("{url}\nftp://x/\nftp://x/\n{url}\n"));
+    let run = run(&["--format", "prometheus", "-u", &url, list.to_str().unwrap()]);
+    let samples = python_parsed(&run.stdout);
+    let mut keys: Vec<_> = samples.iter().map(|(name, _, labels, _)| (name.clone(), labels.clone())).collect();
+    let all = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), all, "a label set repeats:\n{}", run.stdout);
+    let success: Vec<_> = samples.iter().filter(|(name, ..)| name == "probe_success").collect();
+    assert_eq!(success.len(), 2, "{}", run.stdout);
+    let status =
+        |u: &str| samples.iter().find(|(n, _, l, _)| n == "probe_http_status_code" && l["url"] == u).unwrap().3;
+    assert_eq!((status(&url), status("ftp://x/")), (204.0, 0.0));
+}
+
+#[test]
+fn watch_with_prometheus_is_a_usage_error_that_says_what_to_do() {
+    let mut child = statuscheck()
+        .args(["--watch", "1s", "--format", "prometheus", "-u", "http://127.0.0.1:9/"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() && started.elapsed() < SLACK {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "still watching after {SLACK:?}: {stderr}");
+    assert!(stderr.contains("textfile collector") && stderr.contains("--format prometheus"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
 #[test]
 fn watch_prints_only_changes_and_ends_with_the_summary_on_ctrl_c() {
     use std::io::{BufRead, BufReader, Read};

@@ -85,6 +85,34 @@ fn userinfo_is_never_sent_and_injection_is_impossible() {
 }
 
 #[test]
+fn credentials_in_lines_are_never_echoed_in_any_format() {
+    let server = http_server();
+    let port = server.port();
+    let lines = [
+        format!("http://alice:S3cretPW@127.0.0.1:{port}/private"),
+        format!("bob:S3cretPW@localhost:{port}/no-scheme"),
+        "ftp://carol:S3cretPW@example.com/".to_string(),
+        "https://dave:S3cret/PW@example.com/".to_string(),
+        format!("http://erin:S3cretPW@127.0.0.1:{port}/{}", "long/".repeat(60)),
+    ];
+    let file = write_file("secret.txt", lines.join("\n"));
+    for format in ["text", "json", "csv", "tsv", "markdown", "prometheus"] {
+        let run = run(&["--format", format, "-v", "-u", &lines[0], "-u", &lines[2], file.to_str().unwrap()]);
+        let all = format!("{}{}", run.stdout, run.stderr);
+        for secret in ["S3cret", "alice", "carol", "dave", "erin"] {
+            assert!(!all.contains(secret), "{format}: {secret} in\n{all}");
+        }
+        // Markdown writes `***` as `\*\*\*`.
+        assert!(all.replace("\\*", "*").contains("ftp://***@example.com/"), "{format}: {all}");
+    }
+    let run = run(&["--format", "json", "--ordered", file.to_str().unwrap()]);
+    let inputs: Vec<String> = run.json().iter().map(|r| r["input"].as_str().unwrap().to_string()).collect();
+    assert_eq!(inputs[0], format!("http://***@127.0.0.1:{port}/private"));
+    assert_eq!(inputs[1], format!("***@localhost:{port}/no-scheme"));
+    assert_eq!(inputs[3], "https://***@example.com/");
+}
+
+#[test]
 fn internationalised_names_are_checked_as_punycode() {
     let server = http_server();
     let port = server.port();

@@ -107,5 +107,70 @@ fn a_refusing_proxy_is_a_connect_error() {
     );
     let bad = run(&["--proxy", "socks5://x:1", "-u", "a.test"]);
     assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("only http:// proxies"), "{}", bad.stderr);
+    assert!(bad.stderr.contains("socks5://x:1 is not supported (only http://)"), "{}", bad.stderr);
+}
+
+const SOCKS: &str = "socks5://alice:S3cretPW@127.0.0.1:1080";
+
+#[test]
+fn proxy_passwords_are_never_printed() {
+    let explicit = run(&["--proxy", SOCKS, "-u", "a.test"]);
+    assert_eq!(explicit.code, 2);
+    assert!(explicit.stderr.contains("--proxy socks5://***@127.0.0.1:1080 is not supported"), "{}", explicit.stderr);
+    let not_a_url = run(&["--proxy", "alice:S3cretPW@127.0.0.1:port", "-u", "a.test"]);
+    assert_eq!(not_a_url.code, 2);
+    assert!(not_a_url.stderr.contains("***@127.0.0.1:port is not a URL"), "{}", not_a_url.stderr);
+    let origin = http_server();
+    for format in ["text", "json", "csv", "tsv", "markdown", "prometheus"] {
+        for var in ["ALL_PROXY", "https_proxy", "http_proxy"] {
+            let output = statuscheck()
+                .env(var, SOCKS)
+                .args(["--format", format, "-u", &origin.url("/"), "-u", "https://a.test/"])
+                .output()
+                .unwrap();
+            let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            assert!(!all.contains("S3cretPW"), "{var}, {format}: {all}");
+            assert!(all.contains("socks5://***@127.0.0.1:1080"), "{var}, {format}: {all}");
+        }
+    }
+    for output in [&explicit, &not_a_url] {
+        assert!(!format!("{}{}", output.stdout, output.stderr).contains("S3cretPW"));
+    }
+}
+
+#[test]
+fn a_socks_proxy_in_the_environment_fails_only_the_urls_it_applies_to() {
+    let origin = http_server();
+    let url = origin.url("/status/204");
+    let bypassed = statuscheck()
+        .env("ALL_PROXY", SOCKS)
+        .env("NO_PROXY", "*")
+        .args(["--format", "json", "-u", &url])
+        .output()
+        .unwrap();
+    assert_eq!(bypassed.status.code(), Some(0), "{}", String::from_utf8_lossy(&bypassed.stderr));
+    let record: serde_json::Value = serde_json::from_slice(&bypassed.stdout).unwrap();
+    assert_eq!(record["code"], 204);
+    assert_eq!(origin.requests.lock().unwrap().len(), 1, "checked directly");
+
+    let proxied =
+        statuscheck().env("ALL_PROXY", SOCKS).args(["--format", "json", "-u", &url, "-u", &url]).output().unwrap();
+    assert_eq!(proxied.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&proxied.stdout);
+    let records: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.len(), 2);
+    for record in &records {
+        assert_eq!(record["error"]["kind"], "connect", "{record}");
+        assert_eq!(
+            record["error"]["message"],
+            "ALL_PROXY proxy socks5://***@127.0.0.1:1080 is not supported (only http://)"
+        );
+    }
+    assert_eq!(origin.requests.lock().unwrap().len(), 1, "nothing went around the proxy");
+    let stderr = String::from_utf8_lossy(&proxied.stderr);
+    assert_eq!(stderr.matches("statuscheck: ALL_PROXY proxy socks5://***@127.0.0.1:1080").count(), 1, "{stderr}");
+
+    let quiet = statuscheck().env("all_proxy", SOCKS).args(["-q", "-u", &url]).output().unwrap();
+    assert_eq!(quiet.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("proxy"), "-q: no warning");
 }

@@ -91,8 +91,15 @@ fn formatted(format: &str) -> String {
     let file = write_file("formats.txt", list);
     let run = run(&["--ordered", "--color", "never", "--format", format, file.to_str().unwrap()]);
     let dir = file.parent().unwrap().to_str().unwrap();
-    let text =
-        run.stdout.replace(&server.port().to_string(), "PORT").replace(&port.to_string(), "DEAD").replace(dir, "DIR");
+    // Markdown escapes what a path may hold (`_`, `~`), so look for it escaped too.
+    let markdown_dir: String =
+        dir.chars().flat_map(|c| "\\`*_[]!~|".contains(c).then_some('\\').into_iter().chain([c])).collect();
+    let text = run
+        .stdout
+        .replace(&server.port().to_string(), "PORT")
+        .replace(&port.to_string(), "DEAD")
+        .replace(dir, "DIR")
+        .replace(&markdown_dir, "DIR");
     mask_elapsed(format, &text)
 }
 

@@ -3,10 +3,12 @@
 //! [`Format`](crate::cli::Format) and an arm in [`header`] and [`record`].
 
 use std::borrow::Cow;
+use std::collections::hash_map::{Entry, HashMap};
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde_json::json;
+use url::Url;
 
 use crate::cli::Format;
 use crate::outcome::{unix_now, Certificate, Checked, ErrorKind, Verdict};
@@ -62,9 +64,15 @@ pub fn record(out: &mut String, format: Format, style: Style, checked: &Checked,
 /// The Prometheus text format groups series by metric, each metric once with
 /// its `# HELP` and `# TYPE`, so results are kept (a few lines per URL) and
 /// written when the run ends. Names follow blackbox_exporter's.
+///
+/// A label set may appear only once, so a URL listed twice (or two invalid
+/// lines with the same text) keeps one set of series: the answer that came last.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    series: [String; METRICS.len()],
+    /// Where each `url` label's series are in `series`.
+    seen: HashMap<String, usize>,
+    /// Per URL, in the order first seen: its lines of each metric.
+    series: Vec<[String; METRICS.len()]>,
 }
 
 const METRICS: [(&str, &str); 8] = [
@@ -84,8 +92,9 @@ impl Metrics {
         let url = label_value(shown_url(checked));
         let response = checked.outcome.as_ref().ok();
         let trace = &checked.trace;
+        let mut series: [String; METRICS.len()] = Default::default();
         let mut put = |metric: usize, labels: &str, value: f64| {
-            let _ = writeln!(self.series[metric], "{}{{url=\"{url}\"{labels}}} {value}", METRICS[metric].0);
+            let _ = writeln!(series[metric], "{}{{url=\"{url}\"{labels}}} {value}", METRICS[metric].0);
         };
         put(0, "", f64::from(u8::from(judged.verdict == Verdict::Ok)));
         put(1, "", f64::from(response.map_or(0, |r| r.code)));
@@ -101,14 +110,22 @@ impl Metrics {
         if let Some(cert) = checked.earliest_expiry() {
             put(7, "", cert.not_after as f64);
         }
+        match self.seen.entry(url) {
+            Entry::Occupied(known) => self.series[*known.get()] = series,
+            Entry::Vacant(new) => {
+                new.insert(self.series.len());
+                self.series.push(series);
+            }
+        }
     }
 
     /// The whole exposition, one metric after another.
     pub fn text(&self) -> String {
         let mut out = String::new();
-        for ((name, help), series) in METRICS.iter().zip(&self.series) {
-            if !series.is_empty() {
-                let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{series}");
+        for (metric, (name, help)) in METRICS.iter().enumerate() {
+            if self.series.iter().any(|url| !url[metric].is_empty()) {
+                let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n");
+                self.series.iter().for_each(|url| out.push_str(&url[metric]));
             }
         }
         out
@@ -150,7 +167,7 @@ fn notes(checked: &Checked, judged: Judged) -> Vec<String> {
     let mut notes = Vec::new();
     if let Ok(response) = &checked.outcome {
         if let (Some(location), true) = (&response.location, checked.redirects.is_empty()) {
-            notes.push(format!("→ {}", sanitize(location)));
+            notes.push(format!("→ {}", sanitize(&shown_location(location))));
         }
         if let Some(by) = response.blocked_by {
             notes.push(format!("[blocked by {by}]"));
@@ -178,6 +195,16 @@ fn expiring_note(earliest: &Certificate, leaf: Option<&Certificate>) -> String {
         format!("[certificate expires in {days} days]")
     } else {
         format!("[intermediate certificate {} expires in {days} days]", sanitize(&earliest.subject))
+    }
+}
+
+/// An absolute `Location` as `url` shows URLs (the host in punycode, so
+/// `bаnk.test` with a Cyrillic `а` cannot pass for `bank.test`); a
+/// relative one as sent.
+fn shown_location(location: &str) -> Cow<'_, str> {
+    match Url::parse(location) {
+        Ok(url) if url.has_host() => Cow::Owned(url.into()),
+        _ => Cow::Borrowed(location),
     }
 }
 
@@ -314,8 +341,9 @@ fn jsonl(out: &mut String, checked: &Checked, judged: Judged, with_time: bool) {
     let _ = writeln!(out, "{record}");
 }
 
-/// RFC 4180: CRLF line ends, fields quoted when they hold a comma, a quote or
-/// a line break, quotes doubled. Same fields as JSON, error split in two.
+/// RFC 4180: CRLF line ends, fields quoted when they hold a comma or a
+/// quote, quotes doubled. Same fields as JSON, error split in two, and
+/// escaped as in every other format; see [`csv_cell`].
 fn csv(out: &mut String, checked: &Checked, verdict: Verdict) {
     let target = &checked.target;
     let response = checked.outcome.as_ref().ok();
@@ -336,25 +364,56 @@ fn csv(out: &mut String, checked: &Checked, verdict: Verdict) {
         if i > 0 {
             out.push(',');
         }
-        if field.contains([',', '"', '\r', '\n']) {
-            let _ = write!(out, "\"{}\"", field.replace('"', "\"\""));
-        } else {
-            out.push_str(field);
-        }
+        csv_cell(out, field);
     }
     out.push_str("\r\n");
 }
 
+/// One CSV cell. Control and invisible characters are escaped by
+/// [`sanitize`], so no line break, tab or escape sequence is ever raw; a
+/// cell that a spreadsheet would take for a formula (`=`, `+`, `-`, `@`
+/// first: OWASP's CSV-injection advice) gets a `'` in front and quotes.
+fn csv_cell(out: &mut String, field: &str) {
+    let field = sanitize(field);
+    let formula = field.starts_with(['=', '+', '-', '@']);
+    if formula || field.contains([',', '"']) {
+        let _ = write!(out, "\"{}{}\"", if formula { "'" } else { "" }, field.replace('"', "\"\""));
+    } else {
+        out.push_str(&field);
+    }
+}
+
 /// A row of a Markdown table, for pasting into an issue or a CI summary.
 fn markdown(out: &mut String, checked: &Checked, judged: Judged) {
-    let cell = |text: &str| sanitize(text).replace('|', "\\|");
-    let url = cell(shown_url(checked));
+    let url = markdown_cell(shown_url(checked));
     let mut status = status_text(checked);
     for note in notes(checked, judged) {
         status = format!("{status} {note}");
     }
-    let status = cell(&status);
+    let status = markdown_cell(&status);
     let _ = writeln!(out, "| {url} | {status} | {} |", human_elapsed(checked));
+}
+
+/// Text as a Markdown table cell that shows as the text itself: what a
+/// server sends (`![x](https://evil.test/t.png)`, `<img>`) never becomes an
+/// image, a link, emphasis or HTML: a backslash before each of
+/// ``\ ` * _ [ ] ! ~ |`` (CommonMark's escapes), entities for `< > &`.
+fn markdown_cell(text: &str) -> String {
+    let text = sanitize(text);
+    let mut cell = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '<' => cell.push_str("&lt;"),
+            '>' => cell.push_str("&gt;"),
+            '&' => cell.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '!' | '~' | '|' => {
+                cell.push('\\');
+                cell.push(c);
+            }
+            _ => cell.push(c),
+        }
+    }
+    cell
 }
 
 /// The status line as received, or `error <kind>: <message>`, escaped.
@@ -403,20 +462,53 @@ pub fn human_duration(elapsed: Duration) -> String {
 }
 
 /// Escapes control characters so that nothing a server or an input file
-/// holds can move the cursor, change colours or break a TSV row.
+/// holds can move the cursor, change colours or break a TSV row, and
+/// invisible ones so that nothing can hide or reorder what is shown.
 pub fn sanitize(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    let escaped = |c: char| c.is_control() || is_invisible(c);
+    if !text.chars().any(escaped) {
         return Cow::Borrowed(text);
     }
     let mut clean = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if c.is_control() {
+        if escaped(c) {
             clean.extend(c.escape_default());
         } else {
             clean.push(c);
         }
     }
     Cow::Owned(clean)
+}
+
+/// Unicode's format characters (category Cf: bidi overrides and isolates
+/// such as U+202E, zero-width spaces and joiners, U+FEFF, tags) and the
+/// line and paragraph separators (Zl, Zp), as of Unicode 15. They show as
+/// nothing, or turn the text around them: `evil.test\u{202e}moc.knab`.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x2028..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
 }
 
 #[cfg(test)]
@@ -630,6 +722,107 @@ mod tests {
         assert!(render(Format::Text, &c).contains("error timeout: no status line after 10s"));
         assert!(render(Format::Tsv, &c).ends_with("\ttimeout: no status line after 10s\n"));
         assert!(render(Format::Markdown, &c).contains("| error timeout: no status line after 10s |"));
+    }
+
+    #[test]
+    fn csv_escapes_controls_and_neutralises_formulas() {
+        let line = render(Format::Csv, &checked("https://a.test/", ok(200, "\x1b]0;pwned\x07\r\nx")));
+        assert!(line.contains(",200,\\u{1b}]0;pwned\\u{7}\\r\\nx,1.1,"), "{line:?}");
+        assert_eq!(line.matches(['\r', '\n', '\x1b', '\x07']).count(), 2, "only the row's own CRLF: {line:?}");
+        let line = render(Format::Csv, &checked("https://a.test/", ok(200, "=HYPERLINK(\"http://evil.test\")")));
+        assert!(line.contains(",200,\"'=HYPERLINK(\"\"http://evil.test\"\")\",1.1,"), "{line}");
+        for reason in ["+1", "-1+2", "@SUM(A1)"] {
+            let line = render(Format::Csv, &checked("https://a.test/", ok(200, reason)));
+            assert!(line.contains(&format!(",200,\"'{reason}\",1.1,")), "{line}");
+        }
+        let line = render(Format::Csv, &checked("=cmd|'/c calc'!A0", ok(200, "")));
+        assert!(line.starts_with("\"'=cmd|'/c calc'!A0\",list.txt:3,,false,"), "{line}");
+        let line = render(Format::Csv, &checked("https://a.test/", ok(200, "\tTab")));
+        assert!(line.contains(",200,\\tTab,"), "a tab is escaped, so it never leads a cell: {line}");
+    }
+
+    #[test]
+    fn markdown_does_not_pass_links_images_or_html() {
+        let reason = "![x](https://evil.test/t.png) [y](https://evil.test/) <img src=x> *a* _b_ `c` ~d~ &amp; \\";
+        let line = render(Format::Markdown, &checked("https://a.test/", ok(200, reason)));
+        let escaped = "\\!\\[x\\](https://evil.test/t.png) \\[y\\](https://evil.test/) &lt;img src=x&gt; \
+                       \\*a\\* \\_b\\_ \\`c\\` \\~d\\~ &amp;amp; \\\\";
+        assert_eq!(line, format!("| https://a.test/ | HTTP/1.1 200 {escaped} | 12 ms |\n"));
+        let line = render(Format::Markdown, &checked("https://a.test/a_b?c=1&d=2", ok(200, "OK")));
+        assert!(line.starts_with("| https://a.test/a\\_b?c=1&amp;d=2 |"), "{line}");
+    }
+
+    #[test]
+    fn invisible_and_direction_characters_are_escaped() {
+        for c in [
+            '\u{202A}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{061C}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{200B}',
+            '\u{200D}',
+            '\u{2060}',
+            '\u{2064}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{E0041}',
+        ] {
+            let text = format!("a{c}b");
+            assert_eq!(sanitize(&text), format!("a\\u{{{:x}}}b", u32::from(c)), "U+{:04X}", u32::from(c));
+        }
+        assert_eq!(sanitize("bücher ü 日本 \u{a0}"), "bücher ü 日本 \u{a0}", "visible text is kept");
+        let line = render(Format::Text, &checked("https://a.test/", ok(200, "OK\u{202E}txt.exe")));
+        assert!(line.contains("HTTP/1.1 200 OK\\u{202e}txt.exe"), "{line}");
+        let tsv = render(Format::Tsv, &checked("https://a.test/", ok(200, "\u{2028}\u{FEFF}")));
+        assert!(tsv.contains("\t\\u{2028}\\u{feff}\t"), "{tsv}");
+    }
+
+    #[test]
+    fn location_note_shows_the_host_as_punycode() {
+        let with_location = |location: &str| {
+            let mut response = Response::new(HttpVersion::Http11, 301, "Moved");
+            response.location = Some(location.into());
+            render(Format::Text, &checked("https://a.test/", Ok(response)))
+        };
+        let line = with_location("https://bаnk.test/login");
+        assert!(line.contains("→ https://xn--bnk-6cd.test/login"), "{line}");
+        let line = with_location("/next\u{202E}");
+        assert!(line.contains("→ /next\\u{202e}"), "relative, as sent but escaped: {line}");
+    }
+
+    #[test]
+    fn prometheus_keeps_one_series_per_label_set() {
+        let mut metrics = Metrics::default();
+        let judged = |c: &Checked| Judged { verdict: OkCodes::default().verdict(&c.outcome), expiring: false };
+        for c in [
+            checked("https://a.test/", ok(500, "")),
+            checked("ftp://x/", ok(200, "")),
+            checked("b.test", ok(200, "OK")),
+            checked("a.test", ok(204, "")),
+            checked("ftp://x/", ok(200, "")),
+        ] {
+            metrics.add(&c, judged(&c));
+        }
+        let text = metrics.text();
+        let series: Vec<&str> = text.lines().filter(|l| l.starts_with("probe_http_status_code")).collect();
+        assert_eq!(
+            series,
+            [
+                "probe_http_status_code{url=\"https://a.test/\"} 204",
+                "probe_http_status_code{url=\"ftp://x/\"} 0",
+                "probe_http_status_code{url=\"https://b.test/\"} 200"
+            ],
+            "the last answer for a URL wins"
+        );
+        let samples: Vec<&str> =
+            text.lines().filter(|l| !l.starts_with('#')).map(|l| l.rsplit_once(' ').unwrap().0).collect();
+        let unique: std::collections::HashSet<&&str> = samples.iter().collect();
+        assert_eq!(unique.len(), samples.len(), "{text}");
     }
 
     #[test]
