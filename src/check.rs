@@ -51,7 +51,7 @@ pub struct Answer {
 impl Checker {
     /// Checks `url`, following redirects if asked, all under one deadline.
     pub async fn check(&self, url: &Url) -> Answer {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = crate::attempt::later(Instant::now(), self.timeout);
         let mut redirects = Vec::new();
         let mut current = url.clone();
         loop {
@@ -126,7 +126,7 @@ impl Checker {
     async fn connect(&self, addrs: &[SocketAddr], deadline: Instant) -> Result<(TcpStream, SocketAddr), CheckError> {
         let mut last_error = None;
         for &addr in addrs {
-            let attempt_deadline = deadline.min(Instant::now() + self.connect_timeout);
+            let attempt_deadline = deadline.min(crate::attempt::later(Instant::now(), self.connect_timeout));
             match timeout_at(attempt_deadline, TcpStream::connect(addr)).await {
                 Ok(Ok(stream)) => {
                     // The request is one small write; don't let Nagle hold it.
