@@ -83,7 +83,7 @@ pub struct Cli {
     #[arg(long, value_name = "N", help_heading = CHECKING)]
     pub max_redirs: Option<usize>,
 
-    /// Request method (any case: HEAD, head)
+    /// Request method, in any case
     #[arg(long, value_enum, ignore_case = true, default_value_t = Method::Get, help_heading = CHECKING)]
     pub method: Method,
 
@@ -226,7 +226,9 @@ pub enum Format {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Method {
+    #[value(name = "GET")]
     Get,
+    #[value(name = "HEAD")]
     Head,
 }
 

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::future::pending;
 use std::io::{self, Write};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::anyhow;
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -21,7 +22,7 @@ use crate::check::Checker;
 use crate::cli::Config;
 use crate::input::{self, Answered, Input, Target};
 use crate::outcome::Checked;
-use crate::report::Report;
+use crate::report::{Output, Report};
 use crate::schedule::{Admit, Scheduler};
 
 /// How the run ended.
@@ -66,10 +67,39 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// After a signal, how long the last results may take to reach stdout: a
+/// reader that does not read would otherwise hold the exit forever.
+const GRACE: Duration = Duration::from_secs(1);
+
 /// All rounds: one, or with `--watch` one per interval until interrupted,
 /// each reading the inputs afresh. `inputs` are the first round's, opened
-/// before anything was checked.
-pub async fn rounds<W: Write>(plan: &Plan<'_>, inputs: Vec<Input>, report: &mut Report<W>) -> anyhow::Result<Ending> {
+/// before anything was checked. Ends when the last result is written.
+pub async fn rounds(plan: &Plan<'_>, inputs: Vec<Input>, report: &mut Report<Output>) -> anyhow::Result<Ending> {
+    let ending = all_rounds(plan, inputs, report).await?;
+    close_output(ending, report).await
+}
+
+/// Waits for the writer to write everything, but never past a signal: after
+/// one, only for [`GRACE`] (results handed over may not reach a blocked reader).
+async fn close_output(ending: Ending, report: &mut Report<Output>) -> anyhow::Result<Ending> {
+    match ending {
+        Ending::OutputClosed => Ok(ending),
+        Ending::Interrupted { .. } => {
+            let _ = tokio::time::timeout(GRACE, report.output().close()).await;
+            Ok(ending)
+        }
+        Ending::Finished | Ending::InputFailed(_) => tokio::select! {
+            signal = interrupt() => Ok(Ending::Interrupted { signal }),
+            closed = report.output().close() => match closed {
+                Ok(()) => Ok(ending),
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Ending::OutputClosed),
+                Err(e) => Err(anyhow::Error::from(e).context("writing results")),
+            },
+        },
+    }
+}
+
+async fn all_rounds(plan: &Plan<'_>, inputs: Vec<Input>, report: &mut Report<Output>) -> anyhow::Result<Ending> {
     let config = plan.config;
     let mut inputs = Some(inputs);
     loop {
@@ -114,12 +144,15 @@ fn waiting_limit(concurrency: usize) -> usize {
 
 /// Checks every target from `targets`, writing each result to `report`.
 /// Errors are only what ends the program: a failed write to stdout.
-pub async fn run<W: Write>(
+/// Results go to the writer thread in the same `select` as the signals, and
+/// while it is behind no new result is taken: a blocked stdout holds the
+/// run back but never keeps a signal from ending it.
+pub async fn run(
     checker: Arc<Checker>,
     tries: Arc<Tries>,
     limits: Limits,
     mut targets: mpsc::Receiver<Target>,
-    report: &mut Report<W>,
+    report: &mut Report<Output>,
 ) -> anyhow::Result<Ending> {
     let mut tasks = JoinSet::new();
     let mut order = Order { ordered: limits.ordered, next: 0, held: BTreeMap::new() };
@@ -135,7 +168,8 @@ pub async fn run<W: Write>(
         loop {
             // Report everything already done, start what waited for it, then
             // flush so a pipe sees the results before we wait again.
-            while let Some(done) = tasks.try_join_next() {
+            while !report.output().is_full() {
+                let Some(done) = tasks.try_join_next() else { break };
                 finish(joined(done)?, &mut scheduler, &mut order, report)?;
             }
             while tasks.len() < limits.concurrency {
@@ -148,6 +182,7 @@ pub async fn run<W: Write>(
             report.flush()?;
             let has_room = tasks.len() + order.held.len() < limits.concurrency
                 && scheduler.waiting() < waiting_limit(limits.concurrency);
+            let (pending, writable) = (report.output().has_pending(), !report.output().is_full());
             tokio::select! {
                 biased;
                 signal = &mut interrupted => {
@@ -156,8 +191,9 @@ pub async fn run<W: Write>(
                     report.end()?;
                     return Err(anyhow!(Interrupt(signal)));
                 }
-                Some(done) = tasks.join_next() => finish(joined(done)?, &mut scheduler, &mut order, report)?,
-                next = targets.recv(), if input_open && has_room => match next {
+                sent = report.output().send(), if pending => sent?,
+                Some(done) = tasks.join_next(), if writable => finish(joined(done)?, &mut scheduler, &mut order, report)?,
+                next = targets.recv(), if input_open && has_room && writable => match next {
                     Some(target) => {
                         report.target_read(&target);
                         match scheduler.admit(target) {
@@ -171,6 +207,14 @@ pub async fn run<W: Write>(
             }
         }
         report.end()?;
+        // Everything handed to the writer before the round ends.
+        while report.output().has_pending() {
+            tokio::select! {
+                biased;
+                signal = &mut interrupted => return Err(anyhow!(Interrupt(signal))),
+                sent = report.output().send() => sent?,
+            }
+        }
         Ok(())
     }
     .await;
