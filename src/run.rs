@@ -75,13 +75,14 @@ const GRACE: Duration = Duration::from_secs(1);
 /// each reading the inputs afresh. `inputs` are the first round's, opened
 /// before anything was checked. Ends when the last result is written.
 pub async fn rounds(plan: &Plan<'_>, inputs: Vec<Input>, report: &mut Report<Output>) -> anyhow::Result<Ending> {
-    let ending = all_rounds(plan, inputs, report).await?;
-    close_output(ending, report).await
+    let mut signals = Signals::new();
+    let ending = all_rounds(plan, inputs, report, &mut signals).await?;
+    close_output(ending, report, &mut signals).await
 }
 
 /// Waits for the writer to write everything, but never past a signal: after
 /// one, only for [`GRACE`] (results handed over may not reach a blocked reader).
-async fn close_output(ending: Ending, report: &mut Report<Output>) -> anyhow::Result<Ending> {
+async fn close_output(ending: Ending, report: &mut Report<Output>, signals: &mut Signals) -> anyhow::Result<Ending> {
     match ending {
         Ending::OutputClosed => Ok(ending),
         Ending::Interrupted { .. } => {
@@ -89,7 +90,7 @@ async fn close_output(ending: Ending, report: &mut Report<Output>) -> anyhow::Re
             Ok(ending)
         }
         Ending::Finished | Ending::InputFailed(_) => tokio::select! {
-            signal = interrupt() => Ok(Ending::Interrupted { signal }),
+            signal = signals.next() => Ok(Ending::Interrupted { signal }),
             closed = report.output().close() => match closed {
                 Ok(()) => Ok(ending),
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Ending::OutputClosed),
@@ -99,7 +100,12 @@ async fn close_output(ending: Ending, report: &mut Report<Output>) -> anyhow::Re
     }
 }
 
-async fn all_rounds(plan: &Plan<'_>, inputs: Vec<Input>, report: &mut Report<Output>) -> anyhow::Result<Ending> {
+async fn all_rounds(
+    plan: &Plan<'_>,
+    inputs: Vec<Input>,
+    report: &mut Report<Output>,
+    signals: &mut Signals,
+) -> anyhow::Result<Ending> {
     let config = plan.config;
     let mut inputs = Some(inputs);
     loop {
@@ -108,7 +114,7 @@ async fn all_rounds(plan: &Plan<'_>, inputs: Vec<Input>, report: &mut Report<Out
             None => input::open(&config.files)?,
         };
         let (targets, reader) = input::stream(config.urls.clone(), opened, 1024, config.shard, plan.answered.clone());
-        let ending = run(plan.checker.clone(), plan.tries.clone(), plan.limits, targets, report).await?;
+        let ending = run(plan.checker.clone(), plan.tries.clone(), plan.limits, targets, report, signals).await?;
         if ending != Ending::Finished {
             return Ok(ending);
         }
@@ -122,7 +128,7 @@ async fn all_rounds(plan: &Plan<'_>, inputs: Vec<Input>, report: &mut Report<Out
         report.next_round();
         tokio::select! {
             () = tokio::time::sleep(every) => {}
-            signal = interrupt() => return Ok(Ending::Interrupted { signal }),
+            signal = signals.next() => return Ok(Ending::Interrupted { signal }),
         }
     }
 }
@@ -153,12 +159,12 @@ pub async fn run(
     limits: Limits,
     mut targets: mpsc::Receiver<Target>,
     report: &mut Report<Output>,
+    signals: &mut Signals,
 ) -> anyhow::Result<Ending> {
     let mut tasks = JoinSet::new();
     let mut order = Order { ordered: limits.ordered, next: 0, held: BTreeMap::new() };
     let mut scheduler = Scheduler::new(limits.per_host, limits.dedupe);
     let mut input_open = true;
-    let mut interrupted = std::pin::pin!(interrupt());
     let start = |tasks: &mut JoinSet<Checked>, target| {
         // Boxed: the check future is large, and a pointer is cheaper to move into the task.
         tasks.spawn(Box::pin(check_one(checker.clone(), tries.clone(), target)));
@@ -185,7 +191,7 @@ pub async fn run(
             let (pending, writable) = (report.output().has_pending(), !report.output().is_full());
             tokio::select! {
                 biased;
-                signal = &mut interrupted => {
+                signal = signals.next() => {
                     tasks.abort_all();
                     order.release_all(report)?;
                     report.end()?;
@@ -211,7 +217,7 @@ pub async fn run(
         while report.output().has_pending() {
             tokio::select! {
                 biased;
-                signal = &mut interrupted => return Err(anyhow!(Interrupt(signal))),
+                signal = signals.next() => return Err(anyhow!(Interrupt(signal))),
                 sent = report.output().send() => sent?,
             }
         }
@@ -295,20 +301,33 @@ impl std::fmt::Display for Interrupt {
 
 impl std::error::Error for Interrupt {}
 
-/// Resolves with the signal number on the first SIGINT or SIGTERM.
-async fn interrupt() -> i32 {
-    async fn next(stream: &mut Option<Signal>) {
-        match stream {
-            Some(stream) => {
-                stream.recv().await;
-            }
-            None => pending().await,
-        }
+/// SIGINT and SIGTERM, listened to from the start of the run to its end:
+/// one that arrives while nobody waits is kept for the next wait, so none is
+/// lost between the runner, the pause of `--watch` and the last write.
+pub struct Signals {
+    sigint: Option<Signal>,
+    sigterm: Option<Signal>,
+}
+
+impl Signals {
+    /// Must run inside the runtime.
+    fn new() -> Signals {
+        Signals { sigint: signal(SignalKind::interrupt()).ok(), sigterm: signal(SignalKind::terminate()).ok() }
     }
-    let mut sigint = signal(SignalKind::interrupt()).ok();
-    let mut sigterm = signal(SignalKind::terminate()).ok();
-    tokio::select! {
-        () = next(&mut sigint) => libc::SIGINT,
-        () = next(&mut sigterm) => libc::SIGTERM,
+
+    /// The number of the next signal. Cancel-safe.
+    async fn next(&mut self) -> i32 {
+        async fn next(stream: &mut Option<Signal>) {
+            match stream {
+                Some(stream) => {
+                    stream.recv().await;
+                }
+                None => pending().await,
+            }
+        }
+        tokio::select! {
+            () = next(&mut self.sigint) => libc::SIGINT,
+            () = next(&mut self.sigterm) => libc::SIGTERM,
+        }
     }
 }
