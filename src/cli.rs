@@ -358,7 +358,11 @@ impl Config {
 
 /// The redirect limit, or `None` without `-L`. `--follow 2` would read `2`
 /// as a FILE: when no such file exists, say what was meant instead.
-fn follow_limit(follow: Option<Option<usize>>, max_redirs: Option<usize>, files: &[PathBuf]) -> anyhow::Result<Option<usize>> {
+fn follow_limit(
+    follow: Option<Option<usize>>,
+    max_redirs: Option<usize>,
+    files: &[PathBuf],
+) -> anyhow::Result<Option<usize>> {
     let Some(old_form) = follow else { return Ok(None) };
     let digits = |f: &&PathBuf| f.to_str().is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
     if let Some(number) = files.iter().find(|f| digits(f) && !f.exists()) {

@@ -176,7 +176,10 @@ mod tests {
             Some((Shard { index: 2, count: 4 }, Origin::Slurm { min: true }))
         );
         let k8s = env(&[("JOB_COMPLETION_INDEX", "1")]);
-        assert_eq!(Shard::choose(None, Some(3), &k8s).unwrap(), Some((Shard { index: 1, count: 3 }, Origin::Kubernetes)));
+        assert_eq!(
+            Shard::choose(None, Some(3), &k8s).unwrap(),
+            Some((Shard { index: 1, count: 3 }, Origin::Kubernetes))
+        );
         assert_eq!(Origin::Option.environment(), None, "--shard was asked for: nothing to say");
         assert_eq!(Shard::choose(None, None, &k8s).unwrap(), None, "an index alone does not shard");
         assert_eq!(Shard::choose(None, None, env(&[])).unwrap(), None);
@@ -189,7 +192,8 @@ mod tests {
         assert!(
             Shard::choose(None, None, env(&[("SLURM_ARRAY_TASK_ID", "x"), ("SLURM_ARRAY_TASK_COUNT", "2")])).is_err()
         );
-        let below = env(&[("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "2")]);
+        let below =
+            env(&[("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "2")]);
         let error = Shard::choose(None, None, below).unwrap_err().to_string();
         assert!(error.contains("SLURM_ARRAY_TASK_ID=0 is below SLURM_ARRAY_TASK_MIN=1"), "{error}");
     }

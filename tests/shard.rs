@@ -108,9 +108,8 @@ fn a_shard_from_the_environment_is_named_on_stderr() {
     let slurm = [("SLURM_ARRAY_TASK_ID", "1"), ("SLURM_ARRAY_TASK_COUNT", "4")];
     let said = run_env(&["-u", "not a url"], &slurm);
     assert!(
-        said.stderr.contains(
-            "statuscheck: checking shard 1 of 4 (from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT)\n"
-        ),
+        said.stderr
+            .contains("statuscheck: checking shard 1 of 4 (from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT)\n"),
         "{}",
         said.stderr
     );

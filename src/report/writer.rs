@@ -143,7 +143,7 @@ mod tests {
         let kept = Kept::default();
         let mut output = Output::spawn(kept.clone(), None).unwrap();
         for i in 0..100 {
-            write!(output, "{i}\n").unwrap();
+            writeln!(output, "{i}").unwrap();
             if i % 7 == 0 {
                 output.send().await.unwrap();
             }
