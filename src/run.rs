@@ -172,8 +172,9 @@ pub async fn run(
 
     let step: anyhow::Result<()> = async {
         loop {
-            // Report everything already done, start what waited for it, then
-            // flush so a pipe sees the results before we wait again.
+            // Report everything already done (while the writer keeps up),
+            // start what waited for it; the select hands the results to the
+            // writer before anything else, so a pipe sees them as they come.
             while !report.output().is_full() {
                 let Some(done) = tasks.try_join_next() else { break };
                 finish(joined(done)?, &mut scheduler, &mut order, report)?;
@@ -185,7 +186,6 @@ pub async fn run(
             if !input_open && tasks.is_empty() && scheduler.waiting() == 0 {
                 break;
             }
-            report.flush()?;
             let has_room = tasks.len() + order.held.len() < limits.concurrency
                 && scheduler.waiting() < waiting_limit(limits.concurrency);
             let (pending, writable) = (report.output().has_pending(), !report.output().is_full());
