@@ -19,6 +19,16 @@ use crate::outcome::{CheckError, Checked, ErrorKind};
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
+/// Far enough to mean "never" for a run, near enough that no clock overflows.
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 86_400);
+
+/// `at + by`, without the panic of `+` on overflow: waits longer than
+/// [`FAR_FUTURE`] are cut to it. Every instant the program computes goes
+/// through here.
+pub fn later(at: Instant, by: Duration) -> Instant {
+    at.checked_add(by.min(FAR_FUTURE)).unwrap_or(at)
+}
+
 /// How targets are tried, shared by all tasks of the run.
 pub struct Tries {
     pub retries: u32,
@@ -32,7 +42,9 @@ pub struct Tries {
 
 impl Tries {
     pub fn new(retries: u32, retry_after_max: Duration, rate: Option<f64>) -> Self {
-        let rate = rate.map(|per_second| (Duration::from_secs_f64(1.0 / per_second), Mutex::new(Instant::now())));
+        // `--rate` is checked to be in range; a slot too far off to express is "never".
+        let interval = |per_second: f64| Duration::try_from_secs_f64(1.0 / per_second).unwrap_or(Duration::MAX);
+        let rate = rate.map(|per_second| (interval(per_second), Mutex::new(Instant::now())));
         Tries {
             retries,
             retry_after_max,
@@ -49,7 +61,7 @@ impl Tries {
         let at = {
             let mut next = next.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let at = (*next).max(Instant::now());
-            *next = at + *interval;
+            *next = later(at, *interval);
             at
         };
         sleep_until(at).await;
@@ -114,7 +126,7 @@ pub async fn check_one(checker: Arc<Checker>, tries: Arc<Tries>, target: Target)
         tries.wait_for_rate().await;
         let answer = checker.check(&url).await;
         let Some(delay) = tries.retry_delay(&answer, attempt) else { break answer };
-        let resume_at = Instant::now() + delay;
+        let resume_at = later(Instant::now(), delay);
         if answer.outcome.is_ok() {
             // The server asked us to come back later: pause the whole host.
             tries.pause_host(&host, resume_at);
@@ -179,5 +191,35 @@ mod tests {
             tries.wait_for_rate().await;
         }
         assert_eq!(start.elapsed(), Duration::from_millis(400));
+    }
+
+    /// Slots far beyond any clock (a rate of one per 10^18 s, or 10^300 s)
+    /// must not overflow: the later starts simply wait "forever".
+    #[tokio::test(start_paused = true)]
+    async fn tiny_rates_do_not_overflow_the_clock() {
+        for rate in [1e-18, 1e-300, f64::MIN_POSITIVE] {
+            let tries = Tries::new(0, Duration::from_secs(1), Some(rate));
+            tries.wait_for_rate().await;
+            for _ in 0..3 {
+                let waited = tokio::time::timeout(Duration::from_secs(86_400), tries.wait_for_rate()).await;
+                assert!(waited.is_err(), "rate {rate}: the next slot is far away");
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_smallest_allowed_rate_waits_its_interval() {
+        let tries = Tries::new(0, Duration::from_secs(1), Some(0.0001));
+        let start = Instant::now();
+        tries.wait_for_rate().await;
+        tries.wait_for_rate().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(10_000));
+    }
+
+    #[test]
+    fn later_saturates_instead_of_overflowing() {
+        let now = Instant::now();
+        assert_eq!(later(now, Duration::from_secs(5)), now + Duration::from_secs(5));
+        assert!(later(now, Duration::MAX) > now + Duration::from_secs(86_400 * 365));
     }
 }

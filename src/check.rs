@@ -55,7 +55,7 @@ pub struct Answer {
 impl Checker {
     /// Checks `url`, following redirects if asked, all under one deadline.
     pub async fn check(&self, url: &Url) -> Answer {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = crate::attempt::later(Instant::now(), self.timeout);
         let mut redirects = Vec::new();
         let mut current = url.clone();
         let mut downgraded = false;

@@ -74,14 +74,17 @@ pub struct Cli {
     #[arg(long, value_name = "CODES", default_value = "100-399", help_heading = CHECKING)]
     pub ok_codes: OkCodes,
 
-    /// Follow redirects, at most MAX of them (-L alone: 10); the chain is one
-    /// check under one --timeout
-    #[arg(short = 'L', long, value_name = "MAX", num_args = 0..=1, require_equals = true,
-          default_missing_value = "10", help_heading = CHECKING)]
-    pub follow: Option<usize>,
+    /// Follow redirects, at most --max-redirs of them; the chain is one check
+    /// under one --timeout (--follow=MAX is the old spelling of --max-redirs)
+    #[arg(short = 'L', long, value_name = "MAX", num_args = 0..=1, require_equals = true, help_heading = CHECKING)]
+    pub follow: Option<Option<usize>>,
 
-    /// Request method
-    #[arg(long, value_enum, default_value_t = Method::Get, help_heading = CHECKING)]
+    /// Most redirects -L follows, as in curl [default: 10]
+    #[arg(long, value_name = "N", help_heading = CHECKING)]
+    pub max_redirs: Option<usize>,
+
+    /// Request method, in any case
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Method::Get, help_heading = CHECKING)]
     pub method: Method,
 
     /// Add or replace a request header, 'Name: value' (repeatable; with -L, sent
@@ -175,8 +178,9 @@ pub struct Cli {
           help_heading = SCALE)]
     pub per_host: u32,
 
-    /// Start at most R checks per second (all hosts together)
-    #[arg(long, value_name = "R", value_parser = parse_rate, help_heading = SCALE)]
+    /// Start at most R checks per second (all hosts together), from 0.0001 to
+    /// 1000000
+    #[arg(long, value_name = "R", value_parser = parse_rate, allow_negative_numbers = true, help_heading = SCALE)]
     pub rate: Option<f64>,
 
     /// Check each distinct URL once (every line still gets its result)
@@ -233,7 +237,9 @@ pub enum Format {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Method {
+    #[value(name = "GET")]
     Get,
+    #[value(name = "HEAD")]
     Head,
 }
 
@@ -306,7 +312,14 @@ impl Config {
                  mv DIR/statuscheck.prom.tmp DIR/statuscheck.prom"
             );
         }
+        let follow = follow_limit(cli.follow, cli.max_redirs, &files)?;
         let shard = Shard::choose(cli.shard, cli.shards, |name| std::env::var(name).ok())?;
+        if let (Some((shard, origin)), false) = (&shard, cli.quiet) {
+            if let Some(origin) = origin.environment() {
+                report::message(&format!("checking shard {} of {} (from {origin})", shard.index, shard.count));
+            }
+        }
+        let shard = shard.map(|(shard, _)| shard);
         let proxies =
             Proxies::new(cli.proxy.as_deref(), |name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
         if !cli.quiet {
@@ -355,7 +368,7 @@ impl Config {
             summary_json: cli.summary_json,
             shard,
             request,
-            follow: cli.follow,
+            follow,
             family,
             per_host: cli.per_host as usize,
             rate: cli.rate,
@@ -370,16 +383,41 @@ impl Config {
     }
 }
 
+/// The redirect limit, or `None` without `-L`. `--follow 2` would read `2`
+/// as a FILE: when no such file exists, say what was meant instead.
+fn follow_limit(
+    follow: Option<Option<usize>>,
+    max_redirs: Option<usize>,
+    files: &[PathBuf],
+) -> anyhow::Result<Option<usize>> {
+    let Some(old_form) = follow else { return Ok(None) };
+    let digits = |f: &&PathBuf| f.to_str().is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    if let Some(number) = files.iter().find(|f| digits(f) && !f.exists()) {
+        let number = number.display();
+        bail!("there is no file '{number}': to follow at most {number} redirects, use --max-redirs {number} with -L");
+    }
+    match (old_form, max_redirs) {
+        (Some(a), Some(b)) if a != b => bail!("--follow={a} and --max-redirs {b} disagree: use -L --max-redirs N"),
+        (Some(limit), _) | (None, Some(limit)) => Ok(Some(limit)),
+        (None, None) => Ok(Some(10)),
+    }
+}
+
 /// Completion scripts and the man page, from the same clap definitions.
+/// Made whole first (clap_complete panics on a failed write), then written:
+/// a reader that went away (`| head -1`) is a quiet success.
 fn print_generated(command: Command) -> anyhow::Result<()> {
     let mut cli = Cli::command();
-    let mut out = std::io::stdout().lock();
+    let mut text = Vec::new();
     match command {
-        Command::Completions { shell } => clap_complete::generate(shell, &mut cli, "statuscheck", &mut out),
-        Command::Man => clap_mangen::Man::new(cli).render(&mut out)?,
+        Command::Completions { shell } => clap_complete::generate(shell, &mut cli, "statuscheck", &mut text),
+        Command::Man => clap_mangen::Man::new(cli).render(&mut text)?,
     }
-    out.flush()?;
-    Ok(())
+    let mut out = std::io::stdout().lock();
+    match out.write_all(&text).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => Ok(written?),
+    }
 }
 
 /// Colour only for text. With `auto`: never if `NO_COLOR` is set, always if
@@ -396,10 +434,14 @@ fn use_color(choice: ColorChoice, format: Format, env: impl Fn(&str) -> Option<s
         }
 }
 
+/// Slowest `--rate`: one start every 10,000 s (2.8 hours).
+const MIN_RATE: f64 = 0.0001;
+const MAX_RATE: f64 = 1e6;
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(rate) if rate > 0.0 && rate <= 1e6 => Ok(rate),
-        _ => Err("use a positive number of checks per second, at most 1000000 (e.g. 50 or 0.5)".into()),
+        Ok(rate) if (MIN_RATE..=MAX_RATE).contains(&rate) => Ok(rate),
+        _ => Err("use checks per second from 0.0001 (one every 2.8 hours) to 1000000, e.g. 50 or 0.5".into()),
     }
 }
 
@@ -490,6 +532,17 @@ mod tests {
     }
 
     #[test]
+    fn rates_outside_the_range_are_refused_with_the_range() {
+        for bad in ["1e-300", "1e-18", "0.00009", "0", "-1", "1000001", "inf", "NaN", "x"] {
+            let err = parse(&["--rate", bad, "-u", "x"]).unwrap_err().to_string();
+            assert!(err.contains("from 0.0001") && err.contains("to 1000000"), "{bad}: {err}");
+        }
+        for good in ["0.0001", "0.5", "50", "1000000"] {
+            assert!(parse(&["--rate", good, "-u", "x"]).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
     fn sequential_means_one_at_a_time_in_order() {
         let config = config(&["--sequential", "-c", "50", "-u", "x.test"]);
         assert_eq!((config.concurrency, config.ordered), (1, true));
@@ -509,6 +562,26 @@ mod tests {
         assert_eq!(config(&["--follow=3", "list.txt"]).follow, Some(3));
         assert_eq!(config(&["list.txt"]).follow, None);
         assert_eq!(config(&["-L", "list.txt"]).files, [PathBuf::from("list.txt")]);
+    }
+
+    #[test]
+    fn max_redirs_sets_the_limit_and_a_number_for_a_file_names_it() {
+        assert_eq!(config(&["-L", "--max-redirs", "2", "list.txt"]).follow, Some(2));
+        assert_eq!(config(&["--max-redirs", "2", "list.txt"]).follow, None, "as in curl: no -L, no following");
+        assert_eq!(config(&["--follow=2", "--max-redirs", "2", "list.txt"]).follow, Some(2));
+        let conflict = Config::from_cli(parse(&["--follow=2", "--max-redirs", "3", "x"]).unwrap()).err().unwrap();
+        assert!(conflict.to_string().contains("disagree"), "{conflict}");
+        let error = Config::from_cli(parse(&["--follow", "2", "-u", "x"]).unwrap()).err().unwrap().to_string();
+        assert!(error.contains("there is no file '2'") && error.contains("use --max-redirs 2 with -L"), "{error}");
+        assert_eq!(config(&["2"]).files, [PathBuf::from("2")], "without -L a number is a file like any other");
+    }
+
+    #[test]
+    fn method_in_any_case() {
+        for (given, sent) in [("HEAD", "HEAD"), ("Head", "HEAD"), ("get", "GET"), ("GET", "GET")] {
+            assert_eq!(config(&["--method", given, "-u", "x"]).request.method, sent);
+        }
+        assert!(parse(&["--method", "POST", "-u", "x"]).is_err());
     }
 
     #[test]

@@ -99,7 +99,7 @@ async fn attempt<S>(
     connecting: impl Future<Output = io::Result<S>>,
     limits: Limits,
 ) -> (SocketAddr, Result<S, CheckError>) {
-    let until = limits.deadline.min(Instant::now() + limits.connect_timeout);
+    let until = limits.deadline.min(crate::attempt::later(Instant::now(), limits.connect_timeout));
     let limit = if until == limits.deadline { limits.timeout } else { limits.connect_timeout };
     let result = match timeout_at(until, connecting).await {
         Ok(Ok(stream)) => Ok(stream),

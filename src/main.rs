@@ -59,8 +59,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     let inputs = input::open(&config.files)?;
     let plan = Plan::new(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-    let mut report = Report::new(stdout, config.report.clone());
+    // Stdout is written by a thread of its own, so that a reader that does
+    // not read cannot keep the runner from seeing a signal.
+    let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
+    let mut report = Report::with_writer_thread(stdout, config.report.clone())?;
     if report.wants_total() {
         report.set_total(input::count_in_background(&config.urls, &config.files, config.shard));
     }

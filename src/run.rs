@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::future::pending;
 use std::io::{self, Write};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -21,7 +22,7 @@ use crate::check::Checker;
 use crate::cli::Config;
 use crate::input::{self, Answered, Input, Target};
 use crate::outcome::Checked;
-use crate::report::Report;
+use crate::report::{Output, Report};
 use crate::schedule::{Admit, Scheduler};
 
 /// How the run ended.
@@ -77,10 +78,45 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// After a signal, how long the last results may take to reach stdout: a
+/// reader that does not read would otherwise hold the exit forever.
+const GRACE: Duration = Duration::from_secs(1);
+
 /// All rounds: one, or with `--watch` one per interval until interrupted,
 /// each reading the inputs afresh. `inputs` are the first round's, opened
-/// before anything was checked.
-pub async fn rounds<W: Write>(plan: &Plan<'_>, inputs: Vec<Input>, report: &mut Report<W>) -> anyhow::Result<Ending> {
+/// before anything was checked. Ends when the last result is written.
+pub async fn rounds(plan: &Plan<'_>, inputs: Vec<Input>, report: &mut Report<Output>) -> anyhow::Result<Ending> {
+    let mut signals = Signals::new();
+    let ending = all_rounds(plan, inputs, report, &mut signals).await?;
+    close_output(ending, report, &mut signals).await
+}
+
+/// Waits for the writer to write everything, but never past a signal: after
+/// one, only for [`GRACE`] (results handed over may not reach a blocked reader).
+async fn close_output(ending: Ending, report: &mut Report<Output>, signals: &mut Signals) -> anyhow::Result<Ending> {
+    match ending {
+        Ending::OutputClosed => Ok(ending),
+        Ending::Interrupted { .. } => {
+            let _ = tokio::time::timeout(GRACE, report.output().close()).await;
+            Ok(ending)
+        }
+        Ending::Finished | Ending::InputFailed(_) => tokio::select! {
+            signal = signals.next() => Ok(Ending::Interrupted { signal }),
+            closed = report.output().close() => match closed {
+                Ok(()) => Ok(ending),
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Ending::OutputClosed),
+                Err(e) => Err(anyhow::Error::from(e).context("writing results")),
+            },
+        },
+    }
+}
+
+async fn all_rounds(
+    plan: &Plan<'_>,
+    inputs: Vec<Input>,
+    report: &mut Report<Output>,
+    signals: &mut Signals,
+) -> anyhow::Result<Ending> {
     let config = plan.config;
     let mut inputs = Some(inputs);
     loop {
@@ -89,7 +125,7 @@ pub async fn rounds<W: Write>(plan: &Plan<'_>, inputs: Vec<Input>, report: &mut 
             None => input::open(&config.files)?,
         };
         let (targets, reader) = input::stream(config.urls.clone(), opened, 1024, config.shard, plan.answered.clone());
-        let ending = run(plan.checker.clone(), plan.tries.clone(), plan.limits, targets, report).await?;
+        let ending = run(plan.checker.clone(), plan.tries.clone(), plan.limits, targets, report, signals).await?;
         if ending != Ending::Finished {
             return Ok(ending);
         }
@@ -103,7 +139,7 @@ pub async fn rounds<W: Write>(plan: &Plan<'_>, inputs: Vec<Input>, report: &mut 
         report.next_round();
         tokio::select! {
             () = tokio::time::sleep(every) => {}
-            signal = interrupt() => return Ok(Ending::Interrupted { signal }),
+            signal = signals.next() => return Ok(Ending::Interrupted { signal }),
         }
     }
 }
@@ -128,18 +164,21 @@ fn waiting_limit(concurrency: usize) -> usize {
 
 /// Checks every target from `targets`, writing each result to `report`.
 /// Errors are only what ends the program: a failed write to stdout.
-pub async fn run<W: Write>(
+/// Results go to the writer thread in the same `select` as the signals, and
+/// while it is behind no new result is taken: a blocked stdout holds the
+/// run back but never keeps a signal from ending it.
+pub async fn run(
     checker: Arc<Checker>,
     tries: Arc<Tries>,
     limits: Limits,
     mut targets: mpsc::Receiver<Target>,
-    report: &mut Report<W>,
+    report: &mut Report<Output>,
+    signals: &mut Signals,
 ) -> anyhow::Result<Ending> {
     let mut tasks = JoinSet::new();
     let mut order = Order { ordered: limits.ordered, next: 0, held: BTreeMap::new() };
     let mut scheduler = Scheduler::new(limits.per_host, limits.dedupe);
     let mut input_open = true;
-    let mut interrupted = std::pin::pin!(interrupt());
     let start = |tasks: &mut JoinSet<Checked>, target| {
         // Boxed: the check future is large, and a pointer is cheaper to move into the task.
         tasks.spawn(Box::pin(check_one(checker.clone(), tries.clone(), target)));
@@ -147,9 +186,11 @@ pub async fn run<W: Write>(
 
     let step: anyhow::Result<()> = async {
         loop {
-            // Report everything already done, start what waited for it, then
-            // flush so a pipe sees the results before we wait again.
-            while let Some(done) = tasks.try_join_next() {
+            // Report everything already done (while the writer keeps up),
+            // start what waited for it; the select hands the results to the
+            // writer before anything else, so a pipe sees them as they come.
+            while !report.output().is_full() {
+                let Some(done) = tasks.try_join_next() else { break };
                 finish(joined(done)?, &mut scheduler, &mut order, report)?;
             }
             while tasks.len() < limits.concurrency {
@@ -159,20 +200,21 @@ pub async fn run<W: Write>(
             if !input_open && tasks.is_empty() && scheduler.waiting() == 0 {
                 break;
             }
-            report.flush()?;
             scheduler.note_free_slots(tasks.len() < limits.concurrency);
             let has_room = tasks.len() + order.held.len() < limits.concurrency
                 && scheduler.waiting() < waiting_limit(limits.concurrency);
+            let (pending, writable) = (report.output().has_pending(), !report.output().is_full());
             tokio::select! {
                 biased;
-                signal = &mut interrupted => {
+                signal = signals.next() => {
                     tasks.abort_all();
                     order.release_all(report)?;
                     report.end()?;
                     return Err(anyhow!(Interrupt(signal)));
                 }
-                Some(done) = tasks.join_next() => finish(joined(done)?, &mut scheduler, &mut order, report)?,
-                next = targets.recv(), if input_open && has_room => match next {
+                sent = report.output().send(), if pending => sent?,
+                Some(done) = tasks.join_next(), if writable => finish(joined(done)?, &mut scheduler, &mut order, report)?,
+                next = targets.recv(), if input_open && has_room && writable => match next {
                     Some(target) => {
                         report.target_read(&target);
                         match scheduler.admit(target) {
@@ -186,6 +228,14 @@ pub async fn run<W: Write>(
             }
         }
         report.end()?;
+        // Everything handed to the writer before the round ends.
+        while report.output().has_pending() {
+            tokio::select! {
+                biased;
+                signal = signals.next() => return Err(anyhow!(Interrupt(signal))),
+                sent = report.output().send() => sent?,
+            }
+        }
         Ok(())
     }
     .await;
@@ -267,20 +317,33 @@ impl std::fmt::Display for Interrupt {
 
 impl std::error::Error for Interrupt {}
 
-/// Resolves with the signal number on the first SIGINT or SIGTERM.
-async fn interrupt() -> i32 {
-    async fn next(stream: &mut Option<Signal>) {
-        match stream {
-            Some(stream) => {
-                stream.recv().await;
-            }
-            None => pending().await,
-        }
+/// SIGINT and SIGTERM, listened to from the start of the run to its end:
+/// one that arrives while nobody waits is kept for the next wait, so none is
+/// lost between the runner, the pause of `--watch` and the last write.
+pub struct Signals {
+    sigint: Option<Signal>,
+    sigterm: Option<Signal>,
+}
+
+impl Signals {
+    /// Must run inside the runtime.
+    fn new() -> Signals {
+        Signals { sigint: signal(SignalKind::interrupt()).ok(), sigterm: signal(SignalKind::terminate()).ok() }
     }
-    let mut sigint = signal(SignalKind::interrupt()).ok();
-    let mut sigterm = signal(SignalKind::terminate()).ok();
-    tokio::select! {
-        () = next(&mut sigint) => libc::SIGINT,
-        () = next(&mut sigterm) => libc::SIGTERM,
+
+    /// The number of the next signal. Cancel-safe.
+    async fn next(&mut self) -> i32 {
+        async fn next(stream: &mut Option<Signal>) {
+            match stream {
+                Some(stream) => {
+                    stream.recv().await;
+                }
+                None => pending().await,
+            }
+        }
+        tokio::select! {
+            () = next(&mut self.sigint) => libc::SIGINT,
+            () = next(&mut self.sigterm) => libc::SIGTERM,
+        }
     }
 }

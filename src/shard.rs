@@ -9,6 +9,32 @@ use std::str::FromStr;
 
 use anyhow::bail;
 
+/// Where the shard came from: an environment says so on stderr, since
+/// checking a quarter of the list without a word looks like lost rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// `--shard K/N`: asked for, so nothing to say.
+    Option,
+    /// A Slurm job array; `min` when `SLURM_ARRAY_TASK_MIN` was subtracted.
+    Slurm { min: bool },
+    /// A Kubernetes Indexed Job with `--shards N`.
+    Kubernetes,
+}
+
+impl Origin {
+    /// The variables the shard was read from, or `None` for `--shard`.
+    pub fn environment(self) -> Option<&'static str> {
+        match self {
+            Origin::Option => None,
+            Origin::Slurm { min: false } => Some("SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT"),
+            Origin::Slurm { min: true } => {
+                Some("SLURM_ARRAY_TASK_ID minus SLURM_ARRAY_TASK_MIN, and SLURM_ARRAY_TASK_COUNT")
+            }
+            Origin::Kubernetes => Some("JOB_COMPLETION_INDEX and --shards"),
+        }
+    }
+}
+
 /// This process's part of the input: shard `index` of `count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
@@ -25,14 +51,15 @@ impl Shard {
     /// The shard to use: `--shard` first; else a Slurm job array
     /// (`SLURM_ARRAY_TASK_ID` minus `SLURM_ARRAY_TASK_MIN`, of
     /// `SLURM_ARRAY_TASK_COUNT`); else a Kubernetes Indexed Job
-    /// (`JOB_COMPLETION_INDEX`, of `--shards N`); else none.
+    /// (`JOB_COMPLETION_INDEX`, of `--shards N`); else none. A task ID below
+    /// the array's minimum is not a task of this array: an error.
     pub fn choose(
         explicit: Option<Shard>,
         shards: Option<u64>,
         env: impl Fn(&str) -> Option<String>,
-    ) -> anyhow::Result<Option<Shard>> {
-        if explicit.is_some() {
-            return Ok(explicit);
+    ) -> anyhow::Result<Option<(Shard, Origin)>> {
+        if let Some(shard) = explicit {
+            return Ok(Some((shard, Origin::Option)));
         }
         let number = |name: &str| -> anyhow::Result<Option<u64>> {
             match env(name) {
@@ -44,11 +71,14 @@ impl Shard {
             }
         };
         if let (Some(id), Some(count)) = (number("SLURM_ARRAY_TASK_ID")?, number("SLURM_ARRAY_TASK_COUNT")?) {
-            let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
-            return Shard::new(id.saturating_sub(min), count).map(Some);
+            let min = number("SLURM_ARRAY_TASK_MIN")?;
+            let Some(index) = id.checked_sub(min.unwrap_or(0)) else {
+                bail!("SLURM_ARRAY_TASK_ID={id} is below SLURM_ARRAY_TASK_MIN={}", min.unwrap_or(0));
+            };
+            return Ok(Some((Shard::new(index, count)?, Origin::Slurm { min: min.is_some_and(|m| m > 0) })));
         }
         match (number("JOB_COMPLETION_INDEX")?, shards) {
-            (Some(index), Some(count)) => Shard::new(index, count).map(Some),
+            (Some(index), Some(count)) => Ok(Some((Shard::new(index, count)?, Origin::Kubernetes))),
             (None, Some(_)) => {
                 bail!("--shards needs JOB_COMPLETION_INDEX in the environment (or use --shard K/N)")
             }
@@ -140,10 +170,17 @@ mod tests {
             ("JOB_COMPLETION_INDEX", "1"),
         ]);
         let explicit = Some(Shard { index: 0, count: 2 });
-        assert_eq!(Shard::choose(explicit, Some(3), &both).unwrap(), explicit);
-        assert_eq!(Shard::choose(None, Some(3), &both).unwrap(), Some(Shard { index: 2, count: 4 }));
+        assert_eq!(Shard::choose(explicit, Some(3), &both).unwrap(), explicit.map(|s| (s, Origin::Option)));
+        assert_eq!(
+            Shard::choose(None, Some(3), &both).unwrap(),
+            Some((Shard { index: 2, count: 4 }, Origin::Slurm { min: true }))
+        );
         let k8s = env(&[("JOB_COMPLETION_INDEX", "1")]);
-        assert_eq!(Shard::choose(None, Some(3), &k8s).unwrap(), Some(Shard { index: 1, count: 3 }));
+        assert_eq!(
+            Shard::choose(None, Some(3), &k8s).unwrap(),
+            Some((Shard { index: 1, count: 3 }, Origin::Kubernetes))
+        );
+        assert_eq!(Origin::Option.environment(), None, "--shard was asked for: nothing to say");
         assert_eq!(Shard::choose(None, None, &k8s).unwrap(), None, "an index alone does not shard");
         assert_eq!(Shard::choose(None, None, env(&[])).unwrap(), None);
     }
@@ -155,5 +192,9 @@ mod tests {
         assert!(
             Shard::choose(None, None, env(&[("SLURM_ARRAY_TASK_ID", "x"), ("SLURM_ARRAY_TASK_COUNT", "2")])).is_err()
         );
+        let below =
+            env(&[("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "2")]);
+        let error = Shard::choose(None, None, below).unwrap_err().to_string();
+        assert!(error.contains("SLURM_ARRAY_TASK_ID=0 is below SLURM_ARRAY_TASK_MIN=1"), "{error}");
     }
 }

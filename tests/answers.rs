@@ -96,6 +96,42 @@ fn loops_limits_and_other_schemes_stop_with_a_redirect_error() {
     assert_eq!(enough["code"], 404, "{enough}");
 }
 
+/// curl's spelling: `-L` follows, `--max-redirs N` limits.
+#[test]
+fn max_redirs_limits_what_follow_follows() {
+    let server = scripted(vec![("/1", redirect(302, "/2")), ("/2", redirect(302, "/3"))]);
+    let limited = json_run(&["-L", "--max-redirs", "1", "-u", &server.url("/1")]);
+    assert_eq!(limited["error"]["message"], "more than 1 redirects", "{limited}");
+    let enough = json_run(&["--follow", "--max-redirs", "2", "-u", &server.url("/1")]);
+    assert_eq!(enough["code"], 404, "{enough}");
+    let unfollowed = json_run(&["--max-redirs", "1", "-u", &server.url("/1")]);
+    assert_eq!(unfollowed["code"], 302, "--max-redirs alone does not follow, as in curl");
+}
+
+/// `--follow 2` would read `2` as a file: a usage error that names the fix.
+#[test]
+fn follow_with_a_separate_number_names_max_redirs() {
+    for flag in ["--follow", "-L"] {
+        let run = run(&[flag, "2", "-u", "http://127.0.0.1:9/"]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains("use --max-redirs 2"), "{}", run.stderr);
+        assert_eq!(run.stdout, "");
+    }
+}
+
+#[test]
+fn method_is_accepted_in_any_case() {
+    let server = http_server();
+    for method in ["HEAD", "Head", "GET"] {
+        let record = json_run(&["--method", method, "-u", &server.url("/status/204")]);
+        assert_eq!(record["code"], 204, "{method}: {record}");
+    }
+    let requests = server.requests.lock().unwrap();
+    assert!(requests[0].starts_with("HEAD /status/204 "), "{}", requests[0]);
+    assert!(requests[1].starts_with("HEAD /status/204 "), "{}", requests[1]);
+    assert!(requests[2].starts_with("GET /status/204 "), "{}", requests[2]);
+}
+
 #[test]
 fn head_method_and_headers_reach_the_server() {
     let server = http_server();
@@ -265,9 +301,8 @@ fn prometheus_output_parses_with_a_real_parser() {
 /// escaping included. It is used where installed (`.ci/run` installs it).
 #[test]
 fn prometheus_output_parses_with_the_official_client_parser() {
-    let probe = std::process::Command::new("python3").args(["-c", "import prometheus_client"]).output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("python3 prometheus_client is not installed; skipping (pip install prometheus-client)");
+    let present = have_command("python3", &["-c", "import prometheus_client"]);
+    if !require("the python3 prometheus_client module", present, "python3 -m pip install prometheus-client") {
         return;
     }
     let server = http_server();

@@ -110,11 +110,14 @@ fn refused_port_is_a_connect_error() {
 
 #[test]
 fn ipv6_loopback_works_where_available() {
-    let Ok(listener) = std::net::TcpListener::bind("[::1]:0") else {
-        eprintln!("no IPv6 loopback here; skipping");
+    let present = std::net::TcpListener::bind("[::1]:0").is_ok();
+    if !require(
+        "IPv6 loopback ([::1])",
+        present,
+        "sysctl -w net.ipv6.conf.lo.disable_ipv6=0; ip -6 addr add ::1/128 dev lo",
+    ) {
         return;
-    };
-    drop(listener);
+    }
     let server = http_server_on("[::1]:0");
     let url = format!("http://[::1]:{}/status/204", server.port());
     let run = run(&["--format", "json", "-u", &url]);
@@ -268,16 +271,30 @@ fn help_and_version() {
 /// there is nothing to read, which is a usage error rather than a hang.
 #[test]
 fn no_input_on_a_terminal_is_a_usage_error() {
+    if !require("`script`", have_command("script", &["--version"]), SCRIPT_INSTALL) {
+        return;
+    }
     let binary = env!("CARGO_BIN_EXE_statuscheck");
-    let Ok(output) = std::process::Command::new("script")
+    let output = std::process::Command::new("script")
         .args(["-qec", binary, "/dev/null"])
         .stdin(std::process::Stdio::null())
         .output()
-    else {
-        eprintln!("no `script` here; skipping");
-        return;
-    };
+        .unwrap();
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("no URLs to check"), "{text}");
     assert_eq!(output.status.code(), Some(2), "{text}");
+}
+
+/// A missing outside tool skips its test on a laptop, but fails it under
+/// `CI=true`, so a green CI never hides a test that did not run.
+#[test]
+fn a_missing_tool_fails_under_ci_and_skips_elsewhere() {
+    let missing = have_command("statuscheck-no-such-tool-3f9c2a", &["--version"]);
+    assert!(!missing);
+    assert!(!require_in(false, "no-such-tool", missing, "nowhere"), "skipped off CI");
+    assert!(require_in(true, "sh", have_command("sh", &["-c", "true"]), "apt-get install dash"));
+    let failed = std::panic::catch_unwind(|| require_in(true, "no-such-tool", missing, "install it from nowhere"));
+    let message = failed.expect_err("CI=true: a missing tool fails the test");
+    let message = message.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("no-such-tool is missing and CI=true") && message.contains("install it from nowhere"));
 }

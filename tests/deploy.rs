@@ -302,8 +302,7 @@ fn gnu_parallel() -> bool {
 
 #[test]
 fn gnu_parallel_shards_merge_to_the_single_run() {
-    if !gnu_parallel() {
-        eprintln!("skipped: GNU parallel is not on PATH (apt-get install parallel)");
+    if !require("GNU parallel", gnu_parallel(), "apt-get install parallel") {
         return;
     }
     let server = http_server();

@@ -172,3 +172,82 @@ fn memory_stays_bounded_on_100000_duplicate_lines() {
     eprintln!("peak RSS over 100,000 lines: {peak_mb} MB");
     assert!(peak_mb < 48, "peak RSS {peak_mb} MB grows with the list");
 }
+
+/// A stdout whose reader is already gone: the write end of a pipe whose
+/// read end is closed, so the first write fails with EPIPE.
+fn closed_pipe() -> Stdio {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two new descriptors into `fds`; each is owned once.
+    let (read, write) = unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+    };
+    drop(read);
+    Stdio::from(write)
+}
+
+/// `statuscheck completions bash | true`, `statuscheck man | head -1`: a
+/// reader that goes away is a quiet success for the subcommands too.
+#[test]
+fn subcommands_into_a_closed_pipe_exit_0_quietly() {
+    for args in [&["completions", "bash"][..], &["completions", "zsh"], &["man"], &["--help"], &["--version"]] {
+        let output = statuscheck().args(args).stdout(closed_pipe()).stderr(Stdio::piped()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr, "", "{args:?}: nothing on stderr");
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
+/// Bytes waiting in the pipe behind `stdout`.
+fn queued(stdout: &std::process::ChildStdout) -> usize {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int into `n`.
+    unsafe { libc::ioctl(stdout.as_raw_fd(), libc::FIONREAD, &mut n) };
+    n as usize
+}
+
+/// A reader that never reads: stdout fills up and stays full. A signal must
+/// still end the run, with its exit status and the summary on stderr.
+fn interrupt_with_stdout_blocked(signal: i32, expected_code: i32) {
+    // Invalid lines give rows without any network: far more than a pipe holds.
+    let list: String = (0..200_000).map(|i| format!("not a url {i}\n")).collect();
+    let file = write_file("many-invalid.txt", list);
+    let mut child = statuscheck()
+        .args(["--format", "tsv", file.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // Full: tens of KiB queued and no more coming for 10 polls in a row.
+    let started = Instant::now();
+    let (mut last, mut still) = (0, 0);
+    while still < 10 {
+        assert!(started.elapsed() < Duration::from_secs(30), "stdout never filled: {last} bytes");
+        thread::sleep(Duration::from_millis(20));
+        let now = queued(&stdout);
+        still = if now == last && now > 32_768 { still + 1 } else { 0 };
+        last = now;
+    }
+    // SAFETY: kill sends a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let code = wait_bounded(&mut child, SLACK);
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(code, expected_code, "{stderr}");
+    assert!(stderr.starts_with("interrupted: "), "the summary on stderr: {stderr}");
+    assert!(stderr.contains(" checked: 0 ok, 0 failed, "), "{stderr}");
+    drop(stdout);
+}
+
+#[test]
+fn sigterm_ends_the_run_while_stdout_is_blocked() {
+    interrupt_with_stdout_blocked(libc::SIGTERM, 143);
+}
+
+#[test]
+fn sigint_ends_the_run_while_stdout_is_blocked() {
+    interrupt_with_stdout_blocked(libc::SIGINT, 130);
+}

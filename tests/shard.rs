@@ -85,3 +85,55 @@ fn job_array_environments_pick_the_shard() {
     assert_eq!(missing_index.code, 2);
     assert!(missing_index.stderr.contains("JOB_COMPLETION_INDEX"), "{}", missing_index.stderr);
 }
+
+/// Runs with `env` set and no URLs that need the network.
+fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = statuscheck();
+    command.args(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output = command.output().unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// A shard picked from the environment is said on stderr (a quarter of the
+/// list checked without a word would look like lost rows), except with -q.
+#[test]
+fn a_shard_from_the_environment_is_named_on_stderr() {
+    let slurm = [("SLURM_ARRAY_TASK_ID", "1"), ("SLURM_ARRAY_TASK_COUNT", "4")];
+    let said = run_env(&["-u", "not a url"], &slurm);
+    assert!(
+        said.stderr
+            .contains("statuscheck: checking shard 1 of 4 (from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT)\n"),
+        "{}",
+        said.stderr
+    );
+    let with_min = [("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "4")];
+    let said = run_env(&["-u", "not a url"], &with_min);
+    assert!(said.stderr.contains("checking shard 2 of 4 (from SLURM_ARRAY_TASK_ID"), "{}", said.stderr);
+    assert!(said.stderr.contains("SLURM_ARRAY_TASK_MIN"), "{}", said.stderr);
+    let kubernetes = run_env(&["--shards", "3", "-u", "not a url"], &[("JOB_COMPLETION_INDEX", "2")]);
+    assert!(
+        kubernetes.stderr.contains("checking shard 2 of 3 (from JOB_COMPLETION_INDEX and --shards)"),
+        "{}",
+        kubernetes.stderr
+    );
+    let quiet = run_env(&["-q", "-u", "not a url"], &slurm);
+    assert_eq!(quiet.stderr, "", "-q: nothing on stderr");
+    let explicit = run_env(&["--shard", "1/4", "-u", "not a url"], &[]);
+    assert!(!explicit.stderr.contains("checking shard"), "asked for on the command line: {}", explicit.stderr);
+}
+
+#[test]
+fn a_slurm_task_id_below_the_minimum_is_a_usage_error() {
+    let env = [("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_COUNT", "4")];
+    let run = run_env(&["-u", "not a url"], &env);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("SLURM_ARRAY_TASK_ID=0 is below SLURM_ARRAY_TASK_MIN=1"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+}

@@ -48,10 +48,10 @@ fn slow_list(count: usize) -> String {
 #[test]
 fn progress_line_appears_on_a_terminal_and_never_in_a_pipe() {
     let file = slow_list(12);
-    let Some(screen) = under_terminal(&format!("-c 2 {file}")) else {
-        eprintln!("no `script` here; skipping");
+    if !require("`script`", have_command("script", &["--version"]), SCRIPT_INSTALL) {
         return;
-    };
+    }
+    let screen = under_terminal(&format!("-c 2 {file}")).unwrap();
     assert!(screen.contains("/12 checked: "), "no progress line in {screen:?}");
     assert!(screen.contains(" ok, 0 failed, 0 errors, "), "{screen:?}");
     assert!(screen.contains("12/12 checked: "), "the total is known from the start: {screen:?}");

@@ -5,6 +5,7 @@
 mod format;
 mod progress;
 mod summary;
+mod writer;
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -17,6 +18,7 @@ pub use format::sanitize;
 use format::{Judged, Metrics, Style};
 use progress::Progress;
 pub use summary::Summary;
+pub use writer::Output;
 
 /// The URL column of the text format grows to the longest URL seen, up to this.
 const URL_COLUMN_CAP: usize = 60;
@@ -70,10 +72,19 @@ pub struct Report<W: Write> {
     pub summary: Summary,
 }
 
-impl<W: Write> Report<W> {
-    pub fn new(out: W, options: Options) -> Self {
-        let style = Style { color: options.color, url_width: 0, verbose: options.verbose, timestamp: options.watch };
+impl Report<Output> {
+    /// A report whose records a writer thread of their own writes to `out`
+    /// (see [`Output`]).
+    pub fn with_writer_thread(out: impl Write + Send + 'static, options: Options) -> io::Result<Self> {
         let progress = Progress::new(options.progress);
+        let output = Output::spawn(out, progress.shares_stdout_terminal())?;
+        Ok(Report::with_progress(output, options, progress))
+    }
+}
+
+impl<W: Write> Report<W> {
+    fn with_progress(out: W, options: Options, progress: Progress) -> Self {
+        let style = Style { color: options.color, url_width: 0, verbose: options.verbose, timestamp: options.watch };
         let line = String::with_capacity(256);
         let changes = options.watch.then(Changes::default);
         let metrics = Metrics::default();
@@ -157,6 +168,11 @@ impl<W: Write> Report<W> {
     pub fn flush(&mut self) -> io::Result<()> {
         let out = &mut self.out;
         self.progress.hide_while(|| out.flush())
+    }
+
+    /// Where the records go.
+    pub fn output(&mut self) -> &mut W {
+        &mut self.out
     }
 
     /// Clears the progress line and prints the summary on stderr, as text or

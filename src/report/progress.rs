@@ -75,6 +75,12 @@ impl Progress {
         }
     }
 
+    /// The line, when stdout shares its terminal: writes to stdout from
+    /// another thread must hide it too.
+    pub fn shares_stdout_terminal(&self) -> Option<ProgressBar> {
+        self.bar.clone().filter(|_| self.stdout_on_terminal)
+    }
+
     /// Runs `write` with the line hidden when stdout shares its terminal.
     pub fn hide_while<T>(&self, write: impl FnOnce() -> T) -> T {
         match &self.bar {

@@ -404,3 +404,37 @@ fn finish(output: Output) -> Run {
 
 /// A generous bound for anything that should take about a second.
 pub const SLACK: Duration = Duration::from_secs(5);
+
+/// Whether an outside tool a test needs (GNU parallel, `script`, IPv6
+/// loopback, the Prometheus Python client) is `present`. Where it is not,
+/// the test is skipped with a note, except under `CI=true`: CI installs every
+/// such tool (`.ci/run`), so there a missing one fails the test, and a green
+/// CI means every test ran.
+pub fn require(what: &str, present: bool, install: &str) -> bool {
+    let ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    require_in(ci, what, present, install)
+}
+
+/// [`require`] with the CI setting given, so it can be tested.
+pub fn require_in(ci: bool, what: &str, present: bool, install: &str) -> bool {
+    if present {
+        return true;
+    }
+    assert!(!ci, "{what} is missing and CI=true, where every test must run: {install}");
+    eprintln!("{what} is missing; skipping ({install})");
+    false
+}
+
+/// Whether `program ARGS` runs and succeeds.
+pub fn have_command(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// Where `script` comes from (Debian: bsdutils; elsewhere util-linux).
+pub const SCRIPT_INSTALL: &str = "apt-get install bsdutils (util-linux elsewhere)";
