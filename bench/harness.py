@@ -21,7 +21,7 @@ GNU time, which reports its peak RSS; os.wait4 gives its user+sys CPU time.
 Every run has a time limit after which that process group is killed; the
 whole run stops by itself and ends the server it started.
 
-    bench/run             the full run (under 10 minutes on 2 cores)
+    bench/run             the full run (about 12 minutes on 2 cores with every peer)
     bench/run --smoke     tiny N, one round, ~15 s: does everything still work?
     bench/run --profile   perf profile of statuscheck on S4 (and S3) at small N
 See `bench/run --help` for the rest.
