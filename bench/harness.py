@@ -326,6 +326,7 @@ class Nginx:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)  # nginx's own group (start_new_session)
                 self.proc.wait()
+        self.log.close()
 
 
 def nginx_missing():
@@ -907,10 +908,10 @@ def profile(args, workdir):
         for key, n, scheme in (("S4", 5000, "http"), ("S3", 2000, "https")):
             s = Scenario(key, f"{n:,} {scheme.upper()} URLs, no delay, c=500", n, scheme, 0, 500, 1000)
             lists = Lists(s, server, workdir)
-            sc = clients(s, server, lists)[0]
+            sc = clients(s, server, lists, peers={})[0]
             data = os.path.join(workdir, f"perf-{key}.data")
             out = os.path.join(workdir, f"perf-{key}.out")
-            argv = ["perf", "record", "-F", "1999", "--call-graph", "dwarf,16384", "-o", data, "--"] + sc.argv_fn()
+            argv = ["perf", "record", "-F", "1999", "--call-graph", "dwarf,16384", "-o", data, "--"] + sc.argv_fn(data)
             with open(out, "w") as stdout, open(os.devnull, "w") as devnull:
                 # statuscheck exits 1 here: some URLs ask for codes >= 400.
                 subprocess.run(argv, stdout=stdout, stderr=devnull, timeout=120)
