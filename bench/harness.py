@@ -505,11 +505,14 @@ def peers_found():
     if found["lychee"]:
         # lychee cannot be told where a name is: it gets its own /etc/hosts in a
         # mount namespace of its own (needs root or user namespaces).
-        probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
-                               capture_output=True, text=True)
-        if probe.returncode != 0:
-            notes.append("lychee: skipped, unshare -m failed (it needs its own /etc/hosts for the bench "
-                         f"names): {probe.stderr.strip()[:120]}")
+        try:
+            probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
+                                   capture_output=True, text=True)
+            why = probe.stderr.strip()[:120] if probe.returncode else None
+        except OSError as e:
+            why = str(e)
+        if why:
+            notes.append(f"lychee: skipped, unshare -m failed (it needs its own /etc/hosts for the bench names): {why}")
             found["lychee"] = None
     return found, notes
 
