@@ -10,14 +10,18 @@ were the code the URL asked for. The server's CPU time is read from
 
 Clients: statuscheck (concurrent, and --sequential in S1), curl --parallel
 (and sequential curl in S1), bench/asyncio_ref.py (concurrent, and
---sequential in S1), lychee when it is on PATH.
+--sequential in S1), and lychee and oha when they are on PATH (skipped with
+a note otherwise). S3 and S4 run a second time against nginx (S3-nginx,
+S4-nginx) when /usr/sbin/nginx is installed. The last thing printed is a
+one-screen table of statuscheck's figures and its ratios to each peer, with
+the targets of issue 14 that these scenarios measure.
 
 Each client run is a child process (in a process group of its own) under
 GNU time, which reports its peak RSS; os.wait4 gives its user+sys CPU time.
 Every run has a time limit after which that process group is killed; the
 whole run stops by itself and ends the server it started.
 
-    bench/run             the full run (under 10 minutes on 2 cores)
+    bench/run             the full run (about 12 minutes on 2 cores with every peer)
     bench/run --smoke     tiny N, one round, ~15 s: does everything still work?
     bench/run --profile   perf profile of statuscheck on S4 (and S3) at small N
 See `bench/run --help` for the rest.
@@ -26,6 +30,8 @@ See `bench/run --help` for the rest.
 import argparse
 import collections
 import datetime
+import json
+import math
 import os
 import platform
 import random
@@ -33,6 +39,7 @@ import re
 import select
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -65,8 +72,10 @@ CURL_PARALLEL_CAP = 300
 
 class Scenario:
     def __init__(self, key, title, n, scheme, delay_ms, concurrency, hosts,
-                 sequential_peers=False, runs=3, run_limit_s=120, allowance_s=60):
+                 sequential_peers=False, runs=3, run_limit_s=120, allowance_s=60, server="bench", without=()):
         self.key = key
+        self.server = server  # "bench" (bench/server.rs) or "nginx"
+        self.without = without  # peers left out here, each with why: {name: reason}
         self.title = title
         self.n = n
         self.scheme = scheme
@@ -87,15 +96,23 @@ def scenarios(smoke):
             Scenario("S3", "200 HTTPS, no delay", 200, "https", 0, 50, 100, False, 1, 30),
             Scenario("S4", "300 HTTP, no delay", 300, "http", 0, 50, 100, False, 1, 30),
             Scenario("S5", "1,000 HTTP, no delay", 1000, "http", 0, 100, 100, False, 1, 30),
+            Scenario("S3-nginx", "200 HTTPS from nginx", 200, "https", 0, 50, 100, False, 1, 30, server="nginx"),
+            Scenario("S4-nginx", "300 HTTP from nginx", 300, "http", 0, 50, 100, False, 1, 30, server="nginx"),
         ]
     return [
-        # The allowances add up to 480 s: curl's --parallel needs ~1.5 ms of CPU
+        # The allowances add up to 680 s: curl's --parallel needs ~1.5 ms of CPU
         # per check, so in S3 and S5 it (and then asyncio_ref) gets fewer rounds.
         Scenario("S1", "10 HTTPS, 100 ms delay, c=10", 10, "https", 100, 10, 10, True, 5, 60, 30),
         Scenario("S2", "1,000 HTTPS, 200 ms delay, c=1000", 1000, "https", 200, 1000, 1000, False, 3, 120, 30),
         Scenario("S3", "10,000 HTTPS, no delay, c=500", 10_000, "https", 0, 500, 1000, False, 3, 180, 130),
         Scenario("S4", "10,000 HTTP, no delay, c=500", 10_000, "http", 0, 500, 1000, False, 3, 120, 70),
-        Scenario("S5", "100,000 HTTP, no delay, c=1000", 100_000, "http", 0, 1000, 1000, False, 3, 240, 220),
+        Scenario("S5", "100,000 HTTP, no delay, c=1000", 100_000, "http", 0, 1000, 1000, False, 3, 240, 220,
+                 without={"lychee": "about 2 minutes per round, and S5 holds no target against it"}),
+        # S3 and S4 again with nginx as the server (what most users' servers are).
+        Scenario("S3-nginx", "10,000 HTTPS from nginx, c=500", 10_000, "https", 0, 500, 1000, False, 3, 180, 130,
+                 server="nginx"),
+        Scenario("S4-nginx", "10,000 HTTP from nginx, c=500", 10_000, "http", 0, 500, 1000, False, 3, 120, 70,
+                 server="nginx"),
     ]
 
 
@@ -149,11 +166,183 @@ class Server:
                 self.proc.wait()
 
 
+NGINX = "/usr/sbin/nginx"
+OPENSSL = "/usr/bin/openssl"
+
+
+def free_port(addr):
+    """A port the kernel just handed out on addr (closed again at once: nginx
+    binds it a moment later; a clash makes nginx fail to start, and says so)."""
+    import socket
+    with socket.socket() as s:
+        s.bind((addr, 0))
+        return s.getsockname()[1]
+
+
+def make_certificates(directory):
+    """A CA and an ECDSA P-256 leaf for *.bench.test, localhost and 127.0.0.1,
+    like the bench server's, made with the openssl tool for nginx."""
+    ca_key, ca, key, csr, leaf = (os.path.join(directory, n)
+                                  for n in ("ca.key", "ca.pem", "leaf.key", "leaf.csr", "leaf.pem"))
+    ext = os.path.join(directory, "leaf.ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:*.bench.test,DNS:localhost,IP:127.0.0.1\n"
+                "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=serverAuth\n")
+    p256 = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    for argv in ([OPENSSL, "req", "-x509", *p256, "-keyout", ca_key, "-out", ca, "-days", "2",
+                  "-subj", "/CN=statuscheck bench nginx CA",
+                  "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"],
+                 [OPENSSL, "req", *p256, "-keyout", key, "-out", csr, "-subj", "/CN=bench.test"],
+                 [OPENSSL, "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+                  "-out", leaf, "-days", "2", "-extfile", ext]):
+        subprocess.run(argv, check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    return ca, leaf, key
+
+
+NGINX_CONF = """\
+# Written by bench/harness.py: loopback only, foreground, stopped by PID.
+worker_processes {workers};
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    # One connection per URL, as with the bench server: nginx closes after each answer.
+    keepalive_timeout 0;
+    client_body_temp_path {dir}/tmp; proxy_temp_path {dir}/tmp; fastcgi_temp_path {dir}/tmp;
+    uwsgi_temp_path {dir}/tmp; scgi_temp_path {dir}/tmp;
+    ssl_certificate {leaf};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    # Every HTTPS check pays a full handshake, as against many different sites.
+    ssl_session_cache off;
+    ssl_session_tickets off;
+    server {{
+{listen}
+{locations}
+        location / {{ return 421; }}
+    }}
+}}
+"""
+
+
+class Nginx:
+    """nginx from the Debian package as the server of the *-nginx scenarios:
+    same URL paths as the bench server (no delays), each answering the code it
+    names; same interface as Server (ca, addrs, ports, cpu_seconds, stop)."""
+
+    def __init__(self, workdir, addrs):
+        self.dir = os.path.join(workdir, "nginx")
+        os.makedirs(os.path.join(self.dir, "tmp"))
+        self.addrs = addrs
+        self.ca, leaf, key = make_certificates(self.dir)
+        self.ports = {"http": free_port(addrs[0]), "https": free_port(addrs[0])}
+        listen = "\n".join(f"        listen {a}:{self.ports['http']} backlog=4096;\n"
+                           f"        listen {a}:{self.ports['https']} ssl backlog=4096;" for a in addrs)
+        # Exact-match locations: `return` takes a literal code, not a capture.
+        locations = "\n".join(f"        location = /delay/0/status/{c} {{ return {c}; }}" for c in sorted(set(CODES)))
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(workers=NPROC, dir=self.dir, leaf=leaf, key=key,
+                                      listen=listen, locations=locations))
+        self.log = open(os.path.join(self.dir, "stderr"), "w+")
+        self.proc = subprocess.Popen([NGINX, "-p", self.dir, "-c", conf, "-e", os.path.join(self.dir, "error.log")],
+                                     stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL, env=CLEAN_ENV,
+                                     start_new_session=True)
+        if not self._wait_ready(15):
+            self.stop()
+            raise RuntimeError(f"nginx did not start: {self.stderr()}")
+        self.workers = [pid for pid in self._children() if pid != self.proc.pid]
+
+    def _wait_ready(self, limit_s):
+        import socket
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                for port in self.ports.values():
+                    socket.create_connection((self.addrs[0], port), timeout=1).close()
+                if len(self._children()) >= NPROC:
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def _children(self):
+        """nginx's worker processes: the processes whose parent is the master."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == self.proc.pid:
+                            pids.append(int(entry))
+                except (OSError, ValueError, IndexError):
+                    pass
+        return pids
+
+    def _pids(self):
+        return [self.proc.pid] + self.workers
+
+    def cpu_seconds(self):
+        total = 0.0
+        for pid in self._pids():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / TICKS
+            except (OSError, ValueError, IndexError):
+                pass
+        return total
+
+    def peak_rss_kb(self):
+        """Master and workers added up."""
+        total = 0
+        for pid in self._pids():
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    total += next((int(line.split()[1]) for line in f if line.startswith("VmHWM:")), 0)
+            except OSError:
+                pass
+        return total
+
+    def stderr(self):
+        text = []
+        for path in (os.path.join(self.dir, "stderr"), os.path.join(self.dir, "error.log")):
+            try:
+                with open(path, errors="replace") as f:
+                    text.append(f.read().strip())
+            except OSError:
+                pass
+        return "\n".join(t for t in text if t)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # nginx's fast shutdown; the workers go with it
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # nginx's own group (start_new_session)
+                self.proc.wait()
+        self.log.close()
+
+
+def nginx_missing():
+    """Why the nginx scenarios cannot run here, or None."""
+    for tool, package in ((NGINX, "nginx"), (OPENSSL, "openssl")):
+        if not os.access(tool, os.X_OK):
+            return f"{tool} is missing (Debian package {package})"
+    return None
+
+
 # ------------------------------------------------------------------ the lists
 
 class Lists:
     """The URLs of one scenario and what each one must answer, as files for
-    every client: a plain list, a curl config, and --resolve pins."""
+    every client: a plain list, a curl config, --resolve pins, an /etc/hosts
+    for lychee, and oha's --connect-to arguments."""
 
     def __init__(self, scenario, server, workdir):
         s = scenario
@@ -174,9 +363,15 @@ class Lists:
             self.expected[url] = code
         self.pins = list(pins.values())
         base = os.path.join(workdir, s.key)
-        self.url_file = base + ".urls"
+        # .txt: lychee reads a file of that kind as plain text and checks every URL in it.
+        self.url_file = base + ".urls.txt"
         self.pin_file = base + ".pins"
         self.curl_file = base + ".curl"
+        self.hosts_file = base + ".hosts"
+        self.connect_to = []  # oha: HOST:PORT:ADDR:PORT
+        for p in self.pins:
+            host, port, addr = p.split(":", 2)
+            self.connect_to.append(f"--connect-to={host}:{port}:{addr}:{port}")
         with open(self.url_file, "w") as f:
             f.writelines(u + "\n" for u in self.urls)
         with open(self.pin_file, "w") as f:
@@ -186,6 +381,13 @@ class Lists:
                 f.write(f'resolve = "{p}"\n')
             for u in self.urls:
                 f.write(f'url = "{u}"\noutput = "/dev/null"\n')
+        with open(self.hosts_file, "w") as f:
+            f.write("127.0.0.1 localhost\n::1 localhost\n")
+            for p in self.pins:
+                host, _, addr = p.split(":", 2)
+                f.write(f"{addr} {host}\n")
+        # What share of the list asks for each code: oha picks URLs at random.
+        self.code_share = {c: k / len(self.urls) for c, k in collections.Counter(self.expected.values()).items()}
 
 
 # ------------------------------------------------------------------- clients
@@ -213,14 +415,109 @@ def error_reasons(path, column):
 
 
 class Client:
-    def __init__(self, name, argv_fn, error_column=None, note=""):
+    """One way to run one tool. argv_fn(run_base) gives its command line
+    (run_base: the path prefix of this run's files); check(out_path, lists,
+    run_base, r) fills r.correct, r.reported, r.errors and r.correct_note."""
+
+    def __init__(self, name, argv_fn, error_column=None, note="", check=None):
         self.name = name
         self.argv_fn = argv_fn
         self.error_column = error_column
         self.note = note
+        self.check = check or self.check_tsv
+
+    def check_tsv(self, out_path, lists, run_base, r):
+        got = parse_tsv(out_path)
+        r.correct = sum(1 for url, code in lists.expected.items() if got.get(url) == code)
+        r.reported = len(got)
+        r.errors = error_reasons(out_path, self.error_column) if self.error_column else collections.Counter()
 
 
-def clients(scenario, server, lists):
+def load_json(path):
+    try:
+        with open(path, errors="replace") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None  # killed, or it printed no report
+
+
+def check_lychee(out_path, lists, run_base, r):
+    """lychee --format json -v: every URL sits in one of the *_map lists of
+    its input file, with the code it got (none for a connection error)."""
+    report = load_json(out_path) or {}
+    got = {}
+    r.errors = collections.Counter()
+    for key, per_input in report.items():
+        if not key.endswith("_map") or not isinstance(per_input, dict):
+            continue
+        for entries in per_input.values():
+            for e in entries if isinstance(entries, list) else []:
+                status = e.get("status") or {}
+                got[e.get("url")] = status.get("code")
+                if status.get("code") is None:
+                    r.errors[re.sub(r"[0-9.:]+", "#", str(status.get("text")))[:80]] += 1
+    r.correct = sum(1 for url, code in lists.expected.items() if got.get(url) == code)
+    r.reported = len(got)
+
+
+def distribution_ok(lists, n, counts):
+    """oha picks each request's URL at random: is every code's count within
+    5 standard deviations (binomial) of its expected count, and no other code?"""
+    for code, k in counts.items():
+        p = lists.code_share.get(code, 0.0)
+        if abs(k - n * p) > 5 * math.sqrt(n * p * (1 - p)) + 2:
+            return False
+    return all(counts.get(code, 0) > 0 or n * p < 25 for code, p in lists.code_share.items())
+
+
+def check_oha(out_path, lists, run_base, r):
+    """oha reports totals only: its status-code distribution (against the
+    list's, see distribution_ok) and its errors. With --db-url (smoke runs)
+    it also stores each request's path and code, checked one by one."""
+    report = load_json(out_path) or {}
+    counts = {int(k): v for k, v in (report.get("statusCodeDistribution") or {}).items() if k.isdigit()}
+    r.errors = collections.Counter({re.sub(r"[0-9.:]+", "#", k)[:80]: v
+                                    for k, v in (report.get("errorDistribution") or {}).items()})
+    n = len(lists.urls)
+    # Answers with a code that some URL of the list asks for; all N only if none failed.
+    r.correct = sum(v for k, v in counts.items() if k in lists.code_share)
+    r.reported = sum(counts.values())
+    dist = r.reported == n and distribution_ok(lists, n, counts)
+    r.correct_note = "dist ok" if dist else "DIST OFF"
+    db = run_base + ".db"
+    if os.path.exists(db):
+        rows = sqlite3.connect(db).execute("SELECT url, status FROM oha").fetchall()
+        wanted = {}
+        for url, code in lists.expected.items():
+            wanted[url.split("/", 3)[3]] = code  # the path and query, as oha stores it
+        r.correct = sum(1 for path, code in rows if wanted.get(path.lstrip("/")) == code)
+        r.reported = len(rows)
+        r.correct_note += ", each request" if r.correct == n else ", each request: WRONG"
+
+
+def peers_found():
+    """The optional peers on PATH, and why any is skipped."""
+    found, notes = {}, []
+    for name in ("lychee", "oha"):
+        found[name] = shutil.which(name)
+        if not found[name]:
+            notes.append(f"{name}: not on PATH, skipped (ready-built ones: ../shared/bench-peers; see bench/RESULTS.md)")
+    if found["lychee"]:
+        # lychee cannot be told where a name is: it gets its own /etc/hosts in a
+        # mount namespace of its own (needs root or user namespaces).
+        try:
+            probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
+                                   capture_output=True, text=True)
+            why = probe.stderr.strip()[:120] if probe.returncode else None
+        except OSError as e:
+            why = str(e)
+        if why:
+            notes.append(f"lychee: skipped, unshare -m failed (it needs its own /etc/hosts for the bench names): {why}")
+            found["lychee"] = None
+    return found, notes
+
+
+def clients(scenario, server, lists, peers, smoke=False):
     s = scenario
     ca = server.ca
     statuscheck = [STATUSCHECK, "-q", "--format", "tsv", "--cacert", ca,
@@ -230,22 +527,41 @@ def clients(scenario, server, lists):
             "-w", "%{url_effective}\\t%{http_code}\\t%{errormsg}\\n"]
     asyncio_ref = [sys.executable, ASYNCIO_REF, "--cacert", ca,
                    "--resolve-file", lists.pin_file, lists.url_file]
-    out = [Client("statuscheck", lambda: statuscheck[:1] + ["-c", str(s.concurrency)] + statuscheck[1:],
+    out = [Client("statuscheck", lambda _: statuscheck[:1] + ["-c", str(s.concurrency)] + statuscheck[1:],
                   error_column=4)]
     if s.sequential_peers:
         out.append(Client("statuscheck --sequential",
-                          lambda: statuscheck[:1] + ["--sequential"] + statuscheck[1:], error_column=4))
+                          lambda _: statuscheck[:1] + ["--sequential"] + statuscheck[1:], error_column=4))
     curl_note = f"--parallel-max {curl_max}" + (" (curl's cap)" if curl_max < s.concurrency else "")
     out.append(Client("curl --parallel",
-                      lambda: curl + ["--parallel", "--parallel-immediate", "--parallel-max", str(curl_max)],
+                      lambda _: curl + ["--parallel", "--parallel-immediate", "--parallel-max", str(curl_max)],
                       error_column=2, note=curl_note))
     if s.sequential_peers:
-        out.append(Client("curl (sequential)", lambda: curl, error_column=2))
-    out.append(Client("asyncio_ref", lambda: asyncio_ref[:2] + ["-c", str(s.concurrency)] + asyncio_ref[2:],
+        out.append(Client("curl (sequential)", lambda _: curl, error_column=2))
+    out.append(Client("asyncio_ref", lambda _: asyncio_ref[:2] + ["-c", str(s.concurrency)] + asyncio_ref[2:],
                       error_column=2))
     if s.sequential_peers:
         out.append(Client("asyncio_ref --sequential",
-                          lambda: asyncio_ref[:2] + ["--sequential"] + asyncio_ref[2:], error_column=2))
+                          lambda _: asyncio_ref[:2] + ["--sequential"] + asyncio_ref[2:], error_column=2))
+    if peers.get("lychee") and "lychee" not in s.without:
+        # Its own /etc/hosts (the bench names) in a private mount namespace;
+        # no retries, no redirects followed, no per-host limit or spacing.
+        lychee = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                  'mount --bind "$0" /etc/hosts && exec "$@"', lists.hosts_file,
+                  "env", f"SSL_CERT_FILE={ca}", peers["lychee"], "--format", "json", "-v", "--no-progress",
+                  "--max-retries", "0", "--max-redirects", "0", "--max-concurrency", str(s.concurrency),
+                  "--host-concurrency", str(s.concurrency), "--host-request-interval", "0s",
+                  "--", lists.url_file]
+        out.append(Client("lychee", lambda _: lychee, check=check_lychee))
+    if peers.get("oha") and "oha" not in s.without:
+        # The same N requests, one connection each, at the same concurrency;
+        # oha picks each request's URL at random from the list.
+        oha = [peers["oha"], "--no-tui", "--output-format", "json", "--urls-from-file", "-n", str(s.n),
+               "-c", str(s.concurrency), "--disable-keepalive", "--redirect", "0", "--cacert", ca,
+               *lists.connect_to]
+        # Smoke runs also store every request (sqlite) to check its code one by one.
+        out.append(Client("oha", lambda base: oha + (["--db-url", base + ".db"] if smoke else []) + [lists.url_file],
+                          check=check_oha))
     return out
 
 
@@ -308,7 +624,7 @@ def run_once(client, scenario, lists, server, workdir, round_no):
     tag = f"{scenario.key}.{re.sub(r'[^a-z]+', '_', client.name)}.{round_no}"
     out_path = os.path.join(workdir, tag + ".out")
     err_path = os.path.join(workdir, tag + ".err")
-    argv = client.argv_fn()
+    argv = client.argv_fn(os.path.join(workdir, tag))
     rss_path = os.path.join(workdir, tag + ".rss")
     if os.access(TIME, os.X_OK):
         argv = [TIME, "-f", "%M", "-o", rss_path, "--"] + argv
@@ -355,10 +671,8 @@ def run_once(client, scenario, lists, server, workdir, round_no):
         pass
     r.exit = proc.returncode
     r.killed = killed.is_set()
-    got = parse_tsv(out_path)
-    r.correct = sum(1 for url, code in lists.expected.items() if got.get(url) == code)
-    r.reported = len(got)
-    r.errors = error_reasons(out_path, client.error_column) if client.error_column else collections.Counter()
+    r.correct_note = ""
+    client.check(out_path, lists, os.path.join(workdir, tag), r)
     with open(err_path, errors="replace") as f:
         r.stderr = f.read()[-2000:]
     text = r.stderr + " ".join(r.errors)
@@ -387,7 +701,11 @@ class Row:
         self.rss_kb = median([r.rss_kb for r in runs])
         self.rate = n / self.wall if self.wall > 0 else 0
         self.us_per_check = self.cpu / n * 1e6
-        self.correct_min = min(r.correct for r in runs)
+        worst = min(runs, key=lambda r: r.correct)
+        self.correct_min = worst.correct
+        # oha: how its totals were checked; the worst note of all its runs.
+        notes = [r.correct_note for r in runs if r.correct_note]
+        self.correct_note = next((x for x in notes if "OFF" in x or "WRONG" in x), notes[0] if notes else "")
         self.server_cpu = median([r.server_cpu for r in runs])
         self.server_cores = median([r.server_cpu / r.wall for r in runs])
         self.busy = median([(r.cpu + r.server_cpu) / (r.wall * NPROC) for r in runs])
@@ -402,7 +720,8 @@ class Row:
 
     def cells(self):
         s = self.scenario
-        correct = f"{self.correct_min}/{s.n}" + (" KILLED" if self.killed else "")
+        correct = (f"{self.correct_min}/{s.n}" + (f" ({self.correct_note})" if self.correct_note else "")
+                   + (" KILLED" if self.killed else ""))
         return [self.client.name, s.key, str(len(self.runs)), f"{self.wall:.3f}", f"{self.cpu:.3f}",
                 fmt_rss(self.rss_kb), f"{self.rate:,.0f}", f"{self.us_per_check:,.0f}", correct,
                 f"{self.server_cpu:.2f}", f"{self.server_cores:.2f}", f"{self.busy * 100:.0f}%",
@@ -443,11 +762,6 @@ def find(rows, key, name):
 def targets(rows):
     """The issue's targets, each with its verdict, as lines of text."""
     out = []
-    s1, s1_seq = find(rows, "S1", "statuscheck"), find(rows, "S1", "statuscheck --sequential")
-    if s1 and s1_seq:
-        ratio = s1_seq.wall / s1.wall
-        out.append(f"S1 concurrent vs --sequential: {ratio:.1f}x faster (target >= 9x): "
-                   + ("MET" if ratio >= 9 else "NOT MET"))
     s2, s3 = find(rows, "S2", "statuscheck"), find(rows, "S3", "statuscheck")
     if s2 and s3:
         per_check = (s3.cpu + s3.server_cpu) / s3.scenario.n  # client + server CPU per handshake+check
@@ -482,6 +796,74 @@ def targets(rows):
     return out
 
 
+PEERS = ("curl --parallel", "asyncio_ref", "lychee", "oha")
+
+
+def ratio_table(rows):
+    """One line per scenario: statuscheck's wall, CPU per check and peak RSS,
+    then statuscheck/peer for each of the three (below 1: statuscheck is
+    better), per peer; "!" marks a peer that got answers wrong."""
+    keys = list(dict.fromkeys(r.scenario.key for r in rows))
+    peers = [p for p in PEERS if any(r.client.name == p for r in rows)]
+    head = ["scenario", "wall s", "µs CPU/check", "RSS MB", "right"] + [f"vs {p.split()[0]}" for p in peers]
+    lines = [head, ["", "", "", "", ""] + ["wall CPU/ch RSS"] * len(peers)]
+    for key in keys:
+        sc = find(rows, key, "statuscheck")
+        if not sc:
+            continue
+        line = [f"{key} {sc.scenario.scheme.upper()}", f"{sc.wall:.3f}", f"{sc.us_per_check:,.0f}",
+                fmt_rss(sc.rss_kb), "yes" if sc.correct_min == sc.scenario.n else "NO"]
+        for p in peers:
+            peer = find(rows, key, p)
+            if not peer or not peer.wall or not peer.cpu or not peer.rss_kb:
+                line.append("-")
+                continue
+            mark = "" if peer.correct_min == peer.scenario.n and "OFF" not in peer.correct_note else "!"
+            line.append(f"{sc.wall / peer.wall:.2f} {sc.cpu / peer.cpu:.2f} {sc.rss_kb / peer.rss_kb:.2f}{mark}")
+        lines.append(line)
+    widths = [max(len(c[i]) for c in lines) for i in range(len(head))]
+    text = ["statuscheck, and statuscheck/peer (wall, CPU per check, peak RSS; below 1: statuscheck better)"]
+    for k, c in enumerate(lines):
+        text.append("  ".join(v.ljust(widths[i]) if i == 0 else v.rjust(widths[i]) for i, v in enumerate(c)).rstrip())
+        if k == 1:
+            text.append("  ".join("-" * w for w in widths))
+    return "\n".join(text)
+
+
+def issue14_targets(rows):
+    """The targets of issue 14 that bench/run measures, with a verdict where
+    this run holds the scenario."""
+    out = []
+
+    def verdict(ok):
+        return "MET" if ok else "NOT MET"
+
+    s1, s1_seq = find(rows, "S1", "statuscheck"), find(rows, "S1", "statuscheck --sequential")
+    if s1 and s1_seq:
+        ratio = s1_seq.wall / s1.wall
+        out.append(f"S1 concurrent vs --sequential: {ratio:.1f}x faster (target >= 9.5x): {verdict(ratio >= 9.5)}")
+    for key in ("S3", "S4", "S3-nginx", "S4-nginx"):
+        sc = find(rows, key, "statuscheck")
+        if not sc:
+            continue
+        scheme = sc.scenario.scheme.upper()
+        oha, lychee = find(rows, key, "oha"), find(rows, key, "lychee")
+        if oha and oha.cpu:
+            ratio = sc.cpu / oha.cpu
+            right = sc.correct_min == sc.scenario.n and "OFF" not in oha.correct_note
+            out.append(f"{key}: {scheme} client CPU per check {ratio:.2f}x oha's (target <= 0.8x, every answer "
+                       f"right): {verdict(ratio <= 0.8 and right)}")
+        if lychee and lychee.wall:
+            ratio = lychee.wall / sc.wall  # same N: the ratio of checks/s
+            right = sc.correct_min == sc.scenario.n and lychee.correct_min == lychee.scenario.n
+            out.append(f"{key}: {scheme} checks/s {ratio:.2f}x lychee's (target >= 2x, every answer right): "
+                       f"{verdict(ratio >= 2 and right)}")
+    if any(r.client.name in ("oha", "lychee") for r in rows):
+        out.append("not measured by bench/run: DNS at scale (bench/dns*), sorted lists (bench/sorted*), "
+                   "flat RSS from 10,000 to 10,000,000 URLs (bench/scale)")
+    return out
+
+
 def machine_info():
     info = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "nproc": str(NPROC), "kernel": platform.release()}
@@ -501,6 +883,10 @@ def machine_info():
     info["statuscheck"] = version([STATUSCHECK, "--version"])
     info["curl"] = " ".join(version([CURL, "--version"]).split()[:4])
     info["python"] = platform.python_version()
+    peers = [version([path, "--version"]) for path in (shutil.which("lychee"), shutil.which("oha")) if path]
+    if os.access(NGINX, os.X_OK):
+        peers.append(subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr.strip())
+    info["peers"] = ", ".join(peers)
     for name in ("ip_local_port_range", "tcp_tw_reuse"):
         try:
             with open(f"/proc/sys/net/ipv4/{name}") as f:
@@ -525,10 +911,10 @@ def profile(args, workdir):
         for key, n, scheme in (("S4", 5000, "http"), ("S3", 2000, "https")):
             s = Scenario(key, f"{n:,} {scheme.upper()} URLs, no delay, c=500", n, scheme, 0, 500, 1000)
             lists = Lists(s, server, workdir)
-            sc = clients(s, server, lists)[0]
+            sc = clients(s, server, lists, peers={})[0]
             data = os.path.join(workdir, f"perf-{key}.data")
             out = os.path.join(workdir, f"perf-{key}.out")
-            argv = ["perf", "record", "-F", "1999", "--call-graph", "dwarf,16384", "-o", data, "--"] + sc.argv_fn()
+            argv = ["perf", "record", "-F", "1999", "--call-graph", "dwarf,16384", "-o", data, "--"] + sc.argv_fn(data)
             with open(out, "w") as stdout, open(os.devnull, "w") as devnull:
                 # statuscheck exits 1 here: some URLs ask for codes >= 400.
                 subprocess.run(argv, stdout=stdout, stderr=devnull, timeout=120)
@@ -615,25 +1001,38 @@ def bench(args, workdir):
     chosen = scenarios(args.smoke)
     if args.only:
         keys = {k.strip().upper() for k in args.only.split(",")}
-        chosen = [s for s in chosen if s.key in keys]
+        chosen = [s for s in chosen if s.key.upper() in keys]
     if args.runs:
         for s in chosen:
             s.runs = args.runs
-    lychee = shutil.which("lychee")
-    notes = []
-    if lychee:
-        notes.append(f"lychee found at {lychee} but not benchmarked: this harness does not drive it yet "
-                     "(it would need the bench host names and CA, or IP URLs and --insecure)")
-    else:
-        notes.append("lychee: not on PATH, skipped (not installed on purpose)")
+    peers, notes = peers_found()
+    if peers.get("oha"):
+        notes.append("oha: totals only; it picks each request's URL at random, so its codes are checked as a "
+                     "distribution (each within 5 sigma of the list's)"
+                     + ("; in this smoke run also each request, stored with --db-url" if args.smoke else ""))
+    missing = nginx_missing()
+    if missing and any(s.server == "nginx" for s in chosen):
+        notes.append(f"nginx scenarios skipped: {missing}")
+        chosen = [s for s in chosen if s.server != "nginx"]
 
-    server = Server(workdir, args.addrs, max_seconds=1800)
+    servers = {}
     rows = []
     try:
-        for si, s in enumerate(chosen):
+        if any(s.server == "bench" for s in chosen):
+            servers["bench"] = Server(workdir, args.addrs, max_seconds=1800)
+        if any(s.server == "nginx" for s in chosen):
+            try:
+                servers["nginx"] = Nginx(workdir, args.addrs)
+            except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
+                notes.append(f"nginx scenarios skipped: {e}"[:300])
+                chosen = [s for s in chosen if s.server != "nginx"]
+        for s in chosen:
+            server = servers[s.server]
             lists = Lists(s, server, workdir)
-            cls = clients(s, server, lists)
+            cls = clients(s, server, lists, peers, args.smoke)
             results = {c.name: [] for c in cls}
+            notes.extend(f"{s.key} {name}: left out, {why}" for name, why in dict(s.without).items()
+                         if peers.get(name))
             tw_max = 0
             print(f"{s.key}: {s.title} ({s.n} URLs over {min(s.hosts, s.n)} host names)", file=sys.stderr)
             wait_for_quiet(5 if args.smoke else 30, notes, s.key)
@@ -662,9 +1061,12 @@ def bench(args, workdir):
                     notes.append(f"{s.key} {c.name}: {c.note}")
                 rows.append(Row(s, c, results[c.name]))
     finally:
-        server_rss = server.peak_rss_kb() if server.proc.poll() is None else 0
-        server.stop()
-    server_log = server.stderr()
+        server_lines = []
+        for kind, server in servers.items():
+            rss = server.peak_rss_kb() if server.proc.poll() is None else 0
+            server.stop()
+            log = server.stderr().splitlines()
+            server_lines.append(f"{kind} server: peak RSS {fmt_rss(rss)} MB" + (f"; {log[-1]}" if log else ""))
 
     elapsed = time.monotonic() - started
     table = table_text(rows)
@@ -679,22 +1081,30 @@ def bench(args, workdir):
     print()
     for line in notes:
         print("note: " + line)
-    print(f"server: peak RSS {fmt_rss(server_rss)} MB; {server_log.splitlines()[-1] if server_log else ''}")
+    for line in server_lines:
+        print(line)
     print(f"total time {elapsed:.0f} s")
+    # Last, so that it is what stays on the screen.
+    print()
+    if args.smoke:
+        print("smoke run: tiny N, one round; ratios and verdicts only mean something in the full run")
+    print(ratio_table(rows))
+    for line in issue14_targets(rows):
+        print(line)
 
     if args.record:
         info = machine_info()
         command = "bench/run " + " ".join(sys.argv[1:])
         with open(args.record, "w") as f:
             f.write(f"Run of {info['date']} on {info['nproc']} cores ({info['cpu']}), Linux {info['kernel']}; "
-                    f"{info['statuscheck']}, {info['curl']}, Python {info['python']}; "
+                    f"{info['statuscheck']}, {info['curl']}, Python {info['python']}, {info['peers']}; "
                     f"ip_local_port_range {info['ip_local_port_range']}, tcp_tw_reuse {info['tcp_tw_reuse']}.\n\n")
             f.write(f"Command: `{command.strip()}` (total {elapsed:.0f} s)\n\n")
             f.write(table_markdown(rows) + "\n\n")
-            f.write("\n".join(f"- {v}" for v in verdicts) + "\n\n")
+            f.write("```\n" + ratio_table(rows) + "\n```\n\n")
+            f.write("\n".join(f"- {v}" for v in issue14_targets(rows) + verdicts) + "\n\n")
             f.write("\n".join(f"- {n}" for n in notes) + "\n")
-            f.write(f"- server: peak RSS {fmt_rss(server_rss)} MB; "
-                    f"{server_log.splitlines()[-1] if server_log else ''}\n")
+            f.writelines(f"- {line}\n" for line in server_lines)
         print(f"(written to {args.record})")
     bad = [r for r in rows if r.client.name.startswith("statuscheck") and r.correct_min < r.scenario.n]
     return 1 if bad else 0
