@@ -333,7 +333,7 @@ pub fn checker(config: &crate::cli::Config) -> anyhow::Result<Arc<Checker>> {
     let tls = tls::client_config(config.cacert.as_deref(), config.insecure)?;
     Ok(Arc::new(Checker {
         tls: TlsConnector::from(tls),
-        resolver: Resolver::new(&config.resolve, config.family),
+        resolver: Resolver::new(&config.resolve, config.family, config.dns_servers.as_ref()),
         timeout: config.timeout,
         connect_timeout: config.connect_timeout,
         request: config.request.clone(),

@@ -12,7 +12,7 @@ use crate::http::{self, RequestSpec};
 use crate::outcome::{OkCodes, Policy};
 use crate::proxy::Proxies;
 use crate::report::{self, Show};
-use crate::resolve::{Family, Pin};
+use crate::resolve::{DnsServers, Family, Pin};
 use crate::shard::Shard;
 
 const EXAMPLES: &str = "\
@@ -108,6 +108,11 @@ pub struct Cli {
     /// Use these addresses for HOST on PORT instead of DNS (repeatable)
     #[arg(long, value_name = "HOST:PORT:ADDR[,ADDR...]", help_heading = NETWORK)]
     pub resolve: Vec<Pin>,
+
+    /// Ask these DNS servers (port 53 unless given) instead of the ones in
+    /// /etc/resolv.conf; the hosts file and --resolve still come first
+    #[arg(long, value_name = "ADDR[:PORT][,...]", help_heading = NETWORK)]
+    pub dns_servers: Option<DnsServers>,
 
     /// Send every check through this http proxy (CONNECT for https), instead
     /// of http_proxy, HTTPS_PROXY, ALL_PROXY; NO_PROXY still applies
@@ -246,6 +251,7 @@ pub struct Config {
     pub cacert: Option<PathBuf>,
     pub insecure: bool,
     pub resolve: Vec<Pin>,
+    pub dns_servers: Option<DnsServers>,
     pub report: report::Options,
     pub quiet: bool,
     pub summary_json: bool,
@@ -324,6 +330,7 @@ impl Config {
             cacert: cli.cacert,
             insecure: cli.insecure,
             resolve: cli.resolve,
+            dns_servers: cli.dns_servers,
             report,
             quiet: cli.quiet,
             summary_json: cli.summary_json,

@@ -1,18 +1,37 @@
 //! Host name → socket addresses: IP literals as they are, `--resolve` pins,
-//! then the system resolver (getaddrinfo, on tokio's blocking pool), whose
-//! answers are cached for the run so a list with many URLs per host asks once.
+//! the hosts file, then DNS. DNS is asked by an async resolver (hickory: one
+//! socket for all lookups, record TTLs) unless the system is set up to
+//! resolve names some other way (nsswitch sources beyond `files` and `dns`,
+//! an unusable resolv.conf): then getaddrinfo on tokio's blocking pool, as
+//! before. Why: `bench/RESULTS.md`, "DNS at scale".
+//!
+//! Answers are cached so a list with many URLs per host asks once, but never
+//! for long: failures are not kept past the lookup in flight, every answer is
+//! dropped at the start of a `--watch` round, and none is used past its TTL
+//! (capped) or, from getaddrinfo, past a fixed age.
+
+mod cache;
+mod hosts;
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio::sync::OnceCell;
+use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::proto::xfer::Protocol;
+use hickory_resolver::{ResolveError, TokioResolver};
 
-/// Host names cached at most; past this the cache starts over, so memory
-/// stays bounded on lists of millions of distinct hosts.
-const CACHE_LIMIT: usize = 10_000;
+use cache::Cache;
+pub use hosts::Hosts;
+
+/// The longest a DNS answer is used, whatever its TTL says.
+const MAX_TTL: Duration = Duration::from_secs(300);
+/// How long a getaddrinfo answer is used (it gives no TTL): curl's default
+/// `--dns-cache-timeout`.
+const SYSTEM_AGE: Duration = Duration::from_secs(60);
 
 /// `-4` / `-6`: use only addresses of one family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,20 +70,53 @@ impl FromStr for Pin {
     }
 }
 
-type Lookup = Arc<OnceCell<Result<Vec<SocketAddr>, String>>>;
+/// `--dns-servers ADDR[:PORT][,...]`, as in curl: ask these DNS servers
+/// (port 53 unless given) instead of the ones in /etc/resolv.conf.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsServers(pub Vec<SocketAddr>);
+
+impl FromStr for DnsServers {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let one = |a: &str| {
+            a.parse::<SocketAddr>()
+                .or_else(|_| a.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .map_err(|_| format!("'{a}' is not ADDR or ADDR:PORT (e.g. 127.0.0.1:5353 or [::1]:53)"))
+        };
+        s.split(',').map(one).collect::<Result<Vec<_>, _>>().map(DnsServers)
+    }
+}
+
+/// Who is asked when a name has no pin and no hosts-file line.
+enum Backend {
+    /// getaddrinfo, one blocking-pool thread per lookup in flight.
+    System,
+    /// hickory over UDP (TCP when truncated); the hosts file is ours.
+    Dns { dns: Box<TokioResolver>, hosts: Hosts },
+}
 
 /// Answers "where is this host?" for every check of the run.
-#[derive(Debug, Default)]
 pub struct Resolver {
     pins: HashMap<(String, u16), Vec<SocketAddr>>,
     family: Option<Family>,
-    /// One entry per host and port; concurrent checks of a host share the
-    /// lookup in flight.
-    cache: Mutex<HashMap<(String, u16), Lookup>>,
+    backend: Backend,
+    cache: Cache,
 }
 
 impl Resolver {
-    pub fn new(pins: &[Pin], family: Option<Family>) -> Self {
+    /// The resolver of the run: `servers` if given, else the system's DNS
+    /// servers through hickory where that behaves like getaddrinfo would,
+    /// else getaddrinfo.
+    pub fn new(pins: &[Pin], family: Option<Family>, servers: Option<&DnsServers>) -> Self {
+        let backend = match servers {
+            Some(servers) => dns_backend(explicit_config(&servers.0), ResolverOpts::default(), family, Hosts::system()),
+            None => system_dns(family).unwrap_or(Backend::System),
+        };
+        Self::with_backend(pins, family, backend)
+    }
+
+    fn with_backend(pins: &[Pin], family: Option<Family>, backend: Backend) -> Self {
         let pins = pins
             .iter()
             .map(|pin| {
@@ -72,7 +124,18 @@ impl Resolver {
                 ((pin.host.clone(), pin.port), addrs)
             })
             .collect();
-        Resolver { pins, family, cache: Mutex::default() }
+        Resolver { pins, family, backend, cache: Cache::default() }
+    }
+
+    /// Whether DNS goes through hickory (true) or getaddrinfo (false).
+    #[cfg(test)]
+    fn is_async(&self) -> bool {
+        matches!(self.backend, Backend::Dns { .. })
+    }
+
+    /// A new `--watch` round: every cached answer is asked again.
+    pub fn new_round(&self) {
+        self.cache.clear();
     }
 
     /// All addresses of `host`, in the order they should be tried. The error
@@ -85,7 +148,7 @@ impl Resolver {
                 let pinned = self.pins.get(&(domain.to_string(), port)).or_else(|| self.pins.get(&("*".into(), port)));
                 match pinned {
                     Some(addrs) => addrs.clone(),
-                    None => self.cached(domain, port).await?,
+                    None => self.cache.get_or_lookup(domain, port, self.ask(domain, port)).await?,
                 }
             }
         };
@@ -106,22 +169,96 @@ impl Resolver {
         }
     }
 
-    /// The system resolver's answer, asked once per host and port.
-    async fn cached(&self, domain: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
-        let cell = {
-            let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if cache.len() >= CACHE_LIMIT {
-                cache.clear();
+    /// One lookup, not cached: the answer and how long it may be used.
+    async fn ask(&self, domain: &str, port: u16) -> (Result<Vec<SocketAddr>, String>, Duration) {
+        match &self.backend {
+            Backend::System => match tokio::net::lookup_host((domain, port)).await {
+                Ok(addrs) => (Ok(addrs.collect()), SYSTEM_AGE),
+                Err(e) => (Err(io_reason(&e)), Duration::ZERO),
+            },
+            Backend::Dns { dns, hosts } => {
+                if let Some(ips) = hosts.get(domain) {
+                    return (Ok(ips.iter().map(|&ip| SocketAddr::new(ip, port)).collect()), SYSTEM_AGE);
+                }
+                match dns.lookup_ip(domain).await {
+                    Ok(answer) => {
+                        let ttl = answer.valid_until().saturating_duration_since(std::time::Instant::now());
+                        (Ok(answer.iter().map(|ip| SocketAddr::new(ip, port)).collect()), ttl.min(MAX_TTL))
+                    }
+                    Err(e) => (Err(dns_reason(&e)), Duration::ZERO),
+                }
             }
-            cache.entry((domain.to_owned(), port)).or_default().clone()
-        };
-        let answer = cell.get_or_init(|| async {
-            match tokio::net::lookup_host((domain, port)).await {
-                Ok(addrs) => Ok(addrs.collect::<Vec<_>>()),
-                Err(e) => Err(io_reason(&e)),
-            }
-        });
-        answer.await.clone()
+        }
+    }
+}
+
+/// hickory on the system's resolv.conf, or `None` where getaddrinfo must
+/// stay: nsswitch names other sources, or resolv.conf is missing or unusable.
+fn system_dns(family: Option<Family>) -> Option<Backend> {
+    let nsswitch = std::fs::read_to_string("/etc/nsswitch.conf").ok();
+    if !nsswitch_is_files_and_dns(nsswitch.as_deref()) {
+        return None;
+    }
+    let (config, opts) = hickory_resolver::system_conf::read_system_conf().ok()?;
+    if config.name_servers().is_empty() {
+        return None;
+    }
+    Some(dns_backend(config, opts, family, Hosts::system()))
+}
+
+/// Whether the `hosts:` line of nsswitch.conf uses only `files` and `dns`
+/// (the actions in brackets aside). No file or no line: glibc's default,
+/// `dns files`.
+fn nsswitch_is_files_and_dns(nsswitch: Option<&str>) -> bool {
+    let Some(text) = nsswitch else { return true };
+    let line = text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).find_map(|l| l.strip_prefix("hosts:"));
+    let Some(sources) = line else { return true };
+    let mut in_action = false;
+    sources.split_whitespace().all(|word| {
+        let plain = !in_action && !word.starts_with('[');
+        in_action = (in_action || word.starts_with('[')) && !word.ends_with(']');
+        !plain || word == "files" || word == "dns"
+    })
+}
+
+/// `--dns-servers`: each server over UDP, and TCP for truncated answers.
+fn explicit_config(servers: &[SocketAddr]) -> ResolverConfig {
+    let mut config = ResolverConfig::new();
+    for &addr in servers {
+        config.add_name_server(NameServerConfig::new(addr, Protocol::Udp));
+        config.add_name_server(NameServerConfig::new(addr, Protocol::Tcp));
+    }
+    config
+}
+
+fn dns_backend(config: ResolverConfig, mut opts: ResolverOpts, family: Option<Family>, hosts: Hosts) -> Backend {
+    // Ask only for the families that can be used, both at once otherwise.
+    opts.ip_strategy = match family {
+        Some(Family::V4) => LookupIpStrategy::Ipv4Only,
+        Some(Family::V6) => LookupIpStrategy::Ipv6Only,
+        None => LookupIpStrategy::Ipv4AndIpv6,
+    };
+    // Our cache decides freshness: hickory's would keep NXDOMAIN answers.
+    opts.cache_size = 0;
+    opts.negative_max_ttl = Some(Duration::ZERO);
+    opts.positive_max_ttl = Some(MAX_TTL);
+    // We read the hosts file ourselves, to answer as glibc's `files` does.
+    opts.use_hosts_file = ResolveHosts::Never;
+    let dns = TokioResolver::builder_with_config(config, TokioConnectionProvider::default()).with_options(opts).build();
+    Backend::Dns { dns: Box::new(dns), hosts }
+}
+
+/// A hickory error in the words getaddrinfo users know.
+fn dns_reason(error: &ResolveError) -> String {
+    if error.is_nx_domain() {
+        return "name or service not known".into();
+    }
+    if error.is_no_records_found() {
+        return "no address found".into();
+    }
+    match error.proto().map(|p| p.kind()) {
+        Some(hickory_resolver::proto::ProtoErrorKind::Timeout) => "DNS server did not answer in time".into(),
+        _ => error.to_string(),
     }
 }
 
@@ -162,7 +299,7 @@ mod tests {
 
     #[tokio::test]
     async fn pins_win_over_dns_and_keep_their_order() {
-        let resolver = Resolver::new(&["a.test:80:127.0.0.2,127.0.0.1".parse().unwrap()], None);
+        let resolver = Resolver::new(&["a.test:80:127.0.0.2,127.0.0.1".parse().unwrap()], None, None);
         let addrs = resolver.lookup(&url::Host::Domain("a.test"), 80).await.unwrap();
         assert_eq!(addrs, ["127.0.0.2:80".parse().unwrap(), "127.0.0.1:80".parse::<SocketAddr>().unwrap()]);
     }
@@ -170,20 +307,20 @@ mod tests {
     #[tokio::test]
     async fn a_wildcard_pin_covers_hosts_without_their_own() {
         let pins = ["*:443:127.0.0.9".parse().unwrap(), "a.test:443:127.0.0.1".parse().unwrap()];
-        let resolver = Resolver::new(&pins, None);
+        let resolver = Resolver::new(&pins, None, None);
         let a = resolver.lookup(&url::Host::Domain("a.test"), 443).await.unwrap();
         assert_eq!(a, ["127.0.0.1:443".parse().unwrap()]);
         let b = resolver.lookup(&url::Host::Domain("b.test"), 443).await.unwrap();
         assert_eq!(b, ["127.0.0.9:443".parse().unwrap()]);
-        assert!(resolver.cache.lock().unwrap().is_empty(), "no DNS asked");
+        assert!(resolver.cache.len() == 0, "no DNS asked");
     }
 
     #[tokio::test]
     async fn one_family_only() {
         let pins = ["a.test:80:::1,127.0.0.1".parse().unwrap()];
-        let v4 = Resolver::new(&pins, Some(Family::V4));
+        let v4 = Resolver::new(&pins, Some(Family::V4), None);
         assert_eq!(v4.lookup(&url::Host::Domain("a.test"), 80).await.unwrap(), ["127.0.0.1:80".parse().unwrap()]);
-        let v6 = Resolver::new(&pins, Some(Family::V6));
+        let v6 = Resolver::new(&pins, Some(Family::V6), None);
         assert_eq!(v6.lookup(&url::Host::Domain("a.test"), 80).await.unwrap(), ["[::1]:80".parse().unwrap()]);
         let literal = url::Host::Ipv4("127.0.0.1".parse().unwrap());
         assert_eq!(v6.lookup(&literal, 80).await.unwrap_err(), "no IPv6 address (-6)");
@@ -191,11 +328,11 @@ mod tests {
 
     #[tokio::test]
     async fn system_answers_are_cached() {
-        let resolver = Resolver::new(&[], None);
+        let resolver = Resolver::new(&[], None, None);
         let first = resolver.lookup(&url::Host::Domain("localhost"), 80).await;
         let second = resolver.lookup(&url::Host::Domain("localhost"), 80).await;
         assert_eq!(first, second);
-        assert_eq!(resolver.cache.lock().unwrap().len(), 1);
+        assert_eq!(resolver.cache.len(), 1);
     }
 
     #[test]

@@ -90,6 +90,7 @@ pub async fn rounds<W: Write>(plan: &Plan<'_>, inputs: Vec<Input>, report: &mut 
         }
         let Some(every) = config.watch else { return Ok(ending) };
         report.next_round();
+        plan.checker.resolver.new_round();
         tokio::select! {
             () = tokio::time::sleep(every) => {}
             signal = interrupt() => return Ok(Ending::Interrupted { signal }),
