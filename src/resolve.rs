@@ -81,7 +81,9 @@ impl FromStr for DnsServers {
     fn from_str(s: &str) -> Result<Self, String> {
         let one = |a: &str| {
             a.parse::<SocketAddr>()
-                .or_else(|_| a.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .or_else(|_| {
+                    a.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53))
+                })
                 .map_err(|_| format!("'{a}' is not ADDR or ADDR:PORT (e.g. 127.0.0.1:5353 or [::1]:53)"))
         };
         s.split(',').map(one).collect::<Result<Vec<_>, _>>().map(DnsServers)
@@ -275,9 +277,110 @@ pub fn io_reason(error: &io::Error) -> String {
     }
 }
 
+/// The scripted DNS server of the integration tests.
+#[cfg(test)]
+#[path = "../tests/common/dns.rs"]
+mod test_dns;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use test_dns::{dns_server, Step};
+
+    /// A resolver that asks only `server`, with `hosts` as its hosts file.
+    fn asking(server: &test_dns::DnsServer, pins: &[Pin], hosts: &str) -> Resolver {
+        let backend = dns_backend(explicit_config(&[server.addr]), ResolverOpts::default(), None, Hosts::parse(hosts));
+        Resolver::with_backend(pins, None, backend)
+    }
+
+    fn v4(last: u8, port: u16) -> SocketAddr {
+        SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, last)), port)
+    }
+
+    #[tokio::test]
+    async fn a_failed_lookup_is_asked_again() {
+        let server = dns_server(vec![Step::NxDomain, Step::Addr([127, 0, 0, 5].into(), 300)]);
+        let resolver = asking(&server, &[], "");
+        let first = resolver.lookup(&url::Host::Domain("moved.test"), 80).await;
+        assert_eq!(first.unwrap_err(), "name or service not known");
+        let second = resolver.lookup(&url::Host::Domain("moved.test"), 80).await;
+        assert_eq!(second.unwrap(), [v4(5, 80)]);
+        assert_eq!(server.a_queries(), 2);
+    }
+
+    #[tokio::test]
+    async fn answers_last_as_long_as_their_ttl() {
+        let server = dns_server(vec![
+            Step::Addr([127, 0, 0, 5].into(), 0),
+            Step::Addr([127, 0, 0, 6].into(), 300),
+            Step::Addr([127, 0, 0, 7].into(), 300),
+        ]);
+        let resolver = asking(&server, &[], "");
+        let host = url::Host::Domain("ttl.test");
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(5, 80)]);
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(6, 80)], "TTL 0: asked again");
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(6, 80)], "TTL 300: kept");
+        assert_eq!(server.a_queries(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_new_round_asks_again() {
+        let server = dns_server(vec![Step::Addr([127, 0, 0, 5].into(), 300), Step::Addr([127, 0, 0, 6].into(), 300)]);
+        let resolver = asking(&server, &[], "");
+        let host = url::Host::Domain("round.test");
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(5, 80)]);
+        resolver.new_round();
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(6, 80)]);
+    }
+
+    #[tokio::test]
+    async fn the_hosts_file_and_pins_win_over_dns() {
+        let server = dns_server(vec![Step::Addr([127, 0, 0, 5].into(), 300)]);
+        let pins = ["pinned.test:80:127.0.0.8".parse().unwrap()];
+        let hosts =
+            "# comment\n127.0.0.7 Listed.test alias.test # trailing\n::1 listed.test\nfe80::1%eth0 zoned.test\n";
+        let resolver = asking(&server, &pins, hosts);
+        let listed = resolver.lookup(&url::Host::Domain("listed.test"), 80).await.unwrap();
+        assert_eq!(listed, [v4(7, 80), "[::1]:80".parse().unwrap()], "both lines, in file order; no DNS");
+        assert_eq!(resolver.lookup(&url::Host::Domain("alias.test"), 80).await.unwrap(), [v4(7, 80)]);
+        assert_eq!(resolver.lookup(&url::Host::Domain("pinned.test"), 80).await.unwrap(), [v4(8, 80)]);
+        assert_eq!(server.a_queries(), 0);
+        assert_eq!(resolver.lookup(&url::Host::Domain("other.test"), 80).await.unwrap(), [v4(5, 80)]);
+        assert_eq!(server.a_queries(), 1);
+    }
+
+    #[test]
+    fn dns_servers_parse_like_curl() {
+        let servers: DnsServers = "127.0.0.1,127.0.0.2:5353,::1,[::1]:5353".parse().unwrap();
+        let want: Vec<SocketAddr> =
+            ["127.0.0.1:53", "127.0.0.2:5353", "[::1]:53", "[::1]:5353"].iter().map(|a| a.parse().unwrap()).collect();
+        assert_eq!(servers.0, want);
+        for bad in ["", "example.com", "127.0.0.1:x", "1.2.3.4,"] {
+            assert!(bad.parse::<DnsServers>().is_err(), "{bad}");
+        }
+        assert!(Resolver::new(&[], None, Some(&servers)).is_async());
+    }
+
+    #[test]
+    fn getaddrinfo_stays_where_nsswitch_names_other_sources() {
+        for ok in [
+            None,
+            Some(""),
+            Some("passwd: files\nhosts:          files dns\n"),
+            Some("hosts: files [NOTFOUND=return] dns # comment\n"),
+            Some("hosts: dns [!UNAVAIL=return] files"),
+        ] {
+            assert!(nsswitch_is_files_and_dns(ok), "{ok:?}");
+        }
+        for other in [
+            "hosts: files mdns4_minimal [NOTFOUND=return] dns myhostname",
+            "hosts: files resolve [!UNAVAIL=return] dns",
+            "hosts: files ldap dns",
+            "hosts: files [ NOTFOUND=return ] mdns dns",
+        ] {
+            assert!(!nsswitch_is_files_and_dns(Some(other)), "{other}");
+        }
+    }
 
     #[test]
     fn pins_parse_like_curl() {
