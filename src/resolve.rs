@@ -150,7 +150,9 @@ impl Resolver {
                 let pinned = self.pins.get(&(domain.to_string(), port)).or_else(|| self.pins.get(&("*".into(), port)));
                 match pinned {
                     Some(addrs) => addrs.clone(),
-                    None => self.cache.get_or_lookup(domain, port, self.ask(domain, port)).await?,
+                    // Boxed: hickory's lookup future is large, and every
+                    // check in flight would carry it, pinned or not.
+                    None => self.cache.get_or_lookup(domain, port, Box::pin(self.ask(domain, port))).await?,
                 }
             }
         };

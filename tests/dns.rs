@@ -63,10 +63,8 @@ fn under_watch_a_failure_is_not_kept_and_a_moved_host_is_followed() {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let stdout = child.stdout.take().unwrap();
     child.wait().unwrap();
-    let records: Vec<String> = BufReader::new(stdout)
-        .lines()
-        .map(|line| outcome(&serde_json::from_str(&line.unwrap()).unwrap()))
-        .collect();
+    let records: Vec<String> =
+        BufReader::new(stdout).lines().map(|line| outcome(&serde_json::from_str(&line.unwrap()).unwrap())).collect();
     // --watch prints only changes: round 1, 2 and 3 each brought one.
     let port_suffix = format!(":{port}");
     let want = ["dns".to_string(), format!("200 at 127.0.0.1{port_suffix}"), format!("204 at 127.0.0.2{port_suffix}")];
@@ -80,7 +78,8 @@ fn a_failed_lookup_is_not_reused_by_a_later_check() {
     let server = dns_server(vec![Step::NxDomain, Step::Addr([127, 0, 0, 1].into(), 300)]);
     let dns_servers = server.addr.to_string();
     let (first, second) = (format!("http://flaky.test:{port}/a"), format!("http://flaky.test:{port}/b"));
-    let run = common::run(&["--sequential", "--format", "json", "--dns-servers", &dns_servers, "-u", &first, "-u", &second]);
+    let run =
+        common::run(&["--sequential", "--format", "json", "--dns-servers", &dns_servers, "-u", &first, "-u", &second]);
     let got: Vec<String> = run.json().iter().map(outcome).collect();
     assert_eq!(got, ["dns".to_string(), format!("200 at 127.0.0.1:{port}")]);
     assert_eq!(server.a_queries(), 2);
