@@ -462,6 +462,7 @@ mod tests {
             (&["--ok-codes", "99-700"], "100 to 599"),
             (&["--format", "xml"], "possible values"),
             (&["--resolve", "nope"], "HOST:PORT:ADDR"),
+            (&["--dns-servers", "dns.example"], "ADDR or ADDR:PORT"),
             (&["--only-failed", "--summary-only"], "cannot be used with"),
         ] {
             let err = parse(args).unwrap_err().to_string();
