@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
@@ -95,7 +96,7 @@ enum Backend {
     /// getaddrinfo, one blocking-pool thread per lookup in flight.
     System,
     /// hickory over UDP (TCP when truncated); the hosts file is ours.
-    Dns { dns: Box<TokioResolver>, hosts: Hosts },
+    Dns { dns: Box<TokioResolver>, hosts: Mutex<Arc<Hosts>> },
 }
 
 /// Answers "where is this host?" for every check of the run.
@@ -135,9 +136,16 @@ impl Resolver {
         matches!(self.backend, Backend::Dns { .. })
     }
 
-    /// A new `--watch` round: every cached answer is asked again.
+    /// A new `--watch` round: every cached answer is asked again, and the
+    /// hosts file is read again.
     pub fn new_round(&self) {
         self.cache.clear();
+        if let Backend::Dns { hosts, .. } = &self.backend {
+            let mut hosts = hosts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(now) = hosts.reread() {
+                *hosts = Arc::new(now);
+            }
+        }
     }
 
     /// All addresses of `host`, in the order they should be tried. The error
@@ -181,6 +189,7 @@ impl Resolver {
                 Err(e) => (Err(io_reason(&e)), Duration::ZERO),
             },
             Backend::Dns { dns, hosts } => {
+                let hosts = hosts.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
                 if let Some(ips) = hosts.get(domain) {
                     return (Ok(ips.iter().map(|&ip| SocketAddr::new(ip, port)).collect()), SYSTEM_AGE);
                 }
@@ -249,7 +258,7 @@ fn dns_backend(config: ResolverConfig, mut opts: ResolverOpts, family: Option<Fa
     // We read the hosts file ourselves, to answer as glibc's `files` does.
     opts.use_hosts_file = ResolveHosts::Never;
     let dns = TokioResolver::builder_with_config(config, TokioConnectionProvider::default()).with_options(opts).build();
-    Backend::Dns { dns: Box::new(dns), hosts }
+    Backend::Dns { dns: Box::new(dns), hosts: Mutex::new(Arc::new(hosts)) }
 }
 
 /// A hickory error in the words getaddrinfo users know.
@@ -349,6 +358,26 @@ mod tests {
         assert_eq!(server.a_queries(), 0);
         assert_eq!(resolver.lookup(&url::Host::Domain("other.test"), 80).await.unwrap(), [v4(5, 80)]);
         assert_eq!(server.a_queries(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_hosts_file_is_read_again_each_round() {
+        let server = dns_server(vec![Step::Addr([127, 0, 0, 5].into(), 300)]);
+        let dir = std::env::temp_dir().join(format!("statuscheck-hosts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("hosts");
+        std::fs::write(&path, "127.0.0.7 edited.test\n").unwrap();
+        let backend = dns_backend(explicit_config(&[server.addr]), ResolverOpts::default(), None, Hosts::read(&path));
+        let resolver = Resolver::with_backend(&[], None, backend);
+        let host = url::Host::Domain("edited.test");
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(7, 80)]);
+        std::fs::write(&path, "127.0.0.9 edited.test\n").unwrap();
+        resolver.new_round();
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(9, 80)]);
+        std::fs::remove_file(&path).unwrap();
+        resolver.new_round();
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(5, 80)], "gone from the file: DNS");
+        let _ = std::fs::remove_dir(&dir);
     }
 
     #[test]

@@ -1,13 +1,18 @@
 //! The hosts file, read as glibc's `files` source reads it: a name listed
 //! there is answered from the file alone, with every address listed for it,
-//! in file order.
+//! in file order. Read again at each `--watch` round, as glibc reads it at
+//! each lookup.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Default)]
-pub struct Hosts(HashMap<String, Vec<IpAddr>>);
+pub struct Hosts {
+    names: HashMap<String, Vec<IpAddr>>,
+    /// Where it was read from, to read it again.
+    path: Option<PathBuf>,
+}
 
 impl Hosts {
     /// `/etc/hosts`; none (or unreadable) is an empty one.
@@ -16,7 +21,13 @@ impl Hosts {
     }
 
     pub fn read(path: &Path) -> Hosts {
-        std::fs::read_to_string(path).map(|text| Hosts::parse(&text)).unwrap_or_default()
+        let names = std::fs::read_to_string(path).map(|text| Hosts::parse(&text).names).unwrap_or_default();
+        Hosts { names, path: Some(path.to_owned()) }
+    }
+
+    /// The file as it is now (itself if it was not read from a file).
+    pub fn reread(&self) -> Option<Hosts> {
+        self.path.as_deref().map(Hosts::read)
     }
 
     /// `ADDR NAME [ALIAS...]` lines; `#` starts a comment; lines whose
@@ -33,10 +44,10 @@ impl Hosts {
                 }
             }
         }
-        Hosts(names)
+        Hosts { names, path: None }
     }
 
     pub fn get(&self, name: &str) -> Option<&[IpAddr]> {
-        self.0.get(name.trim_end_matches('.')).map(Vec::as_slice)
+        self.names.get(name.trim_end_matches('.')).map(Vec::as_slice)
     }
 }
