@@ -96,7 +96,7 @@ enum Backend {
     /// getaddrinfo, one blocking-pool thread per lookup in flight.
     System,
     /// hickory over UDP (TCP when truncated); the hosts file is ours.
-    Dns { dns: Box<TokioResolver>, hosts: Mutex<Arc<Hosts>> },
+    Dns { dns: Box<TokioResolver>, hosts: Mutex<Arc<Hosts>>, v6_first: bool },
 }
 
 /// Answers "where is this host?" for every check of the run.
@@ -188,15 +188,19 @@ impl Resolver {
                 Ok(addrs) => (Ok(addrs.collect()), SYSTEM_AGE),
                 Err(e) => (Err(io_reason(&e)), Duration::ZERO),
             },
-            Backend::Dns { dns, hosts } => {
+            Backend::Dns { dns, hosts, v6_first } => {
                 let hosts = hosts.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
                 if let Some(ips) = hosts.get(domain) {
-                    return (Ok(ips.iter().map(|&ip| SocketAddr::new(ip, port)).collect()), SYSTEM_AGE);
+                    let mut addrs: Vec<SocketAddr> = ips.iter().map(|&ip| SocketAddr::new(ip, port)).collect();
+                    order_families(&mut addrs, *v6_first);
+                    return (Ok(addrs), SYSTEM_AGE);
                 }
                 match dns.lookup_ip(domain).await {
                     Ok(answer) => {
                         let ttl = answer.valid_until().saturating_duration_since(std::time::Instant::now());
-                        (Ok(answer.iter().map(|ip| SocketAddr::new(ip, port)).collect()), ttl.min(MAX_TTL))
+                        let mut addrs: Vec<SocketAddr> = answer.iter().map(|ip| SocketAddr::new(ip, port)).collect();
+                        order_families(&mut addrs, *v6_first);
+                        (Ok(addrs), ttl.min(MAX_TTL))
                     }
                     Err(e) => (Err(dns_reason(&e)), Duration::ZERO),
                 }
@@ -258,7 +262,22 @@ fn dns_backend(config: ResolverConfig, mut opts: ResolverOpts, family: Option<Fa
     // We read the hosts file ourselves, to answer as glibc's `files` does.
     opts.use_hosts_file = ResolveHosts::Never;
     let dns = TokioResolver::builder_with_config(config, TokioConnectionProvider::default()).with_options(opts).build();
-    Backend::Dns { dns: Box::new(dns), hosts: Mutex::new(Arc::new(hosts)) }
+    Backend::Dns { dns: Box::new(dns), hosts: Mutex::new(Arc::new(hosts)), v6_first: has_ipv6_route() }
+}
+
+/// hickory lists the A and AAAA answers in whichever order they arrived. Put
+/// them in a fixed one, as getaddrinfo's RFC 6724 sort would: IPv6 first
+/// where this host has an IPv6 route, IPv4 first where it has none (so Happy
+/// Eyeballs starts with a family that can work). Stable within a family.
+fn order_families(addrs: &mut [SocketAddr], v6_first: bool) {
+    addrs.sort_by_key(|addr| addr.is_ipv6() != v6_first);
+}
+
+/// Whether the kernel has a route to global IPv6 addresses. Connecting a UDP
+/// socket only looks the route up; nothing is sent.
+fn has_ipv6_route() -> bool {
+    let probe = std::net::UdpSocket::bind((std::net::Ipv6Addr::UNSPECIFIED, 0));
+    probe.and_then(|socket| socket.connect("[2001:db8::1]:9")).is_ok()
 }
 
 /// A hickory error in the words getaddrinfo users know.
@@ -352,7 +371,9 @@ mod tests {
             "# comment\n127.0.0.7 Listed.test alias.test # trailing\n::1 listed.test\nfe80::1%eth0 zoned.test\n";
         let resolver = asking(&server, &pins, hosts);
         let listed = resolver.lookup(&url::Host::Domain("listed.test"), 80).await.unwrap();
-        assert_eq!(listed, [v4(7, 80), "[::1]:80".parse().unwrap()], "both lines, in file order; no DNS");
+        let mut both = [v4(7, 80), "[::1]:80".parse().unwrap()];
+        order_families(&mut both, has_ipv6_route());
+        assert_eq!(listed, both, "both lines; no DNS");
         assert_eq!(resolver.lookup(&url::Host::Domain("alias.test"), 80).await.unwrap(), [v4(7, 80)]);
         assert_eq!(resolver.lookup(&url::Host::Domain("pinned.test"), 80).await.unwrap(), [v4(8, 80)]);
         assert_eq!(server.a_queries(), 0);
@@ -378,6 +399,18 @@ mod tests {
         resolver.new_round();
         assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(5, 80)], "gone from the file: DNS");
         let _ = std::fs::remove_dir(&dir);
+    }
+
+    #[test]
+    fn both_families_in_a_fixed_order() {
+        let mixed: Vec<SocketAddr> =
+            ["127.0.0.1:80", "[::1]:80", "127.0.0.2:80", "[::2]:80"].iter().map(|a| a.parse().unwrap()).collect();
+        let mut v6_first = mixed.clone();
+        order_families(&mut v6_first, true);
+        assert_eq!(v6_first, [mixed[1], mixed[3], mixed[0], mixed[2]]);
+        let mut v4_first = mixed.clone();
+        order_families(&mut v4_first, false);
+        assert_eq!(v4_first, [mixed[0], mixed[2], mixed[1], mixed[3]]);
     }
 
     #[test]

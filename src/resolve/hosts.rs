@@ -1,6 +1,6 @@
 //! The hosts file, read as glibc's `files` source reads it: a name listed
-//! there is answered from the file alone, with every address listed for it,
-//! in file order. Read again at each `--watch` round, as glibc reads it at
+//! there is answered from the file alone, with every address listed for it
+//! (in file order here; the resolver then orders the families). Read again at each `--watch` round, as glibc reads it at
 //! each lookup.
 
 use std::collections::HashMap;
