@@ -326,7 +326,7 @@ pub fn checker(config: &crate::cli::Config) -> anyhow::Result<Arc<Checker>> {
     let tls = tls::client_config(config.cacert.as_deref(), config.insecure)?;
     Ok(Arc::new(Checker {
         tls: TlsConnector::from(tls.config),
-        resolver: Resolver::new(&config.resolve, config.family),
+        resolver: Resolver::new(&config.resolve, config.family, config.dns_servers.as_ref()),
         timeout: config.timeout,
         connect_timeout: config.connect_timeout,
         deny_private: config.deny_private,

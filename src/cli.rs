@@ -12,7 +12,7 @@ use crate::http::{self, RequestSpec};
 use crate::outcome::{OkCodes, Policy};
 use crate::proxy::Proxies;
 use crate::report::{self, Show};
-use crate::resolve::{Family, Pin};
+use crate::resolve::{DnsServers, Family, Pin};
 use crate::shard::Shard;
 
 const EXAMPLES: &str = "\
@@ -117,6 +117,11 @@ pub struct Cli {
     /// Use these addresses for HOST on PORT instead of DNS (repeatable)
     #[arg(long, value_name = "HOST:PORT:ADDR[,ADDR...]", help_heading = NETWORK)]
     pub resolve: Vec<Pin>,
+
+    /// Ask these DNS servers (port 53 unless given) instead of the ones in
+    /// /etc/resolv.conf; the hosts file and --resolve still come first
+    #[arg(long, value_name = "ADDR[:PORT][,...]", help_heading = NETWORK)]
+    pub dns_servers: Option<DnsServers>,
 
     /// Send every check through this http proxy (CONNECT for https), instead
     /// of http_proxy, HTTPS_PROXY, ALL_PROXY; NO_PROXY still applies
@@ -263,6 +268,7 @@ pub struct Config {
     pub cacert: Option<PathBuf>,
     pub insecure: bool,
     pub resolve: Vec<Pin>,
+    pub dns_servers: Option<DnsServers>,
     pub report: report::Options,
     pub quiet: bool,
     pub summary_json: bool,
@@ -363,6 +369,7 @@ impl Config {
             cacert: cli.cacert,
             insecure: cli.insecure,
             resolve: cli.resolve,
+            dns_servers: cli.dns_servers,
             report,
             quiet: cli.quiet,
             summary_json: cli.summary_json,
@@ -524,6 +531,7 @@ mod tests {
             (&["--ok-codes", "99-700"], "100 to 599"),
             (&["--format", "xml"], "possible values"),
             (&["--resolve", "nope"], "HOST:PORT:ADDR"),
+            (&["--dns-servers", "dns.example"], "ADDR or ADDR:PORT"),
             (&["--only-failed", "--summary-only"], "cannot be used with"),
         ] {
             let err = parse(args).unwrap_err().to_string();

@@ -1,18 +1,38 @@
 //! Host name → socket addresses: IP literals as they are, `--resolve` pins,
-//! then the system resolver (getaddrinfo, on tokio's blocking pool), whose
-//! answers are cached for the run so a list with many URLs per host asks once.
+//! the hosts file, then DNS. DNS is asked by an async resolver (hickory: one
+//! socket for all lookups, record TTLs) unless the system is set up to
+//! resolve names some other way (nsswitch sources beyond `files` and `dns`,
+//! an unusable resolv.conf): then getaddrinfo on tokio's blocking pool, as
+//! before. Why: `bench/RESULTS.md`, "DNS at scale".
+//!
+//! Answers are cached so a list with many URLs per host asks once, but never
+//! for long: failures are not kept past the lookup in flight, every answer is
+//! dropped at the start of a `--watch` round, and none is used past its TTL
+//! (capped) or, from getaddrinfo, past a fixed age.
+
+mod cache;
+mod hosts;
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio::sync::OnceCell;
+use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::proto::xfer::Protocol;
+use hickory_resolver::{ResolveError, TokioResolver};
 
-/// Host names cached at most; past this the cache starts over, so memory
-/// stays bounded on lists of millions of distinct hosts.
-const CACHE_LIMIT: usize = 10_000;
+use cache::Cache;
+pub use hosts::Hosts;
+
+/// The longest a DNS answer is used, whatever its TTL says.
+const MAX_TTL: Duration = Duration::from_secs(300);
+/// How long a getaddrinfo answer is used (it gives no TTL): curl's default
+/// `--dns-cache-timeout`.
+const SYSTEM_AGE: Duration = Duration::from_secs(60);
 
 /// `-4` / `-6`: use only addresses of one family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,20 +71,55 @@ impl FromStr for Pin {
     }
 }
 
-type Lookup = Arc<OnceCell<Result<Vec<SocketAddr>, String>>>;
+/// `--dns-servers ADDR[:PORT][,...]`, as in curl: ask these DNS servers
+/// (port 53 unless given) instead of the ones in /etc/resolv.conf.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsServers(pub Vec<SocketAddr>);
+
+impl FromStr for DnsServers {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let one = |a: &str| {
+            a.parse::<SocketAddr>()
+                .or_else(|_| {
+                    a.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53))
+                })
+                .map_err(|_| format!("'{a}' is not ADDR or ADDR:PORT (e.g. 127.0.0.1:5353 or [::1]:53)"))
+        };
+        s.split(',').map(one).collect::<Result<Vec<_>, _>>().map(DnsServers)
+    }
+}
+
+/// Who is asked when a name has no pin and no hosts-file line.
+enum Backend {
+    /// getaddrinfo, one blocking-pool thread per lookup in flight.
+    System,
+    /// hickory over UDP (TCP when truncated); the hosts file is ours.
+    Dns { dns: Box<TokioResolver>, hosts: Mutex<Arc<Hosts>>, v6_first: bool },
+}
 
 /// Answers "where is this host?" for every check of the run.
-#[derive(Debug, Default)]
 pub struct Resolver {
     pins: HashMap<(String, u16), Vec<SocketAddr>>,
     family: Option<Family>,
-    /// One entry per host and port; concurrent checks of a host share the
-    /// lookup in flight.
-    cache: Mutex<HashMap<(String, u16), Lookup>>,
+    backend: Backend,
+    cache: Cache,
 }
 
 impl Resolver {
-    pub fn new(pins: &[Pin], family: Option<Family>) -> Self {
+    /// The resolver of the run: `servers` if given, else the system's DNS
+    /// servers through hickory where that behaves like getaddrinfo would,
+    /// else getaddrinfo.
+    pub fn new(pins: &[Pin], family: Option<Family>, servers: Option<&DnsServers>) -> Self {
+        let backend = match servers {
+            Some(servers) => dns_backend(explicit_config(&servers.0), ResolverOpts::default(), family, Hosts::system()),
+            None => system_dns(family).unwrap_or(Backend::System),
+        };
+        Self::with_backend(pins, family, backend)
+    }
+
+    fn with_backend(pins: &[Pin], family: Option<Family>, backend: Backend) -> Self {
         let pins = pins
             .iter()
             .map(|pin| {
@@ -72,7 +127,25 @@ impl Resolver {
                 ((pin.host.clone(), pin.port), addrs)
             })
             .collect();
-        Resolver { pins, family, cache: Mutex::default() }
+        Resolver { pins, family, backend, cache: Cache::default() }
+    }
+
+    /// Whether DNS goes through hickory (true) or getaddrinfo (false).
+    #[cfg(test)]
+    fn is_async(&self) -> bool {
+        matches!(self.backend, Backend::Dns { .. })
+    }
+
+    /// A new `--watch` round: every cached answer is asked again, and the
+    /// hosts file is read again.
+    pub fn new_round(&self) {
+        self.cache.clear();
+        if let Backend::Dns { hosts, .. } = &self.backend {
+            let mut hosts = hosts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(now) = hosts.reread() {
+                *hosts = Arc::new(now);
+            }
+        }
     }
 
     /// All addresses of `host`, in the order they should be tried. The error
@@ -85,7 +158,9 @@ impl Resolver {
                 let pinned = self.pins.get(&(domain.to_string(), port)).or_else(|| self.pins.get(&("*".into(), port)));
                 match pinned {
                     Some(addrs) => addrs.clone(),
-                    None => self.cached(domain, port).await?,
+                    // Boxed: hickory's lookup future is large, and every
+                    // check in flight would carry it, pinned or not.
+                    None => self.cache.get_or_lookup(domain, port, Box::pin(self.ask(domain, port))).await?,
                 }
             }
         };
@@ -106,22 +181,116 @@ impl Resolver {
         }
     }
 
-    /// The system resolver's answer, asked once per host and port.
-    async fn cached(&self, domain: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
-        let cell = {
-            let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if cache.len() >= CACHE_LIMIT {
-                cache.clear();
+    /// One lookup, not cached: the answer and how long it may be used.
+    async fn ask(&self, domain: &str, port: u16) -> (Result<Vec<SocketAddr>, String>, Duration) {
+        match &self.backend {
+            Backend::System => match tokio::net::lookup_host((domain, port)).await {
+                Ok(addrs) => (Ok(addrs.collect()), SYSTEM_AGE),
+                Err(e) => (Err(io_reason(&e)), Duration::ZERO),
+            },
+            Backend::Dns { dns, hosts, v6_first } => {
+                let hosts = hosts.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+                if let Some(ips) = hosts.get(domain) {
+                    let mut addrs: Vec<SocketAddr> = ips.iter().map(|&ip| SocketAddr::new(ip, port)).collect();
+                    order_families(&mut addrs, *v6_first);
+                    return (Ok(addrs), SYSTEM_AGE);
+                }
+                match dns.lookup_ip(domain).await {
+                    Ok(answer) => {
+                        let ttl = answer.valid_until().saturating_duration_since(std::time::Instant::now());
+                        let mut addrs: Vec<SocketAddr> = answer.iter().map(|ip| SocketAddr::new(ip, port)).collect();
+                        order_families(&mut addrs, *v6_first);
+                        (Ok(addrs), ttl.min(MAX_TTL))
+                    }
+                    Err(e) => (Err(dns_reason(&e)), Duration::ZERO),
+                }
             }
-            cache.entry((domain.to_owned(), port)).or_default().clone()
-        };
-        let answer = cell.get_or_init(|| async {
-            match tokio::net::lookup_host((domain, port)).await {
-                Ok(addrs) => Ok(addrs.collect::<Vec<_>>()),
-                Err(e) => Err(io_reason(&e)),
-            }
-        });
-        answer.await.clone()
+        }
+    }
+}
+
+/// hickory on the system's resolv.conf, or `None` where getaddrinfo must
+/// stay: nsswitch names other sources, or resolv.conf is missing or unusable.
+fn system_dns(family: Option<Family>) -> Option<Backend> {
+    let nsswitch = std::fs::read_to_string("/etc/nsswitch.conf").ok();
+    if !nsswitch_is_files_and_dns(nsswitch.as_deref()) {
+        return None;
+    }
+    let (config, opts) = hickory_resolver::system_conf::read_system_conf().ok()?;
+    if config.name_servers().is_empty() {
+        return None;
+    }
+    Some(dns_backend(config, opts, family, Hosts::system()))
+}
+
+/// Whether the `hosts:` line of nsswitch.conf uses only `files` and `dns`
+/// (the actions in brackets aside). No file or no line: glibc's default,
+/// `dns files`.
+fn nsswitch_is_files_and_dns(nsswitch: Option<&str>) -> bool {
+    let Some(text) = nsswitch else { return true };
+    let line = text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).find_map(|l| l.strip_prefix("hosts:"));
+    let Some(sources) = line else { return true };
+    let mut in_action = false;
+    sources.split_whitespace().all(|word| {
+        let plain = !in_action && !word.starts_with('[');
+        in_action = (in_action || word.starts_with('[')) && !word.ends_with(']');
+        !plain || word == "files" || word == "dns"
+    })
+}
+
+/// `--dns-servers`: each server over UDP, and TCP for truncated answers.
+fn explicit_config(servers: &[SocketAddr]) -> ResolverConfig {
+    let mut config = ResolverConfig::new();
+    for &addr in servers {
+        config.add_name_server(NameServerConfig::new(addr, Protocol::Udp));
+        config.add_name_server(NameServerConfig::new(addr, Protocol::Tcp));
+    }
+    config
+}
+
+fn dns_backend(config: ResolverConfig, mut opts: ResolverOpts, family: Option<Family>, hosts: Hosts) -> Backend {
+    // Ask only for the families that can be used, both at once otherwise.
+    opts.ip_strategy = match family {
+        Some(Family::V4) => LookupIpStrategy::Ipv4Only,
+        Some(Family::V6) => LookupIpStrategy::Ipv6Only,
+        None => LookupIpStrategy::Ipv4AndIpv6,
+    };
+    // Our cache decides freshness: hickory's would keep NXDOMAIN answers.
+    opts.cache_size = 0;
+    opts.negative_max_ttl = Some(Duration::ZERO);
+    opts.positive_max_ttl = Some(MAX_TTL);
+    // We read the hosts file ourselves, to answer as glibc's `files` does.
+    opts.use_hosts_file = ResolveHosts::Never;
+    let dns = TokioResolver::builder_with_config(config, TokioConnectionProvider::default()).with_options(opts).build();
+    Backend::Dns { dns: Box::new(dns), hosts: Mutex::new(Arc::new(hosts)), v6_first: has_ipv6_route() }
+}
+
+/// hickory lists the A and AAAA answers in whichever order they arrived. Put
+/// them in a fixed one, as getaddrinfo's RFC 6724 sort would: IPv6 first
+/// where this host has an IPv6 route, IPv4 first where it has none (so Happy
+/// Eyeballs starts with a family that can work). Stable within a family.
+fn order_families(addrs: &mut [SocketAddr], v6_first: bool) {
+    addrs.sort_by_key(|addr| addr.is_ipv6() != v6_first);
+}
+
+/// Whether the kernel has a route to global IPv6 addresses. Connecting a UDP
+/// socket only looks the route up; nothing is sent.
+fn has_ipv6_route() -> bool {
+    let probe = std::net::UdpSocket::bind((std::net::Ipv6Addr::UNSPECIFIED, 0));
+    probe.and_then(|socket| socket.connect("[2001:db8::1]:9")).is_ok()
+}
+
+/// A hickory error in the words getaddrinfo users know.
+fn dns_reason(error: &ResolveError) -> String {
+    if error.is_nx_domain() {
+        return "name or service not known".into();
+    }
+    if error.is_no_records_found() {
+        return "no address found".into();
+    }
+    match error.proto().map(|p| p.kind()) {
+        Some(hickory_resolver::proto::ProtoErrorKind::Timeout) => "DNS server did not answer in time".into(),
+        _ => error.to_string(),
     }
 }
 
@@ -138,9 +307,144 @@ pub fn io_reason(error: &io::Error) -> String {
     }
 }
 
+/// The scripted DNS server of the integration tests.
+#[cfg(test)]
+#[path = "../tests/common/dns.rs"]
+mod test_dns;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use test_dns::{dns_server, Step};
+
+    /// A resolver that asks only `server`, with `hosts` as its hosts file.
+    fn asking(server: &test_dns::DnsServer, pins: &[Pin], hosts: &str) -> Resolver {
+        let backend = dns_backend(explicit_config(&[server.addr]), ResolverOpts::default(), None, Hosts::parse(hosts));
+        Resolver::with_backend(pins, None, backend)
+    }
+
+    fn v4(last: u8, port: u16) -> SocketAddr {
+        SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, last)), port)
+    }
+
+    #[tokio::test]
+    async fn a_failed_lookup_is_asked_again() {
+        let server = dns_server(vec![Step::NxDomain, Step::Addr([127, 0, 0, 5].into(), 300)]);
+        let resolver = asking(&server, &[], "");
+        let first = resolver.lookup(&url::Host::Domain("moved.test"), 80).await;
+        assert_eq!(first.unwrap_err(), "name or service not known");
+        let second = resolver.lookup(&url::Host::Domain("moved.test"), 80).await;
+        assert_eq!(second.unwrap(), [v4(5, 80)]);
+        assert_eq!(server.a_queries(), 2);
+    }
+
+    #[tokio::test]
+    async fn answers_last_as_long_as_their_ttl() {
+        let server = dns_server(vec![
+            Step::Addr([127, 0, 0, 5].into(), 0),
+            Step::Addr([127, 0, 0, 6].into(), 300),
+            Step::Addr([127, 0, 0, 7].into(), 300),
+        ]);
+        let resolver = asking(&server, &[], "");
+        let host = url::Host::Domain("ttl.test");
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(5, 80)]);
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(6, 80)], "TTL 0: asked again");
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(6, 80)], "TTL 300: kept");
+        assert_eq!(server.a_queries(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_new_round_asks_again() {
+        let server = dns_server(vec![Step::Addr([127, 0, 0, 5].into(), 300), Step::Addr([127, 0, 0, 6].into(), 300)]);
+        let resolver = asking(&server, &[], "");
+        let host = url::Host::Domain("round.test");
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(5, 80)]);
+        resolver.new_round();
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(6, 80)]);
+    }
+
+    #[tokio::test]
+    async fn the_hosts_file_and_pins_win_over_dns() {
+        let server = dns_server(vec![Step::Addr([127, 0, 0, 5].into(), 300)]);
+        let pins = ["pinned.test:80:127.0.0.8".parse().unwrap()];
+        let hosts =
+            "# comment\n127.0.0.7 Listed.test alias.test # trailing\n::1 listed.test\nfe80::1%eth0 zoned.test\n";
+        let resolver = asking(&server, &pins, hosts);
+        let listed = resolver.lookup(&url::Host::Domain("listed.test"), 80).await.unwrap();
+        let mut both = [v4(7, 80), "[::1]:80".parse().unwrap()];
+        order_families(&mut both, has_ipv6_route());
+        assert_eq!(listed, both, "both lines; no DNS");
+        assert_eq!(resolver.lookup(&url::Host::Domain("alias.test"), 80).await.unwrap(), [v4(7, 80)]);
+        assert_eq!(resolver.lookup(&url::Host::Domain("pinned.test"), 80).await.unwrap(), [v4(8, 80)]);
+        assert_eq!(server.a_queries(), 0);
+        assert_eq!(resolver.lookup(&url::Host::Domain("other.test"), 80).await.unwrap(), [v4(5, 80)]);
+        assert_eq!(server.a_queries(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_hosts_file_is_read_again_each_round() {
+        let server = dns_server(vec![Step::Addr([127, 0, 0, 5].into(), 300)]);
+        let dir = std::env::temp_dir().join(format!("statuscheck-hosts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("hosts");
+        std::fs::write(&path, "127.0.0.7 edited.test\n").unwrap();
+        let backend = dns_backend(explicit_config(&[server.addr]), ResolverOpts::default(), None, Hosts::read(&path));
+        let resolver = Resolver::with_backend(&[], None, backend);
+        let host = url::Host::Domain("edited.test");
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(7, 80)]);
+        std::fs::write(&path, "127.0.0.9 edited.test\n").unwrap();
+        resolver.new_round();
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(9, 80)]);
+        std::fs::remove_file(&path).unwrap();
+        resolver.new_round();
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(5, 80)], "gone from the file: DNS");
+        let _ = std::fs::remove_dir(&dir);
+    }
+
+    #[test]
+    fn both_families_in_a_fixed_order() {
+        let mixed: Vec<SocketAddr> =
+            ["127.0.0.1:80", "[::1]:80", "127.0.0.2:80", "[::2]:80"].iter().map(|a| a.parse().unwrap()).collect();
+        let mut v6_first = mixed.clone();
+        order_families(&mut v6_first, true);
+        assert_eq!(v6_first, [mixed[1], mixed[3], mixed[0], mixed[2]]);
+        let mut v4_first = mixed.clone();
+        order_families(&mut v4_first, false);
+        assert_eq!(v4_first, [mixed[0], mixed[2], mixed[1], mixed[3]]);
+    }
+
+    #[test]
+    fn dns_servers_parse_like_curl() {
+        let servers: DnsServers = "127.0.0.1,127.0.0.2:5353,::1,[::1]:5353".parse().unwrap();
+        let want: Vec<SocketAddr> =
+            ["127.0.0.1:53", "127.0.0.2:5353", "[::1]:53", "[::1]:5353"].iter().map(|a| a.parse().unwrap()).collect();
+        assert_eq!(servers.0, want);
+        for bad in ["", "example.com", "127.0.0.1:x", "1.2.3.4,"] {
+            assert!(bad.parse::<DnsServers>().is_err(), "{bad}");
+        }
+        assert!(Resolver::new(&[], None, Some(&servers)).is_async());
+    }
+
+    #[test]
+    fn getaddrinfo_stays_where_nsswitch_names_other_sources() {
+        for ok in [
+            None,
+            Some(""),
+            Some("passwd: files\nhosts:          files dns\n"),
+            Some("hosts: files [NOTFOUND=return] dns # comment\n"),
+            Some("hosts: dns [!UNAVAIL=return] files"),
+        ] {
+            assert!(nsswitch_is_files_and_dns(ok), "{ok:?}");
+        }
+        for other in [
+            "hosts: files mdns4_minimal [NOTFOUND=return] dns myhostname",
+            "hosts: files resolve [!UNAVAIL=return] dns",
+            "hosts: files ldap dns",
+            "hosts: files [ NOTFOUND=return ] mdns dns",
+        ] {
+            assert!(!nsswitch_is_files_and_dns(Some(other)), "{other}");
+        }
+    }
 
     #[test]
     fn pins_parse_like_curl() {
@@ -162,7 +466,7 @@ mod tests {
 
     #[tokio::test]
     async fn pins_win_over_dns_and_keep_their_order() {
-        let resolver = Resolver::new(&["a.test:80:127.0.0.2,127.0.0.1".parse().unwrap()], None);
+        let resolver = Resolver::new(&["a.test:80:127.0.0.2,127.0.0.1".parse().unwrap()], None, None);
         let addrs = resolver.lookup(&url::Host::Domain("a.test"), 80).await.unwrap();
         assert_eq!(addrs, ["127.0.0.2:80".parse().unwrap(), "127.0.0.1:80".parse::<SocketAddr>().unwrap()]);
     }
@@ -170,20 +474,20 @@ mod tests {
     #[tokio::test]
     async fn a_wildcard_pin_covers_hosts_without_their_own() {
         let pins = ["*:443:127.0.0.9".parse().unwrap(), "a.test:443:127.0.0.1".parse().unwrap()];
-        let resolver = Resolver::new(&pins, None);
+        let resolver = Resolver::new(&pins, None, None);
         let a = resolver.lookup(&url::Host::Domain("a.test"), 443).await.unwrap();
         assert_eq!(a, ["127.0.0.1:443".parse().unwrap()]);
         let b = resolver.lookup(&url::Host::Domain("b.test"), 443).await.unwrap();
         assert_eq!(b, ["127.0.0.9:443".parse().unwrap()]);
-        assert!(resolver.cache.lock().unwrap().is_empty(), "no DNS asked");
+        assert!(resolver.cache.len() == 0, "no DNS asked");
     }
 
     #[tokio::test]
     async fn one_family_only() {
         let pins = ["a.test:80:::1,127.0.0.1".parse().unwrap()];
-        let v4 = Resolver::new(&pins, Some(Family::V4));
+        let v4 = Resolver::new(&pins, Some(Family::V4), None);
         assert_eq!(v4.lookup(&url::Host::Domain("a.test"), 80).await.unwrap(), ["127.0.0.1:80".parse().unwrap()]);
-        let v6 = Resolver::new(&pins, Some(Family::V6));
+        let v6 = Resolver::new(&pins, Some(Family::V6), None);
         assert_eq!(v6.lookup(&url::Host::Domain("a.test"), 80).await.unwrap(), ["[::1]:80".parse().unwrap()]);
         let literal = url::Host::Ipv4("127.0.0.1".parse().unwrap());
         assert_eq!(v6.lookup(&literal, 80).await.unwrap_err(), "no IPv6 address (-6)");
@@ -191,11 +495,11 @@ mod tests {
 
     #[tokio::test]
     async fn system_answers_are_cached() {
-        let resolver = Resolver::new(&[], None);
+        let resolver = Resolver::new(&[], None, None);
         let first = resolver.lookup(&url::Host::Domain("localhost"), 80).await;
         let second = resolver.lookup(&url::Host::Domain("localhost"), 80).await;
         assert_eq!(first, second);
-        assert_eq!(resolver.cache.lock().unwrap().len(), 1);
+        assert_eq!(resolver.cache.len(), 1);
     }
 
     #[test]

@@ -137,6 +137,7 @@ async fn all_rounds(
         }
         let Some(every) = config.watch else { return Ok(ending) };
         report.next_round();
+        plan.checker.resolver.new_round();
         tokio::select! {
             () = tokio::time::sleep(every) => {}
             signal = signals.next() => return Ok(Ending::Interrupted { signal }),

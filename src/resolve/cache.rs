@@ -1,0 +1,158 @@
+//! The answers of one run. Checks of a host that ask while its lookup is in
+//! flight share that lookup; once it is over, an answer is used only while it
+//! is fresh, and a failure not at all.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+/// Host names cached at most: past this, stale entries go, and if that is
+/// not enough the cache starts over, so memory stays bounded on lists of
+/// millions of distinct hosts.
+pub const LIMIT: usize = 10_000;
+
+pub type Answer = Result<Vec<SocketAddr>, String>;
+
+/// One lookup: empty while in flight, then its answer and when that goes stale.
+type Slot = Arc<OnceCell<(Answer, Instant)>>;
+
+#[derive(Default)]
+pub struct Cache {
+    slots: Mutex<HashMap<(String, u16), Slot>>,
+}
+
+impl Cache {
+    /// The cached answer for `domain:port` if fresh, the one in flight if
+    /// any, else `lookup`'s, which returns an answer and how long to use it.
+    pub async fn get_or_lookup(
+        &self,
+        domain: &str,
+        port: u16,
+        lookup: impl Future<Output = (Answer, Duration)>,
+    ) -> Answer {
+        let slot = self.slot(domain, port);
+        let (answer, _) = slot
+            .get_or_init(|| async {
+                let (answer, age) = lookup.await;
+                (answer, Instant::now() + age)
+            })
+            .await;
+        answer.clone()
+    }
+
+    /// Forget every answer (a new `--watch` round).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn slot(&self, domain: &str, port: u16) -> Slot {
+        let now = Instant::now();
+        let mut slots = self.lock();
+        let key = (domain.to_owned(), port);
+        if slots.get(&key).is_some_and(|slot| !usable(slot, now)) {
+            slots.remove(&key);
+        }
+        if slots.len() >= LIMIT && !slots.contains_key(&key) {
+            slots.retain(|_, slot| usable(slot, now));
+            if slots.len() >= LIMIT {
+                slots.clear();
+            }
+        }
+        slots.entry(key).or_default().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u16), Slot>> {
+        self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// In flight, or answered and still fresh.
+fn usable(slot: &Slot, now: Instant) -> bool {
+    match slot.get() {
+        None => true,
+        Some((answer, stale_at)) => answer.is_ok() && now < *stale_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn addr(last: u8) -> Vec<SocketAddr> {
+        vec![SocketAddr::from(([127, 0, 0, last], 80))]
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_is_used_until_its_age_and_not_after() {
+        let cache = Cache::default();
+        let first = cache.get_or_lookup("a.test", 80, async { (Ok(addr(1)), Duration::from_secs(30)) }).await;
+        assert_eq!(first, Ok(addr(1)));
+        tokio::time::advance(Duration::from_secs(29)).await;
+        let cached = cache.get_or_lookup("a.test", 80, async { (Ok(addr(2)), Duration::from_secs(30)) }).await;
+        assert_eq!(cached, Ok(addr(1)), "still fresh");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let asked = cache.get_or_lookup("a.test", 80, async { (Ok(addr(2)), Duration::from_secs(30)) }).await;
+        assert_eq!(asked, Ok(addr(2)), "stale: asked again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_is_shared_in_flight_and_then_forgotten() {
+        let cache = Arc::new(Cache::default());
+        let asked = Arc::new(AtomicUsize::new(0));
+        let failing = |asked: Arc<AtomicUsize>| async move {
+            asked.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            (Err("name or service not known".to_string()), Duration::ZERO)
+        };
+        let together: Vec<_> = (0..3)
+            .map(|_| {
+                let (cache, lookup) = (cache.clone(), failing(asked.clone()));
+                tokio::spawn(async move { cache.get_or_lookup("a.test", 80, lookup).await })
+            })
+            .collect();
+        for check in together {
+            assert!(check.await.unwrap().is_err());
+        }
+        assert_eq!(asked.load(Ordering::SeqCst), 1, "concurrent checks share the lookup in flight");
+        let later = cache.get_or_lookup("a.test", 80, async { (Ok(addr(1)), Duration::from_secs(30)) }).await;
+        assert_eq!(later, Ok(addr(1)), "the failure was not kept");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn clear_forgets_fresh_answers() {
+        let cache = Cache::default();
+        cache.get_or_lookup("a.test", 80, async { (Ok(addr(1)), Duration::from_secs(300)) }).await.unwrap();
+        cache.clear();
+        let asked = cache.get_or_lookup("a.test", 80, async { (Ok(addr(2)), Duration::from_secs(300)) }).await;
+        assert_eq!(asked, Ok(addr(2)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_cache_stays_bounded() {
+        let cache = Cache::default();
+        for i in 0..LIMIT + 10 {
+            let name = format!("h{i}.test");
+            cache.get_or_lookup(&name, 80, async { (Ok(addr(1)), Duration::from_secs(300)) }).await.unwrap();
+            assert!(cache.len() <= LIMIT);
+        }
+        // Stale entries go first: the fresh ones are kept.
+        let cache = Cache::default();
+        for i in 0..LIMIT {
+            let age = if i % 2 == 0 { Duration::ZERO } else { Duration::from_secs(300) };
+            cache.get_or_lookup(&format!("h{i}.test"), 80, async move { (Ok(addr(1)), age) }).await.unwrap();
+        }
+        cache.get_or_lookup("new.test", 80, async { (Ok(addr(1)), Duration::from_secs(300)) }).await.unwrap();
+        assert_eq!(cache.len(), LIMIT / 2 + 1);
+    }
+}
