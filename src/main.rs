@@ -1,26 +1,11 @@
 //! statuscheck: which of these websites are up, right now?
 //!
-//! Data flows one way: arguments (`cli`) → URL lines (`input`) → checks
-//! (`run`, `check`, `http`, `tls`, `resolve`) → results (`outcome`) →
-//! output (`report`). This file only wires them and picks the exit status.
+//! Data flows one way: arguments (`app::cli`) → URL lines (`app::input`) →
+//! checks (the `statuscheck` library, driven by `app::run`) → output
+//! (`app::report`). This file only wires them and picks the exit status.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-mod attempt;
-mod blocked;
-mod check;
-mod cli;
-mod connect;
-mod fdlimit;
-mod http;
-mod input;
-mod outcome;
-mod proxy;
-mod report;
-mod resolve;
-mod run;
-mod schedule;
-mod shard;
-mod tls;
+mod app;
 
 use std::io::{self, BufWriter};
 use std::process::ExitCode;
@@ -28,9 +13,10 @@ use std::time::Instant;
 
 use clap::Parser;
 
-use crate::cli::{Action, Cli, Config};
-use crate::report::Report;
-use crate::run::{Ending, Plan};
+use crate::app::cli::{Action, Cli, Config};
+use crate::app::input;
+use crate::app::report::{self, Report};
+use crate::app::run::{self, Ending, Plan};
 
 /// Exit status: every URL accepted / some failed / usage or input error.
 const EXIT_OK: u8 = 0;

@@ -19,7 +19,7 @@ use x509_parser::asn1_rs::{FromDer, Header};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::x509::X509Name;
 
-use crate::outcome::{Certificate, TlsSession};
+use crate::result::{date, unix_now, Certificate, TlsSession};
 
 /// The shared client configuration, and the names of the roots it trusts.
 pub struct ClientTls {
@@ -241,7 +241,7 @@ impl std::fmt::Display for Presented {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&describe_certificate(&self.error))?;
         if let Some(cert) = &self.certificate {
-            let days = cert.days_left(crate::outcome::unix_now());
+            let days = cert.days_left(unix_now());
             let when = if days < 0 { "expired" } else { "expires" };
             write!(f, " (subject {}, issuer {}, {when} {})", cert.subject, cert.issuer, date(cert.not_after))?;
         }
@@ -266,22 +266,6 @@ fn culprit(
     let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
     let mut presented = std::iter::once(leaf).chain(intermediates).filter_map(|der| parse_certificate(der));
     presented.find(|cert| cert.not_after < now).or_else(|| parse_certificate(leaf))
-}
-
-/// `2027-03-01` for a Unix time, for messages.
-pub fn date(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm), proleptic Gregorian.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// The standard webpki verifier, whose failures carry the presented
@@ -479,14 +463,6 @@ mod tests {
         let (_, alone) = chain_certificates(&presented[..1], &anchors).unwrap();
         assert_eq!(alone.subject, "CN=leaf");
         assert!(chain_certificates(&[CertificateDer::from(vec![1, 2, 3])], &anchors).is_none());
-    }
-
-    #[test]
-    fn dates_from_unix_time() {
-        assert_eq!(date(0), "1970-01-01");
-        assert_eq!(date(951_782_400), "2000-02-29");
-        assert_eq!(date(1_609_459_199), "2020-12-31");
-        assert_eq!(date(-86_400), "1969-12-31");
     }
 
     #[test]

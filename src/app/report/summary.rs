@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::outcome::{Checked, ErrorKind, Verdict};
-use crate::report::format::{human_duration, shown_url};
+use statuscheck::{ErrorKind, Verdict};
+
+use super::format::{human_duration, sanitize, shown_url};
+use crate::app::input::Checked;
 
 #[derive(Debug, Default, Clone)]
 pub struct Summary {
@@ -101,7 +103,7 @@ impl Summary {
                 human_duration(p95),
                 human_duration(p99),
                 human_duration(*slowest),
-                crate::report::format::sanitize(url)
+                sanitize(url)
             ));
         }
         if let Some((limit, held)) = self.held_back_noticeably(elapsed) {
@@ -226,10 +228,10 @@ mod tests {
 
     #[test]
     fn every_error_kind_is_counted_in_the_json() {
-        use crate::input::{parse_url, Source, Target};
-        use crate::outcome::CheckError;
+        use crate::app::input::{parse_url, Source, Target};
+        use statuscheck::CheckError;
         let target = Target { index: 0, source: Source::Arg(1), input: "a.test".into(), url: parse_url("a.test") };
-        let mut checked = Checked::invalid(target);
+        let mut checked = Checked::invalid(target, "");
         checked.outcome = Err(CheckError::Redirect("more than 10 redirects".into()));
         let mut summary = Summary::default();
         summary.add(&checked, Verdict::Error);

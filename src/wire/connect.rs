@@ -18,8 +18,8 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
-use crate::outcome::{CheckError, Phase};
-use crate::resolve::io_reason;
+use super::resolve::io_reason;
+use crate::result::{CheckError, Phase};
 
 /// RFC 8305's "Connection Attempt Delay": how long an attempt has before the
 /// next address is tried too. 250 ms, as curl and browsers use.
@@ -99,7 +99,7 @@ async fn attempt<S>(
     connecting: impl Future<Output = io::Result<S>>,
     limits: Limits,
 ) -> (SocketAddr, Result<S, CheckError>) {
-    let until = limits.deadline.min(crate::attempt::later(Instant::now(), limits.connect_timeout));
+    let until = limits.deadline.min(super::later(Instant::now(), limits.connect_timeout));
     let limit = if until == limits.deadline { limits.timeout } else { limits.connect_timeout };
     let result = match timeout_at(until, connecting).await {
         Ok(Ok(stream)) => Ok(stream),

@@ -1,18 +1,36 @@
 //! One result → one record, in each output format. Pure functions of a
 //! result, tested without a network. A new format is a variant of
-//! [`Format`](crate::cli::Format) and an arm in [`header`] and [`record`].
+//! [`Format`] and an arm in [`header`] and [`record`].
 
 use std::borrow::Cow;
 use std::collections::hash_map::{Entry, HashMap};
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use clap::ValueEnum;
 use serde_json::json;
+use statuscheck::result::{date, unix_now};
+use statuscheck::{Certificate, ErrorKind, Verdict};
 use url::Url;
 
-use crate::cli::Format;
-use crate::outcome::{unix_now, Certificate, Checked, ErrorKind, Verdict};
-use crate::tls::date;
+use crate::app::input::Checked;
+
+/// The output formats (`--format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people
+    Text,
+    /// url, code, reason, elapsed_ms, error; tab-separated, no header
+    Tsv,
+    /// One JSON object per line (JSON Lines)
+    Json,
+    /// RFC 4180 CSV with a header, the same fields as JSON
+    Csv,
+    /// A Markdown table, for an issue or a CI job summary
+    Markdown,
+    /// Prometheus text format (blackbox_exporter's metric names), written at the end
+    Prometheus,
+}
 
 /// Columns of the CSV format, which carries the same fields as JSON.
 const CSV_HEADER: &str = "input,source,url,ok,code,reason,http_version,elapsed_ms,error_kind,error_message\r\n";
@@ -514,8 +532,8 @@ fn is_invisible(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::{parse_url, Source, Target};
-    use crate::outcome::{CheckError, HttpVersion, OkCodes, Phase, Response};
+    use crate::app::input::{parse_url, Source, Target};
+    use statuscheck::{CheckError, HttpVersion, OkCodes, Phase, Response};
     use std::net::SocketAddr;
     use std::sync::Arc;
 
@@ -527,7 +545,7 @@ mod tests {
             Ok(_) => outcome,
         };
         let target = Target { index: 0, source, input: line.into(), url };
-        let mut checked = Checked::invalid(target);
+        let mut checked = Checked::invalid(target, "");
         checked.outcome = outcome;
         checked.elapsed = Duration::from_micros(12_345);
         checked.attempts = 1;
@@ -645,22 +663,17 @@ mod tests {
     /// A check whose chain has `leaf` and, expiring first, `earliest`.
     fn with_chain(leaf: Certificate, earliest: Certificate) -> Checked {
         let mut c = checked("https://a.test/", ok(200, "OK"));
-        c.trace.tls_session = Some(crate::outcome::TlsSession {
-            version: "TLS 1.3".into(),
-            cipher: "TLS13_AES_128_GCM_SHA256".into(),
-            certificate: Some(leaf),
-            earliest_expiry: Some(earliest),
-        });
+        let mut session = statuscheck::TlsSession::new("TLS 1.3", "TLS13_AES_128_GCM_SHA256");
+        (session.certificate, session.earliest_expiry) = (Some(leaf), Some(earliest));
+        c.trace.tls_session = Some(session);
         c
     }
 
     #[test]
     fn expiry_is_the_chains_and_names_the_intermediate() {
         let now = unix_now();
-        let leaf =
-            Certificate { subject: "CN=a.test".into(), issuer: "CN=I".into(), not_after: now + 60 * 86_400 + 600 };
-        let intermediate =
-            Certificate { subject: "CN=I\x1b[2J".into(), issuer: "CN=R".into(), not_after: now + 5 * 86_400 + 600 };
+        let leaf = Certificate::new("CN=a.test", "CN=I", now + 60 * 86_400 + 600);
+        let intermediate = Certificate::new("CN=I\x1b[2J", "CN=R", now + 5 * 86_400 + 600);
         let c = with_chain(leaf.clone(), intermediate.clone());
         let judged = Judged { verdict: Verdict::Failed, expiring: true };
         let mut out = String::new();

@@ -47,11 +47,14 @@ impl Progress {
         self.total = Some(total);
     }
 
-    /// A URL was read; once the list is known to be more than a handful,
-    /// the line appears.
-    pub fn add_target(&mut self) {
+    /// `read` URLs were read in this round; once the list is known to be
+    /// more than a handful, the line appears.
+    pub fn set_read(&mut self, read: u64) {
         let Some(bar) = &self.bar else { return };
-        self.read += 1;
+        if read == self.read {
+            return;
+        }
+        self.read = read;
         let counted = self.total.as_ref().and_then(|total| total.get().copied());
         let total = counted.unwrap_or(0).max(self.read);
         if bar.length() != Some(total) {

@@ -15,38 +15,42 @@ use tokio::time::{timeout_at, Instant};
 use tokio_rustls::TlsConnector;
 use url::Url;
 
-use crate::blocked;
-use crate::connect;
-use crate::http::{self, RequestSpec};
-use crate::outcome::{CheckError, Hop, HumanDuration, Phase, Response, Trace};
-use crate::proxy::{Proxies, Proxy};
-use crate::resolve::{io_reason, Resolver};
-use crate::tls;
+use super::Options;
+use crate::result::{CheckError, Hop, HumanDuration, Phase, Response, Trace};
+use crate::wire::http::{self, RequestSpec};
+use crate::wire::proxy::{Proxies, Proxy};
+use crate::wire::resolve::{io_reason, Resolver};
+use crate::wire::{blocked, connect, later, tls};
 
-/// Everything a check needs, built once per run and shared by all tasks.
+/// The engine: everything a check needs, built once from [`Options`] and
+/// shared by all checks (put it in an `Arc` to share it between tasks).
 pub struct Checker {
-    pub tls: TlsConnector,
-    pub resolver: Resolver,
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
+    tls: TlsConnector,
+    resolver: Resolver,
+    timeout: Duration,
+    connect_timeout: Duration,
     /// `--deny-private`: never connect to a loopback, private or link-local
     /// address of a target (see `connect::private_range`).
-    pub deny_private: bool,
-    pub request: RequestSpec,
+    deny_private: bool,
+    request: RequestSpec,
     /// `--follow MAX`: how many redirects to follow; `None` follows none.
-    pub follow: Option<usize>,
-    pub proxies: Proxies,
+    follow: Option<usize>,
+    proxies: Proxies,
     /// With the trust anchors' names: parse the server's certificates into
-    /// the trace (see `report::Options::wants_certificates`).
-    pub certificates: Option<Arc<tls::Anchors>>,
+    /// the trace ([`Options::certificates`]).
+    certificates: Option<Arc<tls::Anchors>>,
 }
 
 /// The answer to one check: the final outcome, how its request went, and
 /// the redirects on the way.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Answer {
+    /// The final answer, or why there was none.
     pub outcome: Result<Response, CheckError>,
+    /// How the last request went.
     pub trace: Trace,
+    /// The redirects followed, in order.
     pub redirects: Vec<Hop>,
     /// Where the last request went, when redirects were followed.
     pub final_url: Option<Url>,
@@ -55,7 +59,7 @@ pub struct Answer {
 impl Checker {
     /// Checks `url`, following redirects if asked, all under one deadline.
     pub async fn check(&self, url: &Url) -> Answer {
-        let deadline = crate::attempt::later(Instant::now(), self.timeout);
+        let deadline = later(Instant::now(), self.timeout);
         let mut redirects = Vec::new();
         let mut current = url.clone();
         let mut downgraded = false;
@@ -243,7 +247,7 @@ fn sends_user_headers(original: &Url, current: &Url, trusted: bool, downgraded: 
 
 /// Where a redirect leads, or why it is not followed.
 fn next_hop(current: &Url, location: &str, hops: &[Hop], max: usize) -> Result<Url, CheckError> {
-    let shown = crate::http::quote(location.as_bytes());
+    let shown = http::quote(location.as_bytes());
     let mut next = current.join(location).map_err(|e| CheckError::Redirect(format!("bad Location {shown}: {e}")))?;
     if !matches!(next.scheme(), "http" | "https") {
         return Err(CheckError::Redirect(format!("not following a redirect to a {}: URL", next.scheme())));
@@ -316,25 +320,29 @@ fn read_write_error(phase: Phase, error: &io::Error) -> CheckError {
     }
 }
 
-/// The `User-Agent` we send unless told otherwise.
-pub fn user_agent() -> String {
-    format!("statuscheck/{}", env!("CARGO_PKG_VERSION"))
-}
+impl Checker {
+    /// The engine for `options`. Only setup can fail here (an unreadable or
+    /// empty `cacert` file); every check's failure is a [`CheckError`].
+    pub fn new(options: Options) -> anyhow::Result<Checker> {
+        let tls = tls::client_config(options.cacert.as_deref(), options.insecure)?;
+        Ok(Checker {
+            tls: TlsConnector::from(tls.config),
+            resolver: Resolver::new(&options.resolve, options.family, options.dns_servers.as_ref()),
+            timeout: options.timeout,
+            connect_timeout: options.connect_timeout.min(options.timeout),
+            deny_private: options.deny_private,
+            request: options.request,
+            follow: options.follow,
+            proxies: options.proxies,
+            certificates: options.certificates.then_some(tls.anchors),
+        })
+    }
 
-/// Builds the shared checker; only setup errors (a bad `--cacert`) end the run.
-pub fn checker(config: &crate::cli::Config) -> anyhow::Result<Arc<Checker>> {
-    let tls = tls::client_config(config.cacert.as_deref(), config.insecure)?;
-    Ok(Arc::new(Checker {
-        tls: TlsConnector::from(tls.config),
-        resolver: Resolver::new(&config.resolve, config.family, config.dns_servers.as_ref()),
-        timeout: config.timeout,
-        connect_timeout: config.connect_timeout,
-        deny_private: config.deny_private,
-        request: config.request.clone(),
-        follow: config.follow,
-        proxies: config.proxies.clone(),
-        certificates: config.report.wants_certificates().then_some(tls.anchors),
-    }))
+    /// A new round of checks (`--watch`): cached DNS answers are asked
+    /// again, and the hosts file read again.
+    pub fn new_round(&self) {
+        self.resolver.new_round();
+    }
 }
 
 #[cfg(test)]
@@ -386,7 +394,7 @@ mod tests {
 
     #[test]
     fn headers_add_location_retry_after_and_blocks() {
-        let mut response = Response::new(crate::outcome::HttpVersion::Http11, 503, "");
+        let mut response = Response::new(crate::result::HttpVersion::Http11, 503, "");
         let headers = vec![("retry-after".to_string(), "30".to_string()), ("server".into(), "nginx".into())];
         apply_headers(&mut response, &headers);
         assert_eq!((response.retry_after, response.blocked_by, response.location), (Some(30), None, None));

@@ -3,7 +3,7 @@
 
 use url::{Position, Url};
 
-use crate::outcome::{HttpVersion, Response};
+use crate::result::{HttpVersion, Response};
 
 /// The longest status line we read before calling the response malformed.
 pub const MAX_STATUS_LINE: usize = 8 * 1024;

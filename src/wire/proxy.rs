@@ -8,7 +8,7 @@
 use percent_encoding::percent_decode_str;
 use url::Url;
 
-use crate::input::mask_userinfo;
+use super::mask_userinfo;
 
 /// A proxy to talk to: where it is, and its `Proxy-Authorization`, if any.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +27,8 @@ enum Route {
     Unusable(String),
 }
 
+/// Which proxy each URL goes through, as curl chooses (see [`Proxies::new`]);
+/// the default is none.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Proxies {
     http: Option<Route>,

@@ -8,12 +8,10 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::http::{self, RequestSpec};
-use crate::outcome::{OkCodes, Policy};
-use crate::proxy::Proxies;
-use crate::report::{self, Show};
-use crate::resolve::{DnsServers, Family, Pin};
-use crate::shard::Shard;
+use statuscheck::{parse_header, user_agent, DnsServers, Family, OkCodes, Pin, Policy, Proxies};
+
+use super::report::{self, Format, Show};
+use super::shard::Shard;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -89,7 +87,7 @@ pub struct Cli {
 
     /// Add or replace a request header, 'Name: value' (repeatable; with -L, sent
     /// only to the URL's own origin)
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = http::parse_header,
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header,
           help_heading = CHECKING)]
     pub headers: Vec<(String, String)>,
 
@@ -225,22 +223,6 @@ pub enum Command {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Aligned columns for people
-    Text,
-    /// url, code, reason, elapsed_ms, error; tab-separated, no header
-    Tsv,
-    /// One JSON object per line (JSON Lines)
-    Json,
-    /// RFC 4180 CSV with a header, the same fields as JSON
-    Csv,
-    /// A Markdown table, for an issue or a CI job summary
-    Markdown,
-    /// Prometheus text format (blackbox_exporter's metric names), written at the end
-    Prometheus,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Method {
     #[value(name = "GET")]
     Get,
@@ -273,7 +255,11 @@ pub struct Config {
     pub quiet: bool,
     pub summary_json: bool,
     pub shard: Option<Shard>,
-    pub request: RequestSpec,
+    pub method: statuscheck::Method,
+    pub user_agent: String,
+    /// `-H`, in order.
+    pub headers: Vec<(String, String)>,
+    pub location_trusted: bool,
     pub follow: Option<usize>,
     pub family: Option<Family>,
     pub per_host: usize,
@@ -330,7 +316,7 @@ impl Config {
             Proxies::new(cli.proxy.as_deref(), |name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
         if !cli.quiet {
             for warning in proxies.warnings() {
-                crate::report::message(&format!("{warning}; the URLs it applies to get a connect error"));
+                report::message(&format!("{warning}; the URLs it applies to get a connect error"));
             }
         }
         let show = match (cli.only_failed, cli.summary_only) {
@@ -347,13 +333,10 @@ impl Config {
             watch: cli.watch.is_some(),
             verbose: cli.verbose,
         };
-        let mut request = RequestSpec::get(&cli.user_agent.unwrap_or_else(crate::check::user_agent));
-        request.method = match cli.method {
-            Method::Get => "GET",
-            Method::Head => "HEAD",
+        let method = match cli.method {
+            Method::Get => statuscheck::Method::Get,
+            Method::Head => statuscheck::Method::Head,
         };
-        request.headers.extend(cli.headers);
-        request.location_trusted = cli.location_trusted;
         let family = match (cli.ipv4, cli.ipv6) {
             (true, _) => Some(Family::V4),
             (_, true) => Some(Family::V6),
@@ -374,7 +357,10 @@ impl Config {
             quiet: cli.quiet,
             summary_json: cli.summary_json,
             shard,
-            request,
+            method,
+            user_agent: cli.user_agent.unwrap_or_else(user_agent),
+            headers: cli.headers,
+            location_trusted: cli.location_trusted,
             follow,
             family,
             per_host: cli.per_host as usize,
@@ -453,7 +439,7 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 }
 
 fn parse_user_agent(text: &str) -> Result<String, String> {
-    http::parse_header(&format!("User-Agent: {text}")).map(|(_, value)| value)
+    parse_header(&format!("User-Agent: {text}")).map(|(_, value)| value)
 }
 
 fn parse_concurrency(text: &str) -> Result<usize, String> {
@@ -586,8 +572,9 @@ mod tests {
 
     #[test]
     fn method_in_any_case() {
-        for (given, sent) in [("HEAD", "HEAD"), ("Head", "HEAD"), ("get", "GET"), ("GET", "GET")] {
-            assert_eq!(config(&["--method", given, "-u", "x"]).request.method, sent);
+        use statuscheck::Method::{Get, Head};
+        for (given, sent) in [("HEAD", Head), ("Head", Head), ("get", Get), ("GET", Get)] {
+            assert_eq!(config(&["--method", given, "-u", "x"]).method, sent);
         }
         assert!(parse(&["--method", "POST", "-u", "x"]).is_err());
     }
@@ -595,13 +582,10 @@ mod tests {
     #[test]
     fn request_options_build_the_spec() {
         let c = config(&["--method", "head", "-A", "probe/2", "-H", "X-A: 1", "-u", "x"]);
-        assert_eq!(c.request.method, "HEAD");
-        assert_eq!(
-            (c.request.user_agent.as_str(), c.request.headers.as_slice()),
-            ("probe/2", &[("X-A".into(), "1".into())][..])
-        );
-        assert!(!c.request.location_trusted);
-        assert!(config(&["--location-trusted", "-u", "x"]).request.location_trusted);
+        assert_eq!(c.method, statuscheck::Method::Head);
+        assert_eq!((c.user_agent.as_str(), c.headers.as_slice()), ("probe/2", &[("X-A".into(), "1".into())][..]));
+        assert!(!c.location_trusted);
+        assert!(config(&["--location-trusted", "-u", "x"]).location_trusted);
         assert!(parse(&["-H", "Bad Name: x", "-u", "x"]).is_err());
         assert!(parse(&["-A", "a\rb", "-u", "x"]).is_err());
         assert_eq!(config(&["-6", "-u", "x"]).family, Some(Family::V6));

@@ -10,18 +10,16 @@ mod writer;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::cli::Format;
-use crate::input::Target;
-use crate::outcome::{Checked, Policy, Verdict};
+use statuscheck::{Policy, Verdict};
+
+use crate::app::input::{Checked, Widths};
 
 pub use format::sanitize;
+pub use format::Format;
 use format::{Judged, Metrics, Style};
 use progress::Progress;
 pub use summary::Summary;
 pub use writer::Output;
-
-/// The URL column of the text format grows to the longest URL seen, up to this.
-const URL_COLUMN_CAP: usize = 60;
 
 /// Which results are written to stdout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,16 +107,12 @@ impl<W: Write> Report<W> {
         }
     }
 
-    /// A target was read: it counts toward the progress total, and widens the
-    /// text URL column (targets are read ahead of results, so most are known
-    /// before their line is printed).
-    pub fn target_read(&mut self, target: &Target) {
-        self.progress.add_target();
-        let url_len = match &target.url {
-            Ok(url) => url.as_str().chars().count(),
-            Err(_) => target.input.chars().count(),
-        };
-        self.style.url_width = self.style.url_width.max(url_len.min(URL_COLUMN_CAP));
+    /// The runner has taken `read` targets of this round: they count toward
+    /// the progress total, and widen the text URL column (targets are read
+    /// ahead of results, so most are known before their line is printed).
+    pub fn targets_read(&mut self, read: u64, widths: &Widths) {
+        self.progress.set_read(read);
+        self.style.url_width = self.style.url_width.max(widths.widest(read));
     }
 
     /// Tallies one result and writes it if it is to be shown. Output is

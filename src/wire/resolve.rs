@@ -37,7 +37,9 @@ const SYSTEM_AGE: Duration = Duration::from_secs(60);
 /// `-4` / `-6`: use only addresses of one family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
+    /// IPv4 only.
     V4,
+    /// IPv6 only.
     V6,
 }
 
@@ -309,7 +311,7 @@ pub fn io_reason(error: &io::Error) -> String {
 
 /// The scripted DNS server of the integration tests.
 #[cfg(test)]
-#[path = "../tests/common/dns.rs"]
+#[path = "../../tests/common/dns.rs"]
 mod test_dns;
 
 #[cfg(test)]

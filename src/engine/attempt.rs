@@ -11,28 +11,19 @@ use std::time::Duration;
 
 use tokio::time::{sleep_until, Instant};
 
-use crate::check::{Answer, Checker};
-use crate::input::Target;
-use crate::outcome::{CheckError, Checked, ErrorKind};
+use super::check::{Answer, Checker};
+use super::Target;
+use crate::result::{CheckError, Checked, ErrorKind};
+use crate::wire::later;
 
 /// First backoff; doubled per retry, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
-/// Far enough to mean "never" for a run, near enough that no clock overflows.
-const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 86_400);
-
-/// `at + by`, without the panic of `+` on overflow: waits longer than
-/// [`FAR_FUTURE`] are cut to it. Every instant the program computes goes
-/// through here.
-pub fn later(at: Instant, by: Duration) -> Instant {
-    at.checked_add(by.min(FAR_FUTURE)).unwrap_or(at)
-}
-
 /// How targets are tried, shared by all tasks of the run.
 pub struct Tries {
-    pub retries: u32,
-    pub retry_after_max: Duration,
+    retries: u32,
+    retry_after_max: Duration,
     /// `--rate`: the earliest start of the next check.
     rate: Option<(Duration, Mutex<Instant>)>,
     /// Hosts paused by a `Retry-After`, until when.
@@ -41,6 +32,7 @@ pub struct Tries {
 }
 
 impl Tries {
+    /// `--retries`, `--retry-after-max` and `--rate` (checks per second).
     pub fn new(retries: u32, retry_after_max: Duration, rate: Option<f64>) -> Self {
         // `--rate` is checked to be in range; a slot too far off to express is "never".
         let interval = |per_second: f64| Duration::try_from_secs_f64(1.0 / per_second).unwrap_or(Duration::MAX);
@@ -113,9 +105,13 @@ impl Tries {
 }
 
 /// One target, checked (and retried) to its final result.
-pub async fn check_one(checker: Arc<Checker>, tries: Arc<Tries>, target: Target) -> Checked {
-    let Ok(url) = target.url.clone() else {
-        return Checked::invalid(target);
+pub async fn check_one<T: Target>(checker: Arc<Checker>, tries: Arc<Tries>, target: T) -> Checked<T> {
+    let url = match target.url() {
+        Ok(url) => url.clone(),
+        Err(reason) => {
+            let reason = reason.to_owned();
+            return Checked::invalid(target, reason);
+        }
     };
     let host = url.host_str().unwrap_or("").to_owned();
     let started = Instant::now();
@@ -147,7 +143,7 @@ pub async fn check_one(checker: Arc<Checker>, tries: Arc<Tries>, target: Target)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{CheckError, HttpVersion, Phase, Response, Trace};
+    use crate::result::{CheckError, HttpVersion, Phase, Response, Trace};
 
     fn answer(outcome: Result<Response, CheckError>) -> Answer {
         Answer { outcome, trace: Trace::default(), redirects: Vec::new(), final_url: None }

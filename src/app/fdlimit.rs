@@ -1,23 +1,19 @@
 //! File descriptors: every check in flight holds a socket, so the soft
 //! `RLIMIT_NOFILE` is raised to the hard limit at start, and concurrency is
-//! lowered (once, with a word on stderr) if it still cannot fit.
+//! lowered if it still cannot fit (the caller says so on stderr).
 
 /// Descriptors kept free for stdio, input files, the resolver and the runtime.
 const RESERVED: u64 = 64;
 
 /// Raises the soft limit as far as allowed and returns the concurrency that
-/// fits under it.
-pub fn fit(concurrency: usize) -> usize {
+/// fits under it, with the limit when that is lower than asked.
+pub fn fit(concurrency: usize) -> (usize, Option<u64>) {
     let limit = raise_soft_limit();
     let room = limit.saturating_sub(RESERVED).max(1);
     if (concurrency as u64) <= room {
-        return concurrency;
+        return (concurrency, None);
     }
-    let lowered = usize::try_from(room).unwrap_or(usize::MAX);
-    crate::report::message(&format!(
-        "--concurrency {concurrency} needs more file descriptors than the limit of {limit}; using {lowered}"
-    ));
-    lowered
+    (usize::try_from(room).unwrap_or(usize::MAX), Some(limit))
 }
 
 /// Sets the soft `RLIMIT_NOFILE` to the hard one; returns the soft limit now
@@ -45,10 +41,10 @@ mod tests {
 
     #[test]
     fn small_concurrency_is_kept_and_huge_is_lowered() {
-        assert_eq!(fit(10), 10);
+        assert_eq!(fit(10), (10, None));
         let limit = raise_soft_limit();
         assert!(limit >= 64);
-        let fitted = fit(1_000_000_000);
-        assert_eq!(fitted as u64, limit.saturating_sub(RESERVED).max(1));
+        let (fitted, lowered) = fit(1_000_000_000);
+        assert_eq!((fitted as u64, lowered), (limit.saturating_sub(RESERVED).max(1), Some(limit)));
     }
 }

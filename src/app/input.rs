@@ -5,19 +5,19 @@
 //! A line that is not a checkable URL still becomes a target (with the reason
 //! in `url`), so it gets its own result row and never stops the run.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{bail, Context};
+use statuscheck::mask_userinfo;
 use tokio::sync::mpsc;
 use url::Url;
 
-use crate::shard::Shard;
+use super::shard::Shard;
 
 /// Lines longer than this are reported as invalid, and only this much of
 /// them is ever held in memory.
@@ -36,6 +36,94 @@ pub struct Target {
     pub input: String,
     /// The URL to check, or why the line cannot be checked.
     pub url: Result<Url, String>,
+}
+
+/// A line, checked.
+pub type Checked = statuscheck::Checked<Target>;
+
+impl statuscheck::Target for Target {
+    type Parked = Parked;
+
+    fn url(&self) -> Result<&Url, &str> {
+        self.url.as_ref().map_err(String::as_str)
+    }
+
+    fn park(self) -> Parked {
+        Parked::new(self)
+    }
+
+    fn unpark(parked: Parked) -> Target {
+        parked.unpark()
+    }
+}
+
+/// A waiting target, about half the size of a [`Target`]: the URL is kept as
+/// its text (parsed again when it starts) and the input line only when it
+/// differs from that text.
+pub struct Parked {
+    index: u64,
+    source: Source,
+    /// The URL's text (only targets with a URL wait; others start at once).
+    url: Result<Box<str>, String>,
+    input: Option<Box<str>>,
+}
+
+impl Parked {
+    fn new(target: Target) -> Parked {
+        let url = target.url.map(|url| String::from(url).into_boxed_str());
+        let input = match &url {
+            Ok(text) if **text == *target.input => None,
+            _ => Some(target.input.into_boxed_str()),
+        };
+        Parked { index: target.index, source: target.source, url, input }
+    }
+
+    fn unpark(self) -> Target {
+        let input = match (self.input, &self.url) {
+            (Some(input), _) => input.into_string(),
+            (None, Ok(text)) => text.to_string(),
+            (None, Err(_)) => String::new(),
+        };
+        let source = self.source;
+        // The text came from a parsed URL, so it parses again to the same URL.
+        let url = self.url.and_then(|text| Url::parse(&text).map_err(|e| format!("invalid URL at {source}: {e}")));
+        Target { index: self.index, source, input, url }
+    }
+}
+
+/// The URL column of the text format grows to the longest URL seen, up to this.
+pub const URL_COLUMN_CAP: usize = 60;
+
+/// How wide the URLs read so far are, for the text format's URL column:
+/// the reader thread notes each new widest (at most [`URL_COLUMN_CAP`]
+/// of them) with the number of targets before it, so the report can ask for
+/// the widest of the first N targets the runner has taken.
+#[derive(Clone, Debug, Default)]
+pub struct Widths(Arc<Mutex<Vec<(u64, usize)>>>);
+
+impl Widths {
+    /// Target number `index` is `width` wide; `widest` is the widest before it.
+    fn note(&self, index: u64, width: usize, widest: &mut usize) {
+        let width = width.min(URL_COLUMN_CAP);
+        if width > *widest {
+            *widest = width;
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).push((index, width));
+        }
+    }
+
+    /// The widest of the first `read` targets.
+    pub fn widest(&self, read: u64) -> usize {
+        let widths = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        widths.iter().take_while(|(index, _)| *index < read).last().map_or(0, |(_, width)| *width)
+    }
+}
+
+/// How wide a target is in the URL column: its URL, or the line as written.
+pub fn url_width(target: &Target) -> usize {
+    match &target.url {
+        Ok(url) => url.as_str().chars().count(),
+        Err(_) => target.input.chars().count(),
+    }
 }
 
 /// Where a line came from: the N-th `-u` argument (from 1), or a line of a
@@ -91,10 +179,11 @@ pub fn stream(
     capacity: usize,
     shard: Option<Shard>,
     answered: Option<Arc<Answered>>,
+    widths: Widths,
 ) -> (mpsc::Receiver<Target>, std::thread::JoinHandle<anyhow::Result<()>>) {
     let (tx, rx) = mpsc::channel(capacity);
     let handle = std::thread::spawn(move || {
-        let mut sender = Sender { tx, next_index: 0, shard, answered };
+        let mut sender = Sender { tx, next_index: 0, shard, answered, widths, widest: 0 };
         for (position, url) in (1..).zip(urls) {
             if !sender.send(Source::Arg(position), url.trim().as_bytes(), None) {
                 return Ok(());
@@ -158,6 +247,9 @@ struct Sender {
     next_index: u64,
     shard: Option<Shard>,
     answered: Option<Arc<Answered>>,
+    widths: Widths,
+    /// The widest target sent so far.
+    widest: usize,
 }
 
 impl Sender {
@@ -171,6 +263,7 @@ impl Sender {
         if !in_shard(self.shard, &target, line) {
             return true;
         }
+        self.widths.note(self.next_index, url_width(&target), &mut self.widest);
         self.next_index += 1;
         self.tx.blocking_send(target).is_ok()
     }
@@ -411,28 +504,6 @@ fn echo(line: &[u8], valid: bool) -> String {
     format!("{}...", &masked[..cut])
 }
 
-/// `text` with the user-info of its authority (`user:password@`) replaced
-/// by `***@`, so credentials written into a URL are never echoed. The
-/// authority starts after the scheme's `://` (at the start of a line without
-/// one) and, in a URL (`is_url`), ends where WHATWG parsing ends it: at `/`,
-/// `\`, `?` or `#`. A line that is not a URL may hold a password with an
-/// unescaped `/`, so there the authority runs to `?` or `#`.
-pub fn mask_userinfo(text: &str, is_url: bool) -> Cow<'_, str> {
-    if !text.contains('@') {
-        return Cow::Borrowed(text);
-    }
-    let start = match text.find("://") {
-        Some(i) if !text[..i].contains(['/', '\\', '?', '#', '@']) => i + 3,
-        _ => 0,
-    };
-    let ends: &[char] = if is_url { &['/', '\\', '?', '#'] } else { &['?', '#'] };
-    let end = text[start..].find(ends).map_or(text.len(), |i| start + i);
-    match text[start..end].rfind('@') {
-        Some(at) => Cow::Owned(format!("{}***{}", &text[..start], &text[start + at..])),
-        None => Cow::Borrowed(text),
-    }
-}
-
 /// Turns one trimmed line into the URL to check.
 ///
 /// A line without a scheme (`example.com`, `example.com:8443/x`, `[::1]:80`)
@@ -478,6 +549,33 @@ fn has_scheme(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use statuscheck::Target as _;
+
+    fn target(index: u64, url: &str) -> Target {
+        Target { index, source: Source::Arg(1), input: url.into(), url: parse_url(url) }
+    }
+
+    #[test]
+    fn waiting_targets_come_back_whole() {
+        let mut line = target(1, "a.test/x");
+        line.source = Source::Line { name: "list.txt".into(), line: 9 };
+        let mut same = target(2, "http://a.test/same");
+        same.input = same.url.as_ref().unwrap().to_string();
+        let invalid = target(3, "ftp://a.test/");
+        for t in [line, same, invalid] {
+            let back = Target::unpark(t.clone().park());
+            assert_eq!((back.index, &back.source, &back.input, &back.url), (t.index, &t.source, &t.input, &t.url));
+        }
+    }
+
+    #[test]
+    fn widths_answer_for_the_targets_read() {
+        let (widths, mut widest) = (Widths::default(), 0);
+        for (index, width) in [(0, 10), (1, 5), (2, 30), (3, 200), (4, 7)] {
+            widths.note(index, width, &mut widest);
+        }
+        assert_eq!([0, 1, 2, 3, 4, 9].map(|read| widths.widest(read)), [0, 10, 10, 30, URL_COLUMN_CAP, 60]);
+    }
 
     fn checked(text: &str) -> String {
         parse_url(text).unwrap().to_string()
@@ -542,7 +640,8 @@ mod tests {
 
     fn targets(text: &[u8]) -> Vec<Target> {
         let (tx, mut rx) = mpsc::channel(1000);
-        let mut sender = Sender { tx, next_index: 0, shard: None, answered: None };
+        let mut sender =
+            Sender { tx, next_index: 0, shard: None, answered: None, widths: Widths::default(), widest: 0 };
         assert!(send_lines(&mut sender, &Arc::from("list.txt"), text).unwrap());
         drop(sender);
         std::iter::from_fn(|| rx.try_recv().ok()).collect()

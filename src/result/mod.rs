@@ -1,22 +1,29 @@
-//! What one check can come to, and how that counts: the typed result that
-//! flows from `check` through `run` to `report`.
+//! What one check can come to, and how that counts (the bottom layer: it
+//! depends on nothing else of ours): the typed result that flows from the
+//! engine to whoever asked.
 //!
-//! A failed URL is data, not an `Err` that ends the program: every input line
+//! A failed URL is data, not an `Err` that ends the program: every target
 //! becomes exactly one [`Checked`], whose `outcome` is either a [`Response`] or
 //! a [`CheckError`] of one of the documented [`ErrorKind`]s.
 
+mod date;
+mod verdict;
+
+pub use date::{date, unix_now};
+pub use verdict::{OkCodes, Policy, Verdict};
+
 use std::fmt;
 use std::net::SocketAddr;
-use std::ops::RangeInclusive;
-use std::str::FromStr;
 use std::time::Duration;
 
-use crate::input::Target;
-
-/// One input line, checked.
+/// One target, checked: `T` is the caller's target (a URL, an input line
+/// with where it came from, ...), handed back with its result.
 #[derive(Clone, Debug)]
-pub struct Checked {
-    pub target: Target,
+#[non_exhaustive]
+pub struct Checked<T> {
+    /// What was checked, as the caller gave it.
+    pub target: T,
+    /// The final answer, or why there was none.
     pub outcome: Result<Response, CheckError>,
     /// Wall time of the whole check; zero for lines that were never checked.
     pub elapsed: Duration,
@@ -32,8 +39,11 @@ pub struct Checked {
 
 /// What the server said: its status line, and what a few headers add.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Response {
+    /// The HTTP version of the status line.
     pub version: HttpVersion,
+    /// The status code, 100 to 999.
     pub code: u16,
     /// The reason phrase as received; empty when the server sent none.
     pub reason: String,
@@ -47,6 +57,7 @@ pub struct Response {
 }
 
 impl Response {
+    /// A response with only its status line; the header-derived fields empty.
     pub fn new(version: HttpVersion, code: u16, reason: impl Into<String>) -> Self {
         Response { version, code, reason: reason.into(), location: None, blocked_by: None, retry_after: None }
     }
@@ -55,55 +66,84 @@ impl Response {
 /// One redirect on the way: the URL asked and the code it answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hop {
+    /// The URL asked.
     pub url: url::Url,
+    /// The redirect code it answered (301, 302, 303, 307 or 308).
     pub code: u16,
 }
 
 /// Where the time of the last request went, and whom it talked to. Phases
 /// that did not happen (no DNS for an IP literal, no TLS for http) are `None`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Trace {
+    /// The address connected to (the proxy's, through a proxy).
     pub address: Option<SocketAddr>,
+    /// The DNS lookup (none for an IP literal).
     pub dns: Option<Duration>,
+    /// The TCP connection (and the proxy tunnel, if any).
     pub connect: Option<Duration>,
+    /// The TLS handshake.
     pub tls: Option<Duration>,
     /// From the request written to the first byte of the answer.
     pub ttfb: Option<Duration>,
+    /// What the TLS handshake negotiated (https only).
     pub tls_session: Option<TlsSession>,
 }
 
 /// What the TLS handshake negotiated, and the server's certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TlsSession {
+    /// The protocol version, as in `TLSv1.3`.
     pub version: String,
+    /// The cipher suite's name.
     pub cipher: String,
-    /// The leaf.
+    /// The leaf, when certificates are captured (see `Options::certificates`).
     pub certificate: Option<Certificate>,
     /// The certificate of the verified chain that expires first (the leaf or
-    /// an intermediate; see `tls::verified_path`): what `--cert-expiry`,
+    /// an intermediate): what `--cert-expiry`,
     /// `days_left` and `probe_ssl_earliest_cert_expiry` are about.
     pub earliest_expiry: Option<Certificate>,
 }
 
+impl TlsSession {
+    /// A session with this protocol version and cipher, no certificates.
+    pub fn new(version: impl Into<String>, cipher: impl Into<String>) -> Self {
+        TlsSession { version: version.into(), cipher: cipher.into(), certificate: None, earliest_expiry: None }
+    }
+}
+
 /// The parts of a certificate an operator asks about.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Certificate {
+    /// The subject's distinguished name, as in `CN=example.com`.
     pub subject: String,
+    /// The issuer's distinguished name.
     pub issuer: String,
     /// End of validity, seconds since the Unix epoch.
     pub not_after: i64,
 }
 
 impl Certificate {
+    /// A certificate with these names, valid until `not_after` (Unix seconds).
+    pub fn new(subject: impl Into<String>, issuer: impl Into<String>, not_after: i64) -> Self {
+        Certificate { subject: subject.into(), issuer: issuer.into(), not_after }
+    }
+
     /// Whole days from `now` (Unix seconds) to expiry; negative once expired.
     pub fn days_left(&self, now: i64) -> i64 {
         (self.not_after - now).div_euclid(86_400)
     }
 }
 
+/// The version of a status line: we speak HTTP/1.1, servers may answer 1.0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HttpVersion {
+    /// `HTTP/1.0`
     Http10,
+    /// `HTTP/1.1`
     Http11,
 }
 
@@ -137,10 +177,15 @@ impl fmt::Display for Response {
 /// The network phase a check was in, so a timeout can say where it stalled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
+    /// Looking up the host.
     Dns,
+    /// Opening the TCP connection (or the proxy tunnel).
     Connect,
+    /// The TLS handshake.
     Tls,
+    /// Sending the request.
     Write,
+    /// Reading the status line and headers.
     Read,
 }
 
@@ -159,6 +204,7 @@ macro_rules! error_kinds {
             /// Every kind, in the documented order (summaries count them all).
             pub const ALL: &'static [ErrorKind] = &[$(ErrorKind::$kind,)+];
 
+            /// The stable machine name, as in `--format json`'s `error_kind`.
             pub fn as_str(self) -> &'static str {
                 match self {
                     $(ErrorKind::$kind => $name,)+
@@ -169,14 +215,23 @@ macro_rules! error_kinds {
 }
 
 error_kinds! {
+    /// The target is not a URL that can be checked.
     InvalidUrl => "invalid-url",
+    /// The host could not be looked up.
     Dns => "dns",
+    /// No connection (refused, unreachable, an unusable proxy).
     Connect => "connect",
+    /// A deadline fired before the status line came.
     Timeout => "timeout",
+    /// The TLS handshake failed (certificate, protocol).
     Tls => "tls",
+    /// The connection failed after it was made.
     Io => "io",
+    /// The server's answer is not HTTP we accept.
     Protocol => "protocol",
+    /// A redirect could not be followed.
     Redirect => "redirect",
+    /// The address is private and private addresses are refused.
     PrivateAddress => "private-address",
 }
 
@@ -189,15 +244,22 @@ impl fmt::Display for ErrorKind {
 /// Everything that can go wrong with one check. `Display` gives the short
 /// human message; [`CheckError::kind`] the stable machine name.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CheckError {
-    /// The line is not a URL we can check; the message names file and line.
+    /// The target is not a URL we can check; the message says why.
     InvalidUrl(String),
+    /// The lookup of `host` failed.
     Dns {
+        /// The host looked up (the proxy's, through a proxy).
         host: String,
+        /// Why, in a few words.
         reason: String,
     },
+    /// No connection to `addr`.
     Connect {
+        /// The last address tried.
         addr: SocketAddr,
+        /// Why, in a few words.
         reason: String,
     },
     /// The environment names a proxy for this URL that we cannot use.
@@ -205,25 +267,35 @@ pub enum CheckError {
     /// `limit` is whichever deadline fired: `--connect-timeout` for one
     /// connection attempt, `--timeout` for everything else.
     Timeout {
+        /// Where the check was when it fired.
         phase: Phase,
+        /// The deadline that fired.
         limit: Duration,
     },
+    /// The TLS handshake failed; the message says how.
     Tls(String),
+    /// The connection failed in `phase`.
     Io {
+        /// Where the check was.
         phase: Phase,
+        /// Why, in a few words.
         reason: String,
     },
+    /// The answer is not HTTP we accept; the message quotes what came.
     Protocol(String),
     /// `--follow` could not go on: a loop, too many hops, or another scheme.
     Redirect(String),
     /// `--deny-private` refused to connect to `addr`, which is in `range`.
     PrivateAddress {
+        /// The refused address.
         addr: SocketAddr,
+        /// The name of its range, as in `loopback`.
         range: &'static str,
     },
 }
 
 impl CheckError {
+    /// Which of the documented kinds this error is.
     pub fn kind(&self) -> ErrorKind {
         match self {
             CheckError::InvalidUrl(_) => ErrorKind::InvalidUrl,
@@ -289,52 +361,13 @@ impl fmt::Display for HumanDuration {
     }
 }
 
-/// How a result counts toward the summary and the exit status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// A status code in the accepted set.
-    Ok,
-    /// A status code outside the accepted set.
-    Failed,
-    /// No status code at all.
-    Error,
-}
-
-/// What counts as success: an accepted code, and with `--cert-expiry DAYS`
-/// a certificate that lasts longer than that.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Policy {
-    pub ok_codes: OkCodes,
-    pub cert_expiry_days: Option<i64>,
-}
-
-impl Policy {
-    pub fn verdict(&self, checked: &Checked) -> Verdict {
-        match &checked.outcome {
-            Ok(_) if self.cert_expiring(checked) => Verdict::Failed,
-            outcome => self.ok_codes.verdict(outcome),
-        }
-    }
-
-    /// Whether a certificate of the chain expires within `--cert-expiry` days.
-    pub fn cert_expiring(&self, checked: &Checked) -> bool {
-        let (Some(days), Some(certificate)) = (self.cert_expiry_days, checked.earliest_expiry()) else {
-            return false;
-        };
-        certificate.days_left(unix_now()) < days
-    }
-}
-
-impl Checked {
-    /// The result of a line that is not a URL: never checked, no time spent.
-    pub fn invalid(target: Target) -> Checked {
-        let reason = match &target.url {
-            Err(reason) => reason.clone(),
-            Ok(url) => format!("{url} cannot be checked"),
-        };
+impl<T> Checked<T> {
+    /// The result of a target that is not a URL (`reason` says why): never
+    /// checked, no time spent.
+    pub fn invalid(target: T, reason: impl Into<String>) -> Checked<T> {
         Checked {
             target,
-            outcome: Err(CheckError::InvalidUrl(reason)),
+            outcome: Err(CheckError::InvalidUrl(reason.into())),
             elapsed: Duration::ZERO,
             trace: Trace::default(),
             redirects: Vec::new(),
@@ -343,8 +376,8 @@ impl Checked {
         }
     }
 
-    /// This answer, given to another line with the same URL (`--dedupe`).
-    pub fn answer_for(&self, target: Target) -> Checked {
+    /// This answer, given to another target with the same URL (`--dedupe`).
+    pub fn answer_for<U>(&self, target: U) -> Checked<U> {
         Checked {
             target,
             outcome: self.outcome.clone(),
@@ -367,104 +400,9 @@ impl Checked {
     }
 }
 
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> i64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
-}
-
-/// The status codes that count as success (`--ok-codes`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OkCodes(Vec<RangeInclusive<u16>>);
-
-impl OkCodes {
-    pub fn verdict(&self, outcome: &Result<Response, CheckError>) -> Verdict {
-        match outcome {
-            Ok(response) if self.accepts(response.code) => Verdict::Ok,
-            Ok(_) => Verdict::Failed,
-            Err(_) => Verdict::Error,
-        }
-    }
-
-    pub fn accepts(&self, code: u16) -> bool {
-        self.0.iter().any(|range| range.contains(&code))
-    }
-}
-
-impl Default for OkCodes {
-    fn default() -> Self {
-        OkCodes(vec![100..=399])
-    }
-}
-
-impl FromStr for OkCodes {
-    type Err = String;
-
-    /// `200,204,300-399`: codes and inclusive ranges, each within 100–599.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let parse_code = |text: &str| -> Result<u16, String> {
-            match text.trim().parse::<u16>() {
-                Ok(code @ 100..=599) => Ok(code),
-                _ => Err(format!(
-                    "'{}' is not a status code: use numbers from 100 to 599, \
-                     as in 200,204,300-399",
-                    text.trim()
-                )),
-            }
-        };
-        let mut ranges = Vec::new();
-        for part in s.split(',') {
-            let range = match part.split_once('-') {
-                Some((low, high)) => {
-                    let (low, high) = (parse_code(low)?, parse_code(high)?);
-                    if low > high {
-                        return Err(format!("range '{}' is empty: write low-high", part.trim()));
-                    }
-                    low..=high
-                }
-                None => {
-                    let code = parse_code(part)?;
-                    code..=code
-                }
-            };
-            ranges.push(range);
-        }
-        Ok(OkCodes(ranges))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn response(code: u16) -> Result<Response, CheckError> {
-        Ok(Response::new(HttpVersion::Http11, code, ""))
-    }
-
-    #[test]
-    fn ok_codes_parse_lists_and_ranges() {
-        let codes: OkCodes = "200,204, 300-399".parse().unwrap();
-        assert!(codes.accepts(200) && codes.accepts(204) && codes.accepts(399));
-        assert!(!codes.accepts(201) && !codes.accepts(400));
-    }
-
-    #[test]
-    fn ok_codes_reject_out_of_range_and_garbage() {
-        for bad in ["99-700", "99", "600", "abc", "", "300-200", "200,"] {
-            let err = bad.parse::<OkCodes>().unwrap_err();
-            assert!(err.contains("100 to 599") || err.contains("empty"), "{bad}: {err}");
-        }
-    }
-
-    #[test]
-    fn verdict_follows_ok_codes() {
-        let codes = OkCodes::default();
-        assert_eq!(codes.verdict(&response(200)), Verdict::Ok);
-        assert_eq!(codes.verdict(&response(301)), Verdict::Ok);
-        assert_eq!(codes.verdict(&response(404)), Verdict::Failed);
-        let err = Err(CheckError::Protocol("x".into()));
-        assert_eq!(codes.verdict(&err), Verdict::Error);
-    }
 
     #[test]
     fn days_left_rounds_down_and_goes_negative() {

@@ -1,0 +1,280 @@
+//! The binary's run: rounds of checks (one, or one per `--watch` interval),
+//! each a stream of input lines given to the library's runner, with every
+//! result handed to the report as it comes, and SIGINT/SIGTERM heard
+//! throughout (exit 128 + N, with the summary).
+//!
+//! One `select` takes the next result, hands formatted bytes to the writer
+//! thread and listens for signals; while the writer is behind no new result
+//! is taken, so a blocked stdout holds the run back but never keeps a
+//! signal from ending it.
+
+use std::future::pending;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use statuscheck::{Checker, Limits, Options, Results, Runner};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+use super::cli::Config;
+use super::input::{self, Answered, Input, Target, Widths};
+use super::report::{self, Output, Report};
+
+/// How the run ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Every target was checked and reported.
+    Finished,
+    /// SIGINT or SIGTERM: exit 128 + the signal number.
+    Interrupted { signal: i32 },
+    /// The reader of stdout went away (`| head -1`): stop quietly.
+    OutputClosed,
+    /// An input file failed while being read (the results so far stand).
+    InputFailed(String),
+}
+
+/// Everything a round of checks needs, made once for the run.
+pub struct Plan<'a> {
+    pub config: &'a Config,
+    pub runner: Runner,
+    pub answered: Option<Arc<Answered>>,
+}
+
+impl<'a> Plan<'a> {
+    /// Setup that can fail ends the program here, before any check: a bad
+    /// `--cacert` or `--resume` file.
+    pub fn new(config: &'a Config) -> anyhow::Result<Plan<'a>> {
+        let answered = config.resume.as_deref().map(Answered::load).transpose()?.map(Arc::new);
+        let checker = Checker::new(engine_options(config))?;
+        // After the setup that can fail, so a refused run leaves FILE as it was.
+        if let (Some(answered), Some(path)) = (&answered, &config.resume) {
+            let mended = input::mend_resume_output(answered).context("mending the end of --resume")?;
+            if answered.was_cut() && !config.quiet {
+                let removed = if mended == input::Mended::CutRemoved { "removed it; " } else { "" };
+                let name = path.display();
+                report::message(&format!("--resume '{name}' ends in a cut record: {removed}its line is checked again"));
+            }
+        }
+        if config.insecure {
+            report::message("--insecure: TLS certificates are not verified");
+        }
+        let (concurrency, lowered) = super::fdlimit::fit(config.concurrency);
+        if let Some(limit) = lowered {
+            report::message(&format!(
+                "--concurrency {} needs more file descriptors than the limit of {limit}; using {concurrency}",
+                config.concurrency
+            ));
+        }
+        let limits = Limits::default()
+            .concurrency(concurrency)
+            .per_host(config.per_host)
+            .ordered(config.ordered)
+            .dedupe(config.dedupe)
+            .retries(config.retries)
+            .retry_after_max(config.retry_after_max)
+            .rate(config.rate);
+        Ok(Plan { config, runner: Runner::new(checker, limits), answered })
+    }
+}
+
+/// The engine's options, from the command line's.
+fn engine_options(config: &Config) -> Options {
+    let mut options = Options::default()
+        .timeout(config.timeout)
+        .connect_timeout(config.connect_timeout)
+        .method(config.method)
+        .user_agent(config.user_agent.clone())
+        .follow(config.follow)
+        .location_trusted(config.location_trusted)
+        .cacert(config.cacert.clone())
+        .insecure(config.insecure)
+        .proxies(config.proxies.clone())
+        .resolve(config.resolve.clone())
+        .dns_servers(config.dns_servers.clone())
+        .family(config.family)
+        .deny_private(config.deny_private)
+        .certificates(config.report.wants_certificates());
+    for (name, value) in &config.headers {
+        options = options.header(name.clone(), value.clone());
+    }
+    options
+}
+
+/// After a signal, how long the last results may take to reach stdout: a
+/// reader that does not read would otherwise hold the exit forever.
+const GRACE: Duration = Duration::from_secs(1);
+
+/// All rounds: one, or with `--watch` one per interval until interrupted,
+/// each reading the inputs afresh. `inputs` are the first round's, opened
+/// before anything was checked. Ends when the last result is written.
+pub async fn rounds(plan: &Plan<'_>, inputs: Vec<Input>, report: &mut Report<Output>) -> anyhow::Result<Ending> {
+    let mut signals = Signals::new();
+    let ending = all_rounds(plan, inputs, report, &mut signals).await?;
+    close_output(ending, report, &mut signals).await
+}
+
+/// Waits for the writer to write everything, but never past a signal: after
+/// one, only for [`GRACE`] (results handed over may not reach a blocked reader).
+async fn close_output(ending: Ending, report: &mut Report<Output>, signals: &mut Signals) -> anyhow::Result<Ending> {
+    match ending {
+        Ending::OutputClosed => Ok(ending),
+        Ending::Interrupted { .. } => {
+            let _ = tokio::time::timeout(GRACE, report.output().close()).await;
+            Ok(ending)
+        }
+        Ending::Finished | Ending::InputFailed(_) => tokio::select! {
+            signal = signals.next() => Ok(Ending::Interrupted { signal }),
+            closed = report.output().close() => match closed {
+                Ok(()) => Ok(ending),
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Ending::OutputClosed),
+                Err(e) => Err(anyhow::Error::from(e).context("writing results")),
+            },
+        },
+    }
+}
+
+async fn all_rounds(
+    plan: &Plan<'_>,
+    inputs: Vec<Input>,
+    report: &mut Report<Output>,
+    signals: &mut Signals,
+) -> anyhow::Result<Ending> {
+    let config = plan.config;
+    let mut inputs = Some(inputs);
+    loop {
+        let opened = match inputs.take() {
+            Some(opened) => opened,
+            None => input::open(&config.files)?,
+        };
+        let widths = Widths::default();
+        let (targets, reader) =
+            input::stream(config.urls.clone(), opened, 1024, config.shard, plan.answered.clone(), widths.clone());
+        let results = plan.runner.stream(targets);
+        let ending = round(results, &widths, plan.config.per_host, report, signals).await?;
+        if ending != Ending::Finished {
+            return Ok(ending);
+        }
+        // The channel closed, so the reader thread has ended.
+        match reader.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Ok(Ending::InputFailed(format!("{error:#}"))),
+            Err(_) => return Ok(Ending::InputFailed("the input reader failed".into())),
+        }
+        let Some(every) = config.watch else { return Ok(ending) };
+        report.next_round();
+        plan.runner.checker().new_round();
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            signal = signals.next() => return Ok(Ending::Interrupted { signal }),
+        }
+    }
+}
+
+/// One round: every result of `results` to the report. Errors are only
+/// what ends the program: a failed write to stdout.
+async fn round(
+    mut results: Results<Target>,
+    widths: &Widths,
+    per_host: usize,
+    report: &mut Report<Output>,
+    signals: &mut Signals,
+) -> anyhow::Result<Ending> {
+    let step: anyhow::Result<()> = async {
+        loop {
+            let (pending, writable) = (report.output().has_pending(), !report.output().is_full());
+            tokio::select! {
+                biased;
+                signal = signals.next() => {
+                    // The results done so far (and those held back for
+                    // --ordered) are still reported.
+                    results.stop();
+                    while let Some(checked) = results.next().await {
+                        report.targets_read(results.received(), widths);
+                        report.emit(&checked)?;
+                    }
+                    report.end()?;
+                    return Err(anyhow!(Interrupt(signal)));
+                }
+                sent = report.output().send(), if pending => sent?,
+                next = results.next(), if writable => match next {
+                    Some(checked) => {
+                        report.targets_read(results.received(), widths);
+                        report.emit(&checked)?;
+                    }
+                    None => break,
+                },
+            }
+        }
+        if let Some(failure) = results.failure() {
+            return Err(anyhow!(failure));
+        }
+        report.targets_read(results.received(), widths);
+        report.end()?;
+        // Everything handed to the writer before the round ends.
+        while report.output().has_pending() {
+            tokio::select! {
+                biased;
+                signal = signals.next() => return Err(anyhow!(Interrupt(signal))),
+                sent = report.output().send() => sent?,
+            }
+        }
+        Ok(())
+    }
+    .await;
+    report.summary.held_back(per_host, results.held_back().unwrap_or_default());
+
+    match step {
+        Ok(()) => Ok(Ending::Finished),
+        Err(e) => match e.downcast::<Interrupt>() {
+            Ok(Interrupt(signal)) => Ok(Ending::Interrupted { signal }),
+            Err(e) => match e.downcast_ref::<io::Error>() {
+                Some(io) if io.kind() == io::ErrorKind::BrokenPipe => Ok(Ending::OutputClosed),
+                _ => Err(e.context("writing results")),
+            },
+        },
+    }
+}
+
+/// The signal that ended the run, carried through `anyhow` to `round`.
+#[derive(Debug)]
+struct Interrupt(i32);
+
+impl std::fmt::Display for Interrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "interrupted by signal {}", self.0)
+    }
+}
+
+impl std::error::Error for Interrupt {}
+
+/// SIGINT and SIGTERM, listened to from the start of the run to its end:
+/// one that arrives while nobody waits is kept for the next wait, so none is
+/// lost between the rounds, the pause of `--watch` and the last write.
+pub struct Signals {
+    sigint: Option<Signal>,
+    sigterm: Option<Signal>,
+}
+
+impl Signals {
+    /// Must run inside the runtime.
+    fn new() -> Signals {
+        Signals { sigint: signal(SignalKind::interrupt()).ok(), sigterm: signal(SignalKind::terminate()).ok() }
+    }
+
+    /// The number of the next signal. Cancel-safe.
+    async fn next(&mut self) -> i32 {
+        async fn next(stream: &mut Option<Signal>) {
+            match stream {
+                Some(stream) => {
+                    stream.recv().await;
+                }
+                None => pending().await,
+            }
+        }
+        tokio::select! {
+            () = next(&mut self.sigint) => libc::SIGINT,
+            () = next(&mut self.sigterm) => libc::SIGTERM,
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! How every check is made: timeouts, the request, redirects, TLS, proxies,
+//! name lookup, what to refuse and what to capture. Built once, builder
+//! style; [`Options::default`] is what the command line gives without flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::wire::http::RequestSpec;
+use crate::wire::proxy::Proxies;
+use crate::wire::resolve::{DnsServers, Family, Pin};
+
+/// The `User-Agent` sent unless told otherwise: `statuscheck/VERSION`.
+pub fn user_agent() -> String {
+    format!("statuscheck/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The request method: a status check needs no body.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Method {
+    /// `GET`, what a browser sends.
+    #[default]
+    Get,
+    /// `HEAD`, which some servers answer differently.
+    Head,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+        }
+    }
+}
+
+/// The settings of an engine ([`crate::Checker`]).
+///
+/// ```
+/// use std::time::Duration;
+/// let options = statuscheck::Options::default()
+///     .timeout(Duration::from_secs(5))
+///     .follow(Some(10))
+///     .header("Accept", "text/html");
+/// # let _ = options;
+/// ```
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request: RequestSpec,
+    pub(crate) follow: Option<usize>,
+    pub(crate) cacert: Option<PathBuf>,
+    pub(crate) insecure: bool,
+    pub(crate) proxies: Proxies,
+    pub(crate) resolve: Vec<Pin>,
+    pub(crate) dns_servers: Option<DnsServers>,
+    pub(crate) family: Option<Family>,
+    pub(crate) deny_private: bool,
+    pub(crate) certificates: bool,
+}
+
+impl Default for Options {
+    /// A 10 s deadline per check, 5 s per connection attempt, `GET` with
+    /// our `User-Agent`, no redirects followed, webpki's roots, no proxy, the
+    /// system's DNS, both address families, certificates not captured.
+    fn default() -> Self {
+        Options {
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            request: RequestSpec::get(&user_agent()),
+            follow: None,
+            cacert: None,
+            insecure: false,
+            proxies: Proxies::default(),
+            resolve: Vec::new(),
+            dns_servers: None,
+            family: None,
+            deny_private: false,
+            certificates: false,
+        }
+    }
+}
+
+impl Options {
+    /// The deadline of each whole check (lookup, connect, TLS, request,
+    /// status line, and every redirect followed).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The deadline of each connection attempt (one per address); never
+    /// longer than [`Options::timeout`] in effect.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The request method.
+    pub fn method(mut self, method: Method) -> Self {
+        self.request.method = method.as_str();
+        self
+    }
+
+    /// Adds or replaces a request header (as `-H`). Such headers may hold
+    /// secrets, so redirects to other origins do not get them unless
+    /// [`Options::location_trusted`].
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.request.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The `User-Agent` header (default: [`user_agent`]).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.request.user_agent = user_agent.into();
+        self
+    }
+
+    /// Follow at most `max` redirects (`None`: report the 3xx itself).
+    pub fn follow(mut self, max: Option<usize>) -> Self {
+        self.follow = max;
+        self
+    }
+
+    /// Send the headers to every hop of a redirect chain, except after a
+    /// downgrade from https to http.
+    pub fn location_trusted(mut self, trusted: bool) -> Self {
+        self.request.location_trusted = trusted;
+        self
+    }
+
+    /// Also trust the CA certificates of this PEM file.
+    pub fn cacert(mut self, path: Option<PathBuf>) -> Self {
+        self.cacert = path;
+        self
+    }
+
+    /// Do not verify certificates at all.
+    pub fn insecure(mut self, insecure: bool) -> Self {
+        self.insecure = insecure;
+        self
+    }
+
+    /// Which proxy each URL goes through (see [`Proxies::new`]).
+    pub fn proxies(mut self, proxies: Proxies) -> Self {
+        self.proxies = proxies;
+        self
+    }
+
+    /// Addresses to use for some hosts instead of asking DNS (`--resolve`).
+    pub fn resolve(mut self, pins: Vec<Pin>) -> Self {
+        self.resolve = pins;
+        self
+    }
+
+    /// Ask these DNS servers instead of the system's.
+    pub fn dns_servers(mut self, servers: Option<DnsServers>) -> Self {
+        self.dns_servers = servers;
+        self
+    }
+
+    /// Use addresses of one family only (`None`: both).
+    pub fn family(mut self, family: Option<Family>) -> Self {
+        self.family = family;
+        self
+    }
+
+    /// Refuse to connect to loopback, private, link-local and unique-local
+    /// addresses of targets (after DNS, on every redirect).
+    pub fn deny_private(mut self, deny: bool) -> Self {
+        self.deny_private = deny;
+        self
+    }
+
+    /// Parse the server's certificates into [`crate::TlsSession`] (work on
+    /// every https check, so off unless asked for).
+    pub fn certificates(mut self, capture: bool) -> Self {
+        self.certificates = capture;
+        self
+    }
+}

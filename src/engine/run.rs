@@ -1,0 +1,412 @@
+//! The runner: feeds targets into a bounded `JoinSet` on a task of its own
+//! and hands each result back through a bounded channel as it finishes (or
+//! in input order with `ordered`).
+//!
+//! One loop serves every mode: sequential is concurrency 1. At most
+//! `concurrency` checks run and results are held back for `ordered`, and a
+//! bounded number of targets wait in the scheduler, so memory is bounded by
+//! concurrency, not by list length. A consumer that does not take results
+//! holds the runner back: it stops starting checks once the channel is full.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinError, JoinSet};
+
+use super::attempt::{check_one, Tries};
+use super::schedule::{Admit, Scheduler};
+use super::{Checker, Target};
+use crate::result::Checked;
+
+/// Results the runner may hand over before the consumer takes them.
+const RESULTS: usize = 256;
+
+/// How many checks may run, and how targets are admitted and tried.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    concurrency: usize,
+    per_host: usize,
+    ordered: bool,
+    dedupe: bool,
+    retries: u32,
+    retry_after_max: Duration,
+    rate: Option<f64>,
+}
+
+impl Default for Limits {
+    /// The command line's: 100 checks in flight, 4 per host, results as they
+    /// finish, no dedupe, no retries, `Retry-After` honoured up to 60 s, no rate.
+    fn default() -> Self {
+        Limits {
+            concurrency: 100,
+            per_host: 4,
+            ordered: false,
+            dedupe: false,
+            retries: 0,
+            retry_after_max: Duration::from_secs(60),
+            rate: None,
+        }
+    }
+}
+
+impl Limits {
+    /// Most checks in flight at once (at least 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Most checks in flight to one host name, whatever the port (at least 1).
+    pub fn per_host(mut self, n: usize) -> Self {
+        self.per_host = n.max(1);
+        self
+    }
+
+    /// The per-host limit.
+    pub fn per_host_limit(&self) -> usize {
+        self.per_host
+    }
+
+    /// Results in the order the targets came in, not as they finish.
+    pub fn ordered(mut self, ordered: bool) -> Self {
+        self.ordered = ordered;
+        self
+    }
+
+    /// Check each distinct URL once; every target still gets its result.
+    pub fn dedupe(mut self, dedupe: bool) -> Self {
+        self.dedupe = dedupe;
+        self
+    }
+
+    /// Try connect, timeout and I/O errors again, up to `n` times, with
+    /// exponential backoff and jitter; and 429/503 answers with `Retry-After`.
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = n;
+        self
+    }
+
+    /// The longest `Retry-After` delay honoured.
+    pub fn retry_after_max(mut self, max: Duration) -> Self {
+        self.retry_after_max = max;
+        self
+    }
+
+    /// Start at most this many checks per second, all hosts together.
+    pub fn rate(mut self, per_second: Option<f64>) -> Self {
+        self.rate = per_second.filter(|rate| *rate > 0.0);
+        self
+    }
+}
+
+/// Checks streams of targets with one engine and one set of limits. The
+/// `rate` and `Retry-After` pauses carry over from one stream to the next.
+pub struct Runner {
+    checker: Arc<Checker>,
+    tries: Arc<Tries>,
+    limits: Limits,
+}
+
+impl Runner {
+    /// A runner checking with `checker` under `limits`.
+    pub fn new(checker: Checker, limits: Limits) -> Runner {
+        let tries = Arc::new(Tries::new(limits.retries, limits.retry_after_max, limits.rate));
+        Runner { checker: Arc::new(checker), tries, limits }
+    }
+
+    /// The engine, to check one URL or start a new round.
+    pub fn checker(&self) -> &Checker {
+        &self.checker
+    }
+
+    /// Checks every target received from `targets`, until it closes. The
+    /// runner runs on a task of its own, so this must be called inside a
+    /// Tokio runtime; dropping the [`Results`] cancels it.
+    pub fn stream<T: Target>(&self, targets: mpsc::Receiver<T>) -> Results<T> {
+        let (results, receiver) = mpsc::channel(RESULTS);
+        let (stop, stopped) = oneshot::channel();
+        let state = Arc::new(State::default());
+        let loop_ = Loop {
+            checker: self.checker.clone(),
+            tries: self.tries.clone(),
+            limits: self.limits,
+            scheduler: Scheduler::new(self.limits.per_host, self.limits.dedupe),
+            order: Order { ordered: self.limits.ordered, next: 0, held: BTreeMap::new() },
+            outbox: VecDeque::new(),
+            state: state.clone(),
+        };
+        tokio::spawn(loop_.run(targets, results, stopped));
+        Results { receiver, stop: Some(stop), state }
+    }
+
+    /// Checks every target of `targets` (read on a task of its own). Must be
+    /// called inside a Tokio runtime.
+    pub fn check_all<T, I>(&self, targets: I) -> Results<T>
+    where
+        T: Target,
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+    {
+        let (sender, receiver) = mpsc::channel(RESULTS);
+        let targets = targets.into_iter();
+        tokio::spawn(async move {
+            for target in targets {
+                if sender.send(target).await.is_err() {
+                    return;
+                }
+            }
+        });
+        self.stream(receiver)
+    }
+}
+
+/// The results of a stream of targets, as they come. Dropping it cancels
+/// the checks still running.
+pub struct Results<T> {
+    receiver: mpsc::Receiver<Checked<T>>,
+    stop: Option<oneshot::Sender<()>>,
+    state: Arc<State>,
+}
+
+impl<T> Results<T> {
+    /// The next result; `None` once every target has its result (or after
+    /// [`Results::stop`], once the results that were done are handed over).
+    pub async fn next(&mut self) -> Option<Checked<T>> {
+        self.receiver.recv().await
+    }
+
+    /// Stops: checks in flight are cancelled (they get no result), targets
+    /// not yet started are not checked. The results already done, and with
+    /// `ordered` those held back for an earlier one, still come from
+    /// [`Results::next`].
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// How many targets the runner has taken from the stream so far.
+    pub fn received(&self) -> u64 {
+        self.state.received.load(Ordering::Relaxed)
+    }
+
+    /// Once [`Results::next`] has returned `None`: how long the per-host
+    /// limit held checks back while the concurrency had free slots.
+    pub fn held_back(&self) -> Option<Duration> {
+        self.state.ended().held_back
+    }
+
+    /// Once [`Results::next`] has returned `None`: what ended the run early,
+    /// if anything did (a check task that failed, which is a bug).
+    pub fn failure(&self) -> Option<String> {
+        self.state.ended().failure.clone()
+    }
+}
+
+/// What the runner task shares with [`Results`].
+#[derive(Default)]
+struct State {
+    received: AtomicU64,
+    ended: Mutex<Ended>,
+}
+
+#[derive(Clone, Default)]
+struct Ended {
+    held_back: Option<Duration>,
+    failure: Option<String>,
+}
+
+impl State {
+    fn ended(&self) -> std::sync::MutexGuard<'_, Ended> {
+        self.ended.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Targets waiting (for their host, or for a duplicate's answer) before the
+/// runner stops reading input. Far enough ahead that a list sorted by host
+/// keeps every slot busy (the next hosts are read while one host's lines
+/// wait); waiting targets are compact ([`Target::park`]), so memory stays
+/// bounded by concurrency.
+fn waiting_limit(concurrency: usize) -> usize {
+    concurrency.saturating_mul(64).clamp(65_536, 1 << 20)
+}
+
+/// The runner task's state.
+struct Loop<T: Target> {
+    checker: Arc<Checker>,
+    tries: Arc<Tries>,
+    limits: Limits,
+    scheduler: Scheduler<T>,
+    order: Order<T>,
+    /// Results released, not yet in the channel.
+    outbox: VecDeque<Checked<T>>,
+    state: Arc<State>,
+}
+
+/// Why the loop stopped.
+enum Stop {
+    /// Every target has its result, or the consumer asked to stop.
+    Done,
+    /// The consumer went away.
+    Gone,
+}
+
+impl<T: Target> Loop<T> {
+    async fn run(
+        mut self,
+        mut targets: mpsc::Receiver<T>,
+        results: mpsc::Sender<Checked<T>>,
+        mut stop: oneshot::Receiver<()>,
+    ) {
+        let mut tasks = JoinSet::new();
+        let ended = self.run_loop(&mut targets, &results, &mut stop, &mut tasks).await;
+        tasks.abort_all();
+        let held_back = self.scheduler.held_back();
+        let mut ended_state = self.state.ended();
+        ended_state.held_back = Some(held_back);
+        if let Err(failure) = ended {
+            ended_state.failure = Some(failure);
+        }
+        drop(ended_state);
+        // The channel closes here, after the state is set.
+        drop(results);
+    }
+
+    async fn run_loop(
+        &mut self,
+        targets: &mut mpsc::Receiver<T>,
+        results: &mpsc::Sender<Checked<T>>,
+        stop: &mut oneshot::Receiver<()>,
+        tasks: &mut JoinSet<(u64, Checked<T>)>,
+    ) -> Result<(), String> {
+        let concurrency = self.limits.concurrency;
+        let mut input_open = true;
+        let mut index = 0u64;
+        loop {
+            // Hand over everything already done (while the consumer keeps
+            // up), then start what waited for it.
+            loop {
+                if let Stop::Gone = self.hand_over(results) {
+                    return Ok(());
+                }
+                if !self.outbox.is_empty() {
+                    break;
+                }
+                let Some(done) = tasks.try_join_next() else { break };
+                self.finish(joined(done)?);
+            }
+            while tasks.len() < concurrency {
+                let Some((index, target)) = self.scheduler.next_ready() else { break };
+                self.start(tasks, index, target);
+            }
+            if !input_open && tasks.is_empty() && self.scheduler.waiting() == 0 && self.outbox.is_empty() {
+                return Ok(());
+            }
+            self.scheduler.note_free_slots(tasks.len() < concurrency);
+            let has_room = tasks.len() + self.order.held.len() < concurrency
+                && self.scheduler.waiting() < waiting_limit(concurrency);
+            let writable = self.outbox.is_empty();
+            tokio::select! {
+                biased;
+                _ = &mut *stop => {
+                    tasks.abort_all();
+                    self.order.release_all(&mut self.outbox);
+                    while let Some(checked) = self.outbox.pop_front() {
+                        if results.send(checked).await.is_err() {
+                            break;
+                        }
+                    }
+                    return Ok(());
+                }
+                permit = results.reserve(), if !writable => match permit {
+                    Ok(permit) => {
+                        if let Some(checked) = self.outbox.pop_front() {
+                            permit.send(checked);
+                        }
+                    }
+                    Err(_) => return Ok(()),
+                },
+                Some(done) = tasks.join_next(), if writable => self.finish(joined(done)?),
+                next = targets.recv(), if input_open && has_room && writable => match next {
+                    Some(target) => {
+                        self.state.received.fetch_add(1, Ordering::Relaxed);
+                        match self.scheduler.admit(index, target) {
+                            Admit::Start(index, target) => self.start(tasks, index, target),
+                            Admit::Answered(index, copy) => self.order.push(index, *copy, &mut self.outbox),
+                            Admit::Waiting => {}
+                        }
+                        index += 1;
+                    }
+                    None => input_open = false,
+                },
+            }
+        }
+    }
+
+    fn start(&self, tasks: &mut JoinSet<(u64, Checked<T>)>, index: u64, target: T) {
+        // Boxed: the check future is large, and a pointer is cheaper to move into the task.
+        let check = Box::pin(check_one(self.checker.clone(), self.tries.clone(), target));
+        tasks.spawn(async move { (index, check.await) });
+    }
+
+    /// Moves released results into the channel while it has room.
+    fn hand_over(&mut self, results: &mpsc::Sender<Checked<T>>) -> Stop {
+        while let Some(checked) = self.outbox.pop_front() {
+            match results.try_send(checked) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(checked)) => {
+                    self.outbox.push_front(checked);
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return Stop::Gone,
+            }
+        }
+        Stop::Done
+    }
+
+    /// A check is done: free its host slot and release it, with the copies
+    /// owed to targets that waited for the same URL.
+    fn finish(&mut self, (index, checked): (u64, Checked<T>)) {
+        let copies = self.scheduler.finished(&checked);
+        self.order.push(index, checked, &mut self.outbox);
+        for (index, copy) in copies {
+            self.order.push(index, copy, &mut self.outbox);
+        }
+    }
+}
+
+/// A check task cannot fail except by a bug; say so rather than lose a row.
+fn joined<R>(result: Result<R, JoinError>) -> Result<R, String> {
+    result.map_err(|e| format!("internal error: a check task failed: {e}"))
+}
+
+/// Releases results, in input order when asked.
+struct Order<T> {
+    ordered: bool,
+    /// Index of the next result to release in ordered mode.
+    next: u64,
+    held: BTreeMap<u64, Checked<T>>,
+}
+
+impl<T> Order<T> {
+    fn push(&mut self, index: u64, checked: Checked<T>, out: &mut VecDeque<Checked<T>>) {
+        if !self.ordered {
+            out.push_back(checked);
+            return;
+        }
+        self.held.insert(index, checked);
+        while let Some(checked) = self.held.remove(&self.next) {
+            out.push_back(checked);
+            self.next += 1;
+        }
+    }
+
+    /// On a stop every known result is still released, in order, with the
+    /// gaps of checks that never finished.
+    fn release_all(&mut self, out: &mut VecDeque<Checked<T>>) {
+        out.extend(std::mem::take(&mut self.held).into_values());
+    }
+}
