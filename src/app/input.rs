@@ -29,8 +29,6 @@ const ECHO_LIMIT: usize = 200;
 /// One URL line to check, with where it came from.
 #[derive(Clone, Debug)]
 pub struct Target {
-    /// Position among the URL lines of the run, from 0; orders `--ordered`.
-    pub index: u64,
     pub source: Source,
     /// The line as written (trimmed; lossily decoded; shortened if huge).
     pub input: String,
@@ -61,7 +59,6 @@ impl statuscheck::Target for Target {
 /// its text (parsed again when it starts) and the input line only when it
 /// differs from that text.
 pub struct Parked {
-    index: u64,
     source: Source,
     /// The URL's text (only targets with a URL wait; others start at once).
     url: Result<Box<str>, String>,
@@ -75,7 +72,7 @@ impl Parked {
             Ok(text) if **text == *target.input => None,
             _ => Some(target.input.into_boxed_str()),
         };
-        Parked { index: target.index, source: target.source, url, input }
+        Parked { source: target.source, url, input }
     }
 
     fn unpark(self) -> Target {
@@ -87,7 +84,7 @@ impl Parked {
         let source = self.source;
         // The text came from a parsed URL, so it parses again to the same URL.
         let url = self.url.and_then(|text| Url::parse(&text).map_err(|e| format!("invalid URL at {source}: {e}")));
-        Target { index: self.index, source, input, url }
+        Target { source, input, url }
     }
 }
 
@@ -216,7 +213,7 @@ pub fn count_in_background(urls: &[String], paths: &[PathBuf], shard: Option<Sha
     }
     let (urls, paths, result) = (urls.to_vec(), paths.to_vec(), total.clone());
     std::thread::spawn(move || {
-        let ours = |line: &[u8]| shard.is_none() || in_shard(shard, &to_target(0, Source::Arg(0), line, None), line);
+        let ours = |line: &[u8]| shard.is_none() || in_shard(shard, &to_target(Source::Arg(0), line, None), line);
         let mut count = urls.iter().filter(|url| ours(url.trim().as_bytes())).count() as u64;
         let mut buf = Vec::new();
         for path in paths {
@@ -259,7 +256,7 @@ impl Sender {
         if self.answered.as_ref().is_some_and(|answered| answered.contains(&source)) {
             return true;
         }
-        let target = to_target(self.next_index, source, line, too_long);
+        let target = to_target(source, line, too_long);
         if !in_shard(self.shard, &target, line) {
             return true;
         }
@@ -478,7 +475,7 @@ fn read_bounded_line(reader: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -
     }
 }
 
-fn to_target(index: u64, source: Source, line: &[u8], too_long: Option<usize>) -> Target {
+fn to_target(source: Source, line: &[u8], too_long: Option<usize>) -> Target {
     let url = match (too_long, std::str::from_utf8(line)) {
         (Some(length), _) => Err(format!("line is {length} bytes long; the limit is {MAX_LINE}")),
         (None, Ok(text)) => parse_url(text),
@@ -486,7 +483,7 @@ fn to_target(index: u64, source: Source, line: &[u8], too_long: Option<usize>) -
     };
     let url = url.map_err(|reason| format!("invalid URL at {source}: {reason}"));
     let input = echo(line, url.is_ok());
-    Target { index, source, input, url }
+    Target { source, input, url }
 }
 
 /// The line as shown back to the user: lossily decoded, its user-info
@@ -551,20 +548,20 @@ mod tests {
     use super::*;
     use statuscheck::Target as _;
 
-    fn target(index: u64, url: &str) -> Target {
-        Target { index, source: Source::Arg(1), input: url.into(), url: parse_url(url) }
+    fn target(url: &str) -> Target {
+        Target { source: Source::Arg(1), input: url.into(), url: parse_url(url) }
     }
 
     #[test]
     fn waiting_targets_come_back_whole() {
-        let mut line = target(1, "a.test/x");
+        let mut line = target("a.test/x");
         line.source = Source::Line { name: "list.txt".into(), line: 9 };
-        let mut same = target(2, "http://a.test/same");
+        let mut same = target("http://a.test/same");
         same.input = same.url.as_ref().unwrap().to_string();
-        let invalid = target(3, "ftp://a.test/");
+        let invalid = target("ftp://a.test/");
         for t in [line, same, invalid] {
             let back = Target::unpark(t.clone().park());
-            assert_eq!((back.index, &back.source, &back.input, &back.url), (t.index, &t.source, &t.input, &t.url));
+            assert_eq!((&back.source, &back.input, &back.url), (&t.source, &t.input, &t.url));
         }
     }
 
@@ -613,7 +610,7 @@ mod tests {
 
     #[test]
     fn echoed_lines_never_keep_userinfo() {
-        let echoed = |line: &str| to_target(0, Source::Arg(1), line.as_bytes(), None).input;
+        let echoed = |line: &str| to_target(Source::Arg(1), line.as_bytes(), None).input;
         assert_eq!(echoed("https://user:S3cret@example.com/a@b"), "https://***@example.com/a@b");
         assert_eq!(echoed("user:S3cret@example.com/x"), "***@example.com/x");
         assert_eq!(echoed("ftp://u:S3cret@x/"), "ftp://***@x/");
@@ -650,7 +647,7 @@ mod tests {
     #[test]
     fn comments_blanks_bom_and_crlf() {
         let got = targets(b"\xEF\xBB\xBF# top\r\n\r\n  example.com  \r\n#x\nhttp://a.test/\n");
-        let summary: Vec<_> = got.iter().map(|t| (t.index, t.source.to_string(), t.input.clone())).collect();
+        let summary: Vec<_> = got.iter().zip(0..).map(|(t, i)| (i, t.source.to_string(), t.input.clone())).collect();
         assert_eq!(
             summary,
             [(0, "list.txt:3".into(), "example.com".into()), (1, "list.txt:5".into(), "http://a.test/".into())]

@@ -544,7 +544,7 @@ mod tests {
             Err(e) => Err(CheckError::InvalidUrl(e.clone())),
             Ok(_) => outcome,
         };
-        let target = Target { index: 0, source, input: line.into(), url };
+        let target = Target { source, input: line.into(), url };
         let mut checked = Checked::invalid(target, "");
         checked.outcome = outcome;
         checked.elapsed = Duration::from_micros(12_345);

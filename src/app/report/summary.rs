@@ -230,7 +230,7 @@ mod tests {
     fn every_error_kind_is_counted_in_the_json() {
         use crate::app::input::{parse_url, Source, Target};
         use statuscheck::CheckError;
-        let target = Target { index: 0, source: Source::Arg(1), input: "a.test".into(), url: parse_url("a.test") };
+        let target = Target { source: Source::Arg(1), input: "a.test".into(), url: parse_url("a.test") };
         let mut checked = Checked::invalid(target, "");
         checked.outcome = Err(CheckError::Redirect("more than 10 redirects".into()));
         let mut summary = Summary::default();
