@@ -14,9 +14,8 @@ use statuscheck::{Policy, Verdict};
 
 use crate::app::input::{Checked, Widths};
 
-pub use format::sanitize;
-pub use format::Format;
-use format::{Judged, Metrics, Style};
+pub use format::{sanitize, Format};
+use format::{Export, Judged, Style};
 use progress::Progress;
 pub use summary::Summary;
 pub use writer::Output;
@@ -50,9 +49,7 @@ impl Options {
     /// issuer, expiry): parsing it is work on every https check, so it is
     /// done only when asked for.
     pub fn wants_certificates(&self) -> bool {
-        matches!(self.format, Format::Json | Format::Prometheus)
-            || self.verbose
-            || self.policy.cert_expiry_days.is_some()
+        format::exporter(self.format).shows_certificates() || self.verbose || self.policy.cert_expiry_days.is_some()
     }
 }
 
@@ -63,8 +60,8 @@ pub struct Report<W: Write> {
     style: Style,
     line: String,
     progress: Progress,
-    /// Results kept for formats written at the end (Prometheus).
-    metrics: Metrics,
+    /// The format chosen.
+    export: Box<dyn Export + Send>,
     /// `--watch`: the last outcome of each line, to print only changes.
     changes: Option<Changes>,
     pub summary: Summary,
@@ -85,8 +82,8 @@ impl<W: Write> Report<W> {
         let style = Style { color: options.color, url_width: 0, verbose: options.verbose, timestamp: options.watch };
         let line = String::with_capacity(256);
         let changes = options.watch.then(Changes::default);
-        let metrics = Metrics::default();
-        Report { out, options, style, line, progress, metrics, changes, summary: Summary::default() }
+        let export = format::exporter(options.format);
+        Report { out, options, style, line, progress, export, changes, summary: Summary::default() }
     }
 
     /// Whether a progress line may be shown (then the caller counts the list).
@@ -101,7 +98,7 @@ impl<W: Write> Report<W> {
 
     /// Writes the header of formats that have one.
     pub fn begin(&mut self) -> io::Result<()> {
-        match format::header(self.options.format) {
+        match self.export.header() {
             Some(header) if self.options.show != Show::Nothing => self.out.write_all(header.as_bytes()),
             _ => Ok(()),
         }
@@ -133,11 +130,7 @@ impl<W: Write> Report<W> {
 
         self.line.clear();
         let judged = Judged { verdict, expiring: self.options.policy.cert_expiring(checked) };
-        if self.options.format == Format::Prometheus {
-            self.metrics.add(checked, judged);
-            return Ok(());
-        }
-        format::record(&mut self.line, self.options.format, self.style, checked, judged);
+        self.export.record(&mut self.line, self.style, checked, judged);
         self.out.write_all(self.line.as_bytes())
     }
 
@@ -147,14 +140,14 @@ impl<W: Write> Report<W> {
         if let Some(changes) = &mut self.changes {
             changes.next_round();
         }
-        self.metrics = Metrics::default();
+        self.export.next_round();
     }
 
     /// Writes what formats keep until the end (Prometheus), after the last
     /// result. An interrupted run writes what it has.
     pub fn end(&mut self) -> io::Result<()> {
-        if self.options.format == Format::Prometheus && self.options.show != Show::Nothing {
-            self.out.write_all(self.metrics.text().as_bytes())?;
+        if let (Some(text), true) = (self.export.end(), self.options.show != Show::Nothing) {
+            self.out.write_all(text.as_bytes())?;
         }
         self.flush()
     }
