@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Instant;
-
 use common::*;
 
 #[test]
@@ -82,20 +80,6 @@ fn untrusted_certificate_is_a_tls_error_unless_insecure() {
     let insecure = run(&["--format", "json", "-k", "-u", &url]);
     assert_eq!(insecure.record()["code"], 200);
     assert_eq!(insecure.stderr.matches("--insecure").count(), 1, "{}", insecure.stderr);
-}
-
-#[test]
-fn silent_server_times_out_waiting_for_the_status_line() {
-    let server = serve(|stream| {
-        std::thread::sleep(std::time::Duration::from_secs(30));
-        drop(stream);
-    });
-    let started = Instant::now();
-    let run = run(&["--format", "json", "--timeout", "1", "-u", &server.url("/")]);
-    assert!(started.elapsed() < SLACK, "took {:?}", started.elapsed());
-    let record = run.record();
-    assert_eq!(record["error"]["kind"], "timeout");
-    assert_eq!(record["error"]["message"], "no status line after 1s");
 }
 
 #[test]
