@@ -332,3 +332,27 @@ async fn a_stream_of_the_callers_targets_comes_back_with_them() {
     }
     assert_eq!(results.received(), 6);
 }
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_results_cancels_the_checks() {
+    let (closed, mut hung_up) = tokio::sync::mpsc::channel::<()>(1);
+    let server = serve(move |mut stream| {
+        let closed = closed.clone();
+        async move {
+            read_head(&mut stream).await;
+            // Never answers; learns when the client hangs up.
+            let mut byte = [0u8; 1];
+            if let Ok(0) = stream.read(&mut byte).await {
+                let _ = closed.send(()).await;
+            }
+        }
+    })
+    .await;
+    let runner = Runner::new(checker(Options::default().timeout(Duration::from_secs(3600))), Limits::default());
+    let results = runner.check_all([url(server, "/")]);
+    sleep(Duration::from_secs(1)).await;
+    drop(results);
+    let started = Instant::now();
+    hung_up.recv().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1), "the check was cancelled, not timed out");
+}
