@@ -532,6 +532,15 @@ def clients(scenario, server, lists, peers, smoke=False):
     if s.sequential_peers:
         out.append(Client("statuscheck --sequential",
                           lambda _: statuscheck[:1] + ["--sequential"] + statuscheck[1:], error_column=4))
+    if BASELINE:
+        # Another build, in the same rounds, so before/after is side by side.
+        base = [BASELINE] + statuscheck[1:]
+        out.append(Client(BASELINE_NAME, lambda _: base[:1] + ["-c", str(s.concurrency)] + base[1:], error_column=4))
+        if s.sequential_peers:
+            out.append(Client(BASELINE_NAME + " --sequential",
+                              lambda _: base[:1] + ["--sequential"] + base[1:], error_column=4))
+    if not WITH_PEERS:
+        return out
     curl_note = f"--parallel-max {curl_max}" + (" (curl's cap)" if curl_max < s.concurrency else "")
     out.append(Client("curl --parallel",
                       lambda _: curl + ["--parallel", "--parallel-immediate", "--parallel-max", str(curl_max)],
@@ -796,7 +805,13 @@ def targets(rows):
     return out
 
 
-PEERS = ("curl --parallel", "asyncio_ref", "lychee", "oha")
+PEERS = ("baseline", "curl --parallel", "asyncio_ref", "lychee", "oha")
+
+# `--baseline PATH`: another statuscheck build measured in the same rounds
+# (named BASELINE_NAME); `--no-peers`: statuscheck (and the baseline) only.
+BASELINE = None
+BASELINE_NAME = "baseline"
+WITH_PEERS = True
 
 
 def ratio_table(rows):
@@ -971,12 +986,20 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the work directory (URL lists, outputs)")
     parser.add_argument("--statuscheck", default=STATUSCHECK, help="the statuscheck binary to measure")
     parser.add_argument("--server", default=SERVER, help="the benchserver binary")
+    parser.add_argument("--baseline", help="another statuscheck build to measure in the same rounds "
+                                           "(e.g. the last release), shown as 'baseline'")
+    parser.add_argument("--no-peers", action="store_true", help="measure statuscheck (and --baseline) only")
     args = parser.parse_args()
     args.addrs = [a.strip() for a in args.addrs.split(",") if a.strip()]
     for a in args.addrs:
         if not a.startswith("127."):
             parser.error(f"--addrs: {a} is not in 127.0.0.0/8")
+    global BASELINE, WITH_PEERS
     STATUSCHECK, SERVER = os.path.abspath(args.statuscheck), os.path.abspath(args.server)
+    BASELINE = os.path.abspath(args.baseline) if args.baseline else None
+    WITH_PEERS = not args.no_peers
+    if BASELINE and not os.access(BASELINE, os.X_OK):
+        parser.error(f"--baseline {BASELINE} is not an executable")
     for path in (STATUSCHECK, SERVER):
         if not os.access(path, os.X_OK):
             parser.error(f"{path} is missing: build it first (bench/run does)")
