@@ -101,6 +101,9 @@ fn engine_options(config: &Config) -> Options {
     options
 }
 
+/// How often the progress line learns how many targets were read.
+const PROGRESS_TICK: Duration = Duration::from_millis(100);
+
 /// After a signal, how long the last results may take to reach stdout: a
 /// reader that does not read would otherwise hold the exit forever.
 const GRACE: Duration = Duration::from_secs(1);
@@ -180,6 +183,11 @@ async fn round(
     report: &mut Report<Output>,
     signals: &mut Signals,
 ) -> anyhow::Result<Ending> {
+    // The progress line counts targets as the runner takes them, also while
+    // no result comes in.
+    let mut tick = tokio::time::interval(PROGRESS_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let progress = report.wants_total();
     let step: anyhow::Result<()> = async {
         loop {
             let (pending, writable) = (report.output().has_pending(), !report.output().is_full());
@@ -204,6 +212,7 @@ async fn round(
                     }
                     None => break,
                 },
+                _ = tick.tick(), if progress => report.targets_read(results.received(), widths),
             }
         }
         if let Some(failure) = results.failure() {

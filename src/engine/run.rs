@@ -22,7 +22,7 @@ use super::{Checker, Target};
 use crate::result::Checked;
 
 /// Results the runner may hand over before the consumer takes them.
-const RESULTS: usize = 256;
+const RESULTS: usize = 64;
 
 /// How many checks may run, and how targets are admitted and tried.
 #[derive(Clone, Copy, Debug)]
@@ -63,11 +63,6 @@ impl Limits {
     pub fn per_host(mut self, n: usize) -> Self {
         self.per_host = n.max(1);
         self
-    }
-
-    /// The per-host limit.
-    pub fn per_host_limit(&self) -> usize {
-        self.per_host
     }
 
     /// Results in the order the targets came in, not as they finish.

@@ -113,7 +113,7 @@ impl<W: Write> Report<W> {
     }
 
     /// Tallies one result and writes it if it is to be shown. Output is
-    /// buffered: the runner calls [`Report::flush`] whenever it is about to wait.
+    /// buffered: the run loop calls [`Report::flush`] whenever it is about to wait.
     pub fn emit(&mut self, checked: &Checked) -> io::Result<()> {
         let verdict = self.options.policy.verdict(checked);
         self.summary.add(checked, verdict);

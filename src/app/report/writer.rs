@@ -1,7 +1,7 @@
-//! Stdout belongs to a thread of its own. Records are formatted on the
-//! runner into [`Output`], which hands them over in chunks through a bounded
-//! channel; the thread writes them. A reader that stops reading blocks only
-//! that thread: the runner awaits room in the channel in the same `select`
+//! Stdout belongs to a thread of its own. Records are formatted by the run
+//! loop (`app::run`) into [`Output`], which hands them over in chunks
+//! through a bounded channel; the thread writes them. A reader that stops reading blocks only
+//! that thread: the run loop awaits room in the channel in the same `select`
 //! as the signals, so Ctrl-C and SIGTERM still end the run.
 
 use std::io::{self, Write};
@@ -12,12 +12,12 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Chunks in flight to the writer thread.
 const CHUNKS: usize = 8;
-/// Past this many formatted bytes not yet handed over, the runner stops
+/// Past this many formatted bytes not yet handed over, the run loop stops
 /// producing results until the writer takes them: memory stays bounded
 /// when stdout is slow.
 const FULL: usize = 64 * 1024;
 
-/// The runner's end of stdout.
+/// The run loop's end of stdout.
 pub struct Output {
     pending: Vec<u8>,
     chunks: Option<mpsc::Sender<Vec<u8>>>,
@@ -44,7 +44,7 @@ impl Output {
         !self.pending.is_empty()
     }
 
-    /// Whether the runner should stop producing results until [`Output::send`].
+    /// Whether the run loop should stop taking results until [`Output::send`].
     pub fn is_full(&self) -> bool {
         self.pending.len() >= FULL
     }
@@ -93,7 +93,7 @@ impl Write for Output {
         Ok(bytes.len())
     }
 
-    /// Nothing to do here: the runner hands chunks over with [`Output::send`].
+    /// Nothing to do here: the run loop hands chunks over with [`Output::send`].
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
