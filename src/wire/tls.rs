@@ -13,7 +13,8 @@ use rustls::crypto::{ring, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
-    CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, OtherError, RootCertStore, SignatureScheme,
+    CertificateError, CipherSuite, ClientConfig, ClientConnection, DigitallySignedStruct, OtherError, RootCertStore,
+    SignatureScheme,
 };
 use x509_parser::asn1_rs::{FromDer, Header};
 use x509_parser::certificate::X509Certificate;
@@ -43,13 +44,31 @@ impl Anchors {
     }
 }
 
+/// The ring provider with AES-128-GCM asked for first, in TLS 1.3 and 1.2
+/// alike: its SHA-256 runs on the SHA extensions most CPUs have, where
+/// AES-256-GCM's SHA-384 does not, and 128-bit AES is ample for a status
+/// check. The server still chooses; only the preference changes.
+fn provider() -> CryptoProvider {
+    let mut provider = ring::default_provider();
+    provider.cipher_suites.sort_by_key(|suite| {
+        let aes_128 = matches!(
+            suite.suite(),
+            CipherSuite::TLS13_AES_128_GCM_SHA256
+                | CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+                | CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+        );
+        (matches!(suite, rustls::SupportedCipherSuite::Tls12(_)), !aes_128)
+    });
+    provider
+}
+
 /// Builds the shared client configuration: webpki-roots plus the PEM bundle
 /// of `--cacert`, ALPN `http/1.1`; or no verification at all for `--insecure`.
 /// Verification is the standard webpki one, wrapped only so a failure can
 /// say what the presented certificate was. The roots' names are kept in
 /// both cases, for the chain walk.
 pub fn client_config(cacert: Option<&Path>, insecure: bool) -> anyhow::Result<ClientTls> {
-    let provider = Arc::new(ring::default_provider());
+    let provider = Arc::new(provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .context("setting up TLS")?
@@ -360,6 +379,16 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aes_128_gcm_is_asked_for_first_in_each_version() {
+        let suites: Vec<CipherSuite> = provider().cipher_suites.iter().map(|s| s.suite()).collect();
+        assert_eq!(suites[0], CipherSuite::TLS13_AES_128_GCM_SHA256);
+        let first_tls12 = suites.iter().position(|s| format!("{s:?}").starts_with("TLS_ECDHE")).unwrap();
+        assert!(suites[..first_tls12].iter().all(|s| format!("{s:?}").starts_with("TLS13")));
+        assert!(format!("{:?}", suites[first_tls12]).contains("AES_128_GCM"), "{suites:?}");
+        assert_eq!(suites.len(), ring::default_provider().cipher_suites.len());
+    }
 
     #[test]
     fn certificate_errors_read_as_plain_words() {
