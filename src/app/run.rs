@@ -209,6 +209,12 @@ async fn round(
                     Some(checked) => {
                         report.targets_read(results.received(), widths);
                         report.emit(&checked)?;
+                        // The results already done go in the same chunk: the
+                        // writer thread is woken once per batch, not per result.
+                        while !report.output().is_full() {
+                            let Some(checked) = results.try_next() else { break };
+                            report.emit(&checked)?;
+                        }
                     }
                     None => break,
                 },

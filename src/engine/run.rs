@@ -173,6 +173,13 @@ impl<T> Results<T> {
         self.receiver.recv().await
     }
 
+    /// A result that is already done, without waiting; `None` when none is
+    /// ready right now. Lets a caller take a whole batch per wake-up (the end
+    /// of the stream is still seen by [`Results::next`]).
+    pub fn try_next(&mut self) -> Option<Checked<T>> {
+        self.receiver.try_recv().ok()
+    }
+
     /// Stops: checks in flight are cancelled (they get no result), targets
     /// not yet started are not checked. The results already done, and with
     /// `ordered` those held back for an earlier one, still come from
