@@ -511,6 +511,13 @@ pub fn parse_url(text: &str) -> Result<Url, String> {
         .map_err(|e| e.to_string())?;
     match url.scheme() {
         "http" | "https" => {}
+        // `bob:secret@host` reads as the scheme `bob`: a user name is never
+        // named in a message, so such a line gets no scheme quoted.
+        _ if looks_like_userinfo(text) => {
+            return Err("a scheme other than http or https, or user-info without one: only http and https \
+                        (write https://USER@HOST)"
+                .into())
+        }
         other => return Err(format!("scheme '{other}' is not supported: only http and https")),
     }
     if url.host_str().is_none_or(str::is_empty) {
@@ -524,6 +531,11 @@ pub fn parse_url(text: &str) -> Result<Url, String> {
     let _ = url.set_password(None);
     url.set_fragment(None);
     Ok(url)
+}
+
+/// `user:password@host` without `//`: an `@` before any `/`.
+fn looks_like_userinfo(text: &str) -> bool {
+    !text.contains("://") && text.split('/').next().is_some_and(|authority| authority.contains('@'))
 }
 
 /// Whether the line names its own scheme. `host:port` looks like
@@ -585,6 +597,14 @@ mod tests {
         assert_eq!(checked("localhost:8080"), "https://localhost:8080/");
         assert_eq!(checked("[::1]:8080/h"), "https://[::1]:8080/h");
         assert_eq!(checked("http://example.com"), "http://example.com/");
+    }
+
+    #[test]
+    fn a_user_name_without_a_scheme_is_never_named_in_the_error() {
+        let err = parse_url("bob:S3cret@example.com/x").unwrap_err();
+        assert!(!err.contains("bob") && !err.contains("S3cret"), "{err}");
+        assert!(err.contains("only http and https"), "{err}");
+        assert!(parse_url("gopher:host").unwrap_err().contains("scheme 'gopher'"));
     }
 
     #[test]
