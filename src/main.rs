@@ -36,7 +36,6 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let started = Instant::now();
-    app::fdlimit::few_malloc_arenas();
     let config = match Config::from_cli(cli)? {
         Action::Check(config) => config,
         Action::Printed => return Ok(EXIT_OK),

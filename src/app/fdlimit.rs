@@ -1,7 +1,7 @@
 //! Process-wide resources the binary sets at start. File descriptors: every
 //! check in flight holds a socket, so the soft `RLIMIT_NOFILE` is raised to
 //! the hard limit, and concurrency is lowered if it still cannot fit (the
-//! caller says so on stderr). Memory: one malloc arena.
+//! caller says so on stderr).
 
 /// Descriptors kept free for stdio, input files, the resolver and the runtime.
 const RESERVED: u64 = 64;
@@ -34,22 +34,6 @@ fn raise_soft_limit() -> u64 {
         }
     }
     limit.rlim_cur
-}
-
-/// One malloc arena instead of glibc's one per thread (up to eight per
-/// core): results are made on the runtime's workers and freed on the
-/// runner's and the writer's threads, and with an arena per thread peak RSS
-/// rose by up to a third; with one, RSS and CPU per check are both a little
-/// lower than before the runner moved to a worker (`bench/RESULTS.md`).
-/// Process-wide, so the binary's call, not the library's.
-#[allow(unsafe_code)]
-pub fn few_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets a tunable of the allocator; called before any
-    // thread of ours exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
 }
 
 #[cfg(test)]

@@ -168,7 +168,7 @@ fn open_one(path: &Path) -> anyhow::Result<Input> {
 
 /// Starts a thread that sends the targets of `urls` and then of `inputs`, in
 /// order. Blocking reads stay off the async runtime, and the bounded channel
-/// makes reading wait for checking. The thread ends early when the receiver
+/// makes reading wait for checking. Must be called inside the runtime. The thread ends early when the receiver
 /// goes away; its result reports a file that failed while being read.
 pub fn stream(
     urls: Vec<String>,
@@ -179,8 +179,9 @@ pub fn stream(
     widths: Widths,
 ) -> (mpsc::Receiver<Target>, std::thread::JoinHandle<anyhow::Result<()>>) {
     let (tx, rx) = mpsc::channel(capacity);
+    let runtime = tokio::runtime::Handle::current();
     let handle = std::thread::spawn(move || {
-        let mut sender = Sender { tx, next_index: 0, shard, answered, widths, widest: 0 };
+        let mut sender = Sender { tx, runtime, next_index: 0, shard, answered, widths, widest: 0 };
         for (position, url) in (1..).zip(urls) {
             if !sender.send(Source::Arg(position), url.trim().as_bytes(), None) {
                 return Ok(());
@@ -241,6 +242,8 @@ fn is_regular(path: &Path) -> bool {
 
 struct Sender {
     tx: mpsc::Sender<Target>,
+    /// To wait for room in `tx` from this thread.
+    runtime: tokio::runtime::Handle,
     next_index: u64,
     shard: Option<Shard>,
     answered: Option<Arc<Answered>>,
@@ -262,7 +265,25 @@ impl Sender {
         }
         self.widths.note(self.next_index, url_width(&target), &mut self.widest);
         self.next_index += 1;
-        self.tx.blocking_send(target).is_ok()
+        self.push(target)
+    }
+
+    /// When the channel is full, waits for room for a batch of targets, not
+    /// for one: the runner frees a slot per target it takes, and waking this
+    /// thread for each one cost a futex wait and wake per URL.
+    fn push(&mut self, target: Target) -> bool {
+        let target = match self.tx.try_send(target) {
+            Ok(()) => return true,
+            Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            Err(mpsc::error::TrySendError::Full(target)) => target,
+        };
+        let batch = (self.tx.max_capacity() / 4).max(1);
+        // The permits not used here go back to the channel as they drop,
+        // for the next `try_send`s.
+        match self.runtime.block_on(self.tx.reserve_many(batch)) {
+            Ok(mut permits) => permits.next().map(|permit| permit.send(target)).is_some(),
+            Err(_) => false,
+        }
     }
 }
 
@@ -655,13 +676,48 @@ mod tests {
         assert!(url.as_str().bytes().all(|b| b.is_ascii_graphic()), "{url}");
     }
 
+    fn sender(tx: mpsc::Sender<Target>, runtime: &tokio::runtime::Runtime) -> Sender {
+        let runtime = runtime.handle().clone();
+        Sender { tx, runtime, next_index: 0, shard: None, answered: None, widths: Widths::default(), widest: 0 }
+    }
+
     fn targets(text: &[u8]) -> Vec<Target> {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let (tx, mut rx) = mpsc::channel(1000);
-        let mut sender =
-            Sender { tx, next_index: 0, shard: None, answered: None, widths: Widths::default(), widest: 0 };
+        let mut sender = sender(tx, &runtime);
         assert!(send_lines(&mut sender, &Arc::from("list.txt"), text).unwrap());
         drop(sender);
         std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    #[test]
+    fn a_full_channel_waits_for_room_and_loses_no_line() {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+        let (tx, mut rx) = mpsc::channel::<Target>(16);
+        let reader = runtime.spawn(async move {
+            let mut got = Vec::new();
+            while let Some(target) = rx.recv().await {
+                got.push(target.input);
+                tokio::task::yield_now().await;
+            }
+            got
+        });
+        let mut sender = sender(tx, &runtime);
+        let text: String = (0..100).map(|i| format!("http://h{i}.test/\n")).collect();
+        assert!(send_lines(&mut sender, &Arc::from("list.txt"), text.as_bytes()).unwrap());
+        drop(sender);
+        let got = runtime.block_on(reader).unwrap();
+        let want: Vec<String> = (0..100).map(|i| format!("http://h{i}.test/")).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_closed_channel_stops_the_reader() {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let (tx, rx) = mpsc::channel(2);
+        drop(rx);
+        let mut sender = sender(tx, &runtime);
+        assert!(!send_lines(&mut sender, &Arc::from("list.txt"), &b"a.test\nb.test\nc.test\n"[..]).unwrap());
     }
 
     #[test]

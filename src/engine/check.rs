@@ -131,6 +131,9 @@ impl Checker {
             trace.connect = Some(connecting.elapsed());
             return self.exchange(tcp, &request, deadline, trace).await;
         }
+        // TLS writes more than once before the answer comes; don't let Nagle
+        // hold a write back (a plain request is one write, which it never holds).
+        let _ = tcp.set_nodelay(true);
         if let Some(proxy) = proxy {
             let tunnel = open_tunnel(&mut tcp, url, proxy, address);
             self.within(Phase::Connect, deadline, tunnel).await??;
