@@ -1,5 +1,6 @@
-//! DNS that follows reality, end to end: a scripted DNS server (given with
-//! `--dns-servers`) whose answer for a host changes between checks.
+//! DNS end to end, through the binary and scripted DNS servers given with
+//! `--dns-servers`: answers that change between checks, and what the stub
+//! resolver must do with truncation, CNAMEs, errors, failover and forgeries.
 
 mod common;
 #[path = "common/dns.rs"]
@@ -11,7 +12,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{read_head, statuscheck};
-use dns::{dns_server, Step};
+use dns::{dns_server, scripted, Reply, Step, A, AAAA, NXDOMAIN, SERVFAIL};
 
 /// Listeners on 127.0.0.1 and 127.0.0.2 on one port, answering 200 and 204.
 fn two_addresses() -> u16 {
@@ -83,4 +84,102 @@ fn a_failed_lookup_is_not_reused_by_a_later_check() {
     let got: Vec<String> = run.json().iter().map(outcome).collect();
     assert_eq!(got, ["dns".to_string(), format!("200 at 127.0.0.1:{port}")]);
     assert_eq!(server.a_queries(), 2);
+}
+
+/// One check of `http://HOST:PORT/` asking `servers`: "CODE at ADDR" or the
+/// error kind and message.
+fn check(host: &str, port: u16, servers: &[&dns::DnsServer]) -> String {
+    let servers: Vec<String> = servers.iter().map(|s| s.addr.to_string()).collect();
+    let url = format!("http://{host}:{port}/");
+    let run = common::run(&["--format", "json", "--timeout", "20s", "--dns-servers", &servers.join(","), "-u", &url]);
+    let record = run.record();
+    match record["error"]["message"].as_str() {
+        Some(message) => format!("{}: {message}", outcome(&record)),
+        None => outcome(&record),
+    }
+}
+
+#[test]
+fn a_truncated_answer_is_asked_again_over_tcp() {
+    let port = two_addresses();
+    let server = scripted(|q| match (q.tcp, q.qtype) {
+        (false, _) => vec![Reply::to(q).truncated().bytes()],
+        (true, A) => vec![Reply::to(q).a(&q.name, [127, 0, 0, 2].into(), 60).bytes()],
+        (true, _) => vec![Reply::to(q).bytes()],
+    });
+    assert_eq!(check("big.test", port, &[&server]), format!("204 at 127.0.0.2:{port}"));
+    let asked = server.asked();
+    assert!(
+        asked.contains(&("big.test".into(), A, false)) && asked.contains(&("big.test".into(), A, true)),
+        "{asked:?}"
+    );
+}
+
+#[test]
+fn a_cname_chain_is_followed() {
+    let port = two_addresses();
+    let server = scripted(|q| {
+        let reply = Reply::to(q).cname(&q.name, "edge.cdn.test", 600).cname("edge.cdn.test", "final.cdn.test", 30);
+        match q.qtype {
+            A => vec![reply.a("final.cdn.test", [127, 0, 0, 2].into(), 60).bytes()],
+            _ => vec![reply.bytes()],
+        }
+    });
+    assert_eq!(check("www.chain.test", port, &[&server]), format!("204 at 127.0.0.2:{port}"));
+}
+
+#[test]
+fn nxdomain_is_a_dns_error_in_getaddrinfo_words() {
+    let server = scripted(|q| vec![Reply::to(q).rcode(NXDOMAIN).bytes()]);
+    assert_eq!(check("gone.test", 9, &[&server]), "dns: name or service not known (gone.test)");
+    let empty = scripted(|q| vec![Reply::to(q).bytes()]);
+    assert_eq!(check("empty.test", 9, &[&empty]), "dns: no address found (empty.test)");
+}
+
+#[test]
+fn servfail_fails_over_to_the_second_server() {
+    let port = two_addresses();
+    let failing = scripted(|q| vec![Reply::to(q).rcode(SERVFAIL).bytes()]);
+    let good = dns_server(vec![Step::Addr([127, 0, 0, 1].into(), 60)]);
+    assert_eq!(check("a.test", port, &[&failing, &good]), format!("200 at 127.0.0.1:{port}"));
+    assert_eq!((failing.a_queries(), good.a_queries()), (1, 1));
+    let alone = scripted(|q| vec![Reply::to(q).rcode(SERVFAIL).bytes()]);
+    let want = format!("dns: DNS server {} answered SERVFAIL (a.test)", alone.addr);
+    assert_eq!(check("a.test", port, &[&alone]), want);
+}
+
+#[test]
+fn answers_with_another_id_or_question_are_dropped() {
+    let port = two_addresses();
+    // Before the real answer (127.0.0.1): one with the wrong ID and one
+    // for another name, both pointing at 127.0.0.2.
+    let server = scripted(|q| {
+        let wrong_id = Reply::to(q).id(q.id.wrapping_add(1)).a(&q.name, [127, 0, 0, 2].into(), 60);
+        let other_name = Reply::to(q).question_name("other.test").a("other.test", [127, 0, 0, 2].into(), 60);
+        let real = match q.qtype {
+            A => Reply::to(q).a(&q.name, [127, 0, 0, 1].into(), 60),
+            _ => Reply::to(q),
+        };
+        vec![wrong_id.bytes(), other_name.bytes(), real.bytes()]
+    });
+    assert_eq!(check("spoofed.test", port, &[&server]), format!("200 at 127.0.0.1:{port}"));
+}
+
+#[test]
+fn aaaa_only_and_a_only_names() {
+    let port = two_addresses();
+    let server = scripted(|q| {
+        let reply = Reply::to(q);
+        match (q.name.as_str(), q.qtype) {
+            ("v4.test", A) => vec![reply.a(&q.name, [127, 0, 0, 2].into(), 60).bytes()],
+            ("v6.test", AAAA) => vec![reply.aaaa(&q.name, std::net::Ipv6Addr::LOCALHOST, 60).bytes()],
+            _ => vec![reply.bytes()],
+        }
+    });
+    assert_eq!(check("v4.test", port, &[&server]), format!("204 at 127.0.0.2:{port}"));
+    // Nothing listens on [::1]:PORT: the check reaches connect with ::1.
+    let v6 = check("v6.test", port, &[&server]);
+    if std::net::UdpSocket::bind("[::1]:0").is_ok() {
+        assert!(v6.starts_with("connect: ") && v6.contains(&format!("[::1]:{port}")), "{v6}");
+    }
 }

@@ -1,9 +1,10 @@
 //! Host name → socket addresses: IP literals as they are, `--resolve` pins,
-//! the hosts file, then DNS. DNS is asked by an async resolver (hickory: one
-//! socket for all lookups, record TTLs) unless the system is set up to
-//! resolve names some other way (nsswitch sources beyond `files` and `dns`,
-//! an unusable resolv.conf): then getaddrinfo on tokio's blocking pool, as
-//! before. Why: `bench/RESULTS.md`, "DNS at scale".
+//! the hosts file, then DNS. DNS is asked by our own async stub resolver
+//! (`stub`: a few shared UDP sockets for all lookups, A and AAAA at once,
+//! record TTLs) unless the system is set up to resolve names some other way
+//! (nsswitch sources beyond `files` and `dns`, an unusable resolv.conf):
+//! then getaddrinfo on tokio's blocking pool, as before. Why: `bench/RESULTS.md`,
+//! "DNS at scale" and "Issue 14: a lean resolver".
 //!
 //! Answers are cached so a list with many URLs per host asks once, but never
 //! for long: failures are not kept past the lookup in flight, every answer is
@@ -11,7 +12,11 @@
 //! (capped) or, from getaddrinfo, past a fixed age.
 
 mod cache;
+mod conf;
+mod dns;
 mod hosts;
+mod stub;
+mod transport;
 
 use std::collections::HashMap;
 use std::io;
@@ -20,13 +25,10 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
-use hickory_resolver::name_server::TokioConnectionProvider;
-use hickory_resolver::proto::xfer::Protocol;
-use hickory_resolver::{ResolveError, TokioResolver};
-
 use cache::Cache;
+use conf::Conf;
 pub use hosts::Hosts;
+use stub::Stub;
 
 /// The longest a DNS answer is used, whatever its TTL says.
 const MAX_TTL: Duration = Duration::from_secs(300);
@@ -97,8 +99,8 @@ impl FromStr for DnsServers {
 enum Backend {
     /// getaddrinfo, one blocking-pool thread per lookup in flight.
     System,
-    /// hickory over UDP (TCP when truncated); the hosts file is ours.
-    Dns { dns: Box<TokioResolver>, hosts: Mutex<Arc<Hosts>>, v6_first: bool },
+    /// Our stub resolver over UDP (TCP when truncated), after the hosts file.
+    Dns { dns: Box<Stub>, hosts: Mutex<Arc<Hosts>>, v6_first: bool },
 }
 
 /// Answers "where is this host?" for every check of the run.
@@ -111,11 +113,11 @@ pub struct Resolver {
 
 impl Resolver {
     /// The resolver of the run: `servers` if given, else the system's DNS
-    /// servers through hickory where that behaves like getaddrinfo would,
+    /// servers through our stub where that behaves like getaddrinfo would,
     /// else getaddrinfo.
     pub fn new(pins: &[Pin], family: Option<Family>, servers: Option<&DnsServers>) -> Self {
         let backend = match servers {
-            Some(servers) => dns_backend(explicit_config(&servers.0), ResolverOpts::default(), family, Hosts::system()),
+            Some(servers) => dns_backend(Conf::explicit(&servers.0), family, Hosts::system()),
             None => system_dns(family).unwrap_or(Backend::System),
         };
         Self::with_backend(pins, family, backend)
@@ -132,7 +134,7 @@ impl Resolver {
         Resolver { pins, family, backend, cache: Cache::default() }
     }
 
-    /// Whether DNS goes through hickory (true) or getaddrinfo (false).
+    /// Whether DNS goes through our stub (true) or getaddrinfo (false).
     #[cfg(test)]
     fn is_async(&self) -> bool {
         matches!(self.backend, Backend::Dns { .. })
@@ -160,8 +162,8 @@ impl Resolver {
                 let pinned = self.pins.get(&(domain.to_string(), port)).or_else(|| self.pins.get(&("*".into(), port)));
                 match pinned {
                     Some(addrs) => addrs.clone(),
-                    // Boxed: hickory's lookup future is large, and every
-                    // check in flight would carry it, pinned or not.
+                    // Boxed: the lookup future holds two questions, and
+                    // every check in flight would carry it, pinned or not.
                     None => self.cache.get_or_lookup(domain, port, Box::pin(self.ask(domain, port))).await?,
                 }
             }
@@ -197,32 +199,28 @@ impl Resolver {
                     order_families(&mut addrs, *v6_first);
                     return (Ok(addrs), SYSTEM_AGE);
                 }
-                match dns.lookup_ip(domain).await {
-                    Ok(answer) => {
-                        let ttl = answer.valid_until().saturating_duration_since(std::time::Instant::now());
-                        let mut addrs: Vec<SocketAddr> = answer.iter().map(|ip| SocketAddr::new(ip, port)).collect();
+                match dns.lookup(domain).await {
+                    Ok(found) => {
+                        let mut addrs: Vec<SocketAddr> =
+                            found.addrs.iter().map(|&ip| SocketAddr::new(ip, port)).collect();
                         order_families(&mut addrs, *v6_first);
-                        (Ok(addrs), ttl.min(MAX_TTL))
+                        (Ok(addrs), Duration::from_secs(found.ttl.into()).min(MAX_TTL))
                     }
-                    Err(e) => (Err(dns_reason(&e)), Duration::ZERO),
+                    Err(e) => (Err(e.to_string()), Duration::ZERO),
                 }
             }
         }
     }
 }
 
-/// hickory on the system's resolv.conf, or `None` where getaddrinfo must
+/// Our stub on the system's resolv.conf, or `None` where getaddrinfo must
 /// stay: nsswitch names other sources, or resolv.conf is missing or unusable.
 fn system_dns(family: Option<Family>) -> Option<Backend> {
     let nsswitch = std::fs::read_to_string("/etc/nsswitch.conf").ok();
     if !nsswitch_is_files_and_dns(nsswitch.as_deref()) {
         return None;
     }
-    let (config, opts) = hickory_resolver::system_conf::read_system_conf().ok()?;
-    if config.name_servers().is_empty() {
-        return None;
-    }
-    Some(dns_backend(config, opts, family, Hosts::system()))
+    Some(dns_backend(Conf::system()?, family, Hosts::system()))
 }
 
 /// Whether the `hosts:` line of nsswitch.conf uses only `files` and `dns`
@@ -240,35 +238,13 @@ fn nsswitch_is_files_and_dns(nsswitch: Option<&str>) -> bool {
     })
 }
 
-/// `--dns-servers`: each server over UDP, and TCP for truncated answers.
-fn explicit_config(servers: &[SocketAddr]) -> ResolverConfig {
-    let mut config = ResolverConfig::new();
-    for &addr in servers {
-        config.add_name_server(NameServerConfig::new(addr, Protocol::Udp));
-        config.add_name_server(NameServerConfig::new(addr, Protocol::Tcp));
-    }
-    config
+fn dns_backend(conf: Conf, family: Option<Family>, hosts: Hosts) -> Backend {
+    let dns = Box::new(Stub::new(conf, family));
+    Backend::Dns { dns, hosts: Mutex::new(Arc::new(hosts)), v6_first: has_ipv6_route() }
 }
 
-fn dns_backend(config: ResolverConfig, mut opts: ResolverOpts, family: Option<Family>, hosts: Hosts) -> Backend {
-    // Ask only for the families that can be used, both at once otherwise.
-    opts.ip_strategy = match family {
-        Some(Family::V4) => LookupIpStrategy::Ipv4Only,
-        Some(Family::V6) => LookupIpStrategy::Ipv6Only,
-        None => LookupIpStrategy::Ipv4AndIpv6,
-    };
-    // Our cache decides freshness: hickory's would keep NXDOMAIN answers.
-    opts.cache_size = 0;
-    opts.negative_max_ttl = Some(Duration::ZERO);
-    opts.positive_max_ttl = Some(MAX_TTL);
-    // We read the hosts file ourselves, to answer as glibc's `files` does.
-    opts.use_hosts_file = ResolveHosts::Never;
-    let dns = TokioResolver::builder_with_config(config, TokioConnectionProvider::default()).with_options(opts).build();
-    Backend::Dns { dns: Box::new(dns), hosts: Mutex::new(Arc::new(hosts)), v6_first: has_ipv6_route() }
-}
-
-/// hickory lists the A and AAAA answers in whichever order they arrived. Put
-/// them in a fixed one, as getaddrinfo's RFC 6724 sort would: IPv6 first
+/// The stub lists the A answers, then the AAAA answers. Put them in the
+/// order getaddrinfo's RFC 6724 sort would: IPv6 first
 /// where this host has an IPv6 route, IPv4 first where it has none (so Happy
 /// Eyeballs starts with a family that can work). Stable within a family.
 fn order_families(addrs: &mut [SocketAddr], v6_first: bool) {
@@ -280,20 +256,6 @@ fn order_families(addrs: &mut [SocketAddr], v6_first: bool) {
 fn has_ipv6_route() -> bool {
     let probe = std::net::UdpSocket::bind((std::net::Ipv6Addr::UNSPECIFIED, 0));
     probe.and_then(|socket| socket.connect("[2001:db8::1]:9")).is_ok()
-}
-
-/// A hickory error in the words getaddrinfo users know.
-fn dns_reason(error: &ResolveError) -> String {
-    if error.is_nx_domain() {
-        return "name or service not known".into();
-    }
-    if error.is_no_records_found() {
-        return "no address found".into();
-    }
-    match error.proto().map(|p| p.kind()) {
-        Some(hickory_resolver::proto::ProtoErrorKind::Timeout) => "DNS server did not answer in time".into(),
-        _ => error.to_string(),
-    }
 }
 
 /// An OS error without its decoration: `Connection refused (os error 111)` →
@@ -321,7 +283,7 @@ mod tests {
 
     /// A resolver that asks only `server`, with `hosts` as its hosts file.
     fn asking(server: &test_dns::DnsServer, pins: &[Pin], hosts: &str) -> Resolver {
-        let backend = dns_backend(explicit_config(&[server.addr]), ResolverOpts::default(), None, Hosts::parse(hosts));
+        let backend = dns_backend(Conf::explicit(&[server.addr]), None, Hosts::parse(hosts));
         Resolver::with_backend(pins, None, backend)
     }
 
@@ -390,7 +352,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("hosts");
         std::fs::write(&path, "127.0.0.7 edited.test\n").unwrap();
-        let backend = dns_backend(explicit_config(&[server.addr]), ResolverOpts::default(), None, Hosts::read(&path));
+        let backend = dns_backend(Conf::explicit(&[server.addr]), None, Hosts::read(&path));
         let resolver = Resolver::with_backend(&[], None, backend);
         let host = url::Host::Domain("edited.test");
         assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(7, 80)]);

@@ -1,0 +1,360 @@
+//! The stub resolver: a host name to its addresses by asking the configured
+//! servers, as glibc's resolver does, over the shared sockets of
+//! [`Transport`].
+//!
+//! - The names tried: the search list as glibc applies it ([`Conf::candidates`]);
+//!   the next name is tried when one does not exist (NXDOMAIN), has no
+//!   address (NODATA) or every server failed on it (SERVFAIL, REFUSED),
+//!   and the search stops at a timeout.
+//! - For each name, A and AAAA are asked at once; `-4`/`-6` ask one of them,
+//!   and so does a machine without an IPv6 stack (only A, as curl does). A
+//!   family with no records is no error when the other has some.
+//! - Each question goes to the servers in order (from the next one each time
+//!   with `rotate`), `timeout` each, for `attempts` rounds; a server that
+//!   answered SERVFAIL, REFUSED or garbage, or whose port is closed, is not
+//!   asked that question again. NXDOMAIN is believed at once, as glibc does.
+//! - The answer's TTL is the smallest of the records used, CNAMEs included.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::conf::Conf;
+use super::dns::{Name, Question, RecordType, NOERROR, NXDOMAIN};
+use super::transport::{Failure, Transport};
+use super::Family;
+
+/// Why a host name has no address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DnsError {
+    /// NXDOMAIN: the name does not exist (under any suffix tried).
+    NotFound,
+    /// The name exists but has no address of the families asked.
+    NoAddress,
+    /// No server answered in time.
+    Timeout,
+    /// The server answered with an error code (SERVFAIL, REFUSED, ...).
+    Server {
+        /// Who answered.
+        server: SocketAddr,
+        /// The response code.
+        rcode: u8,
+    },
+    /// The server's port is closed, or it cannot be reached.
+    Unreachable {
+        /// The server.
+        server: SocketAddr,
+        /// The reason in plain words.
+        reason: String,
+    },
+    /// The server's answer to our question did not parse.
+    Malformed {
+        /// The server.
+        server: SocketAddr,
+    },
+    /// The host is not a name DNS can carry (an empty label, over 63 or 255 bytes).
+    InvalidName,
+    /// A local failure: no socket (too many open files), no random numbers.
+    Local(String),
+}
+
+impl fmt::Display for DnsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DnsError::NotFound => f.write_str("name or service not known"),
+            DnsError::NoAddress => f.write_str("no address found"),
+            DnsError::Timeout => f.write_str("DNS server did not answer in time"),
+            DnsError::Server { server, rcode } => {
+                let name = match rcode {
+                    1 => "FORMERR".to_string(),
+                    2 => "SERVFAIL".to_string(),
+                    4 => "NOTIMP".to_string(),
+                    5 => "REFUSED".to_string(),
+                    other => format!("error code {other}"),
+                };
+                write!(f, "DNS server {server} answered {name}")
+            }
+            DnsError::Unreachable { server, reason } => write!(f, "DNS server {server}: {reason}"),
+            DnsError::Malformed { server } => write!(f, "DNS server {server} sent an answer that does not parse"),
+            DnsError::InvalidName => f.write_str("not a name DNS can look up"),
+            DnsError::Local(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// The addresses of a name (A before AAAA, each in the server's order) and
+/// how long they may be used, in seconds.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Found {
+    /// The addresses.
+    pub addrs: Vec<IpAddr>,
+    /// The smallest TTL of the records used.
+    pub ttl: u32,
+}
+
+type Asked = Result<(Vec<IpAddr>, Option<u32>), DnsError>;
+
+/// Asks the servers of a [`Conf`].
+pub struct Stub {
+    conf: Conf,
+    types: &'static [RecordType],
+    transport: Transport,
+    /// Where the next query starts with `rotate`.
+    rotation: AtomicUsize,
+}
+
+impl Stub {
+    /// A resolver for `conf`, asking only for `family` if given.
+    pub fn new(conf: Conf, family: Option<Family>) -> Stub {
+        let types: &'static [RecordType] = match family {
+            Some(Family::V4) => &[RecordType::A],
+            Some(Family::V6) => &[RecordType::Aaaa],
+            None if has_ipv6_stack() => &[RecordType::A, RecordType::Aaaa],
+            None => &[RecordType::A],
+        };
+        Stub { conf, types, transport: Transport::default(), rotation: AtomicUsize::new(0) }
+    }
+
+    /// The addresses of `host`.
+    pub async fn lookup(&self, host: &str) -> Result<Found, DnsError> {
+        let (mut no_data, mut failed) = (false, None);
+        let mut valid = false;
+        for candidate in self.conf.candidates(host) {
+            let Some(name) = Name::parse(&candidate) else { continue };
+            valid = true;
+            match self.lookup_name(&name).await {
+                Ok(found) => return Ok(found),
+                Err(DnsError::NotFound) => {}
+                Err(DnsError::NoAddress) => no_data = true,
+                Err(e @ (DnsError::Server { .. } | DnsError::Malformed { .. } | DnsError::Unreachable { .. })) => {
+                    failed.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        match (valid, no_data, failed) {
+            (false, _, _) => Err(DnsError::InvalidName),
+            (_, true, _) => Err(DnsError::NoAddress),
+            (_, _, Some(e)) => Err(e),
+            _ => Err(DnsError::NotFound),
+        }
+    }
+
+    /// One name, every type asked at once.
+    async fn lookup_name(&self, name: &Name) -> Result<Found, DnsError> {
+        match self.types {
+            [first, second] => {
+                let (a, b) = tokio::join!(self.ask(name, *first), self.ask(name, *second));
+                combine(a, b)
+            }
+            [only] => combine(self.ask(name, *only).await, Ok((Vec::new(), None))),
+            _ => Err(DnsError::NoAddress),
+        }
+    }
+
+    /// One question, to the servers in turn.
+    async fn ask(&self, name: &Name, rtype: RecordType) -> Asked {
+        let question = Question { name: name.clone(), rtype };
+        let servers = &self.conf.servers;
+        let start = if self.conf.rotate { self.rotation.fetch_add(1, Ordering::Relaxed) } else { 0 };
+        // Servers that gave an answer not worth asking again.
+        let mut done = vec![false; servers.len()];
+        let mut last = DnsError::Timeout;
+        for _ in 0..self.conf.attempts {
+            for i in 0..servers.len() {
+                let k = (start + i) % servers.len();
+                if done[k] {
+                    continue;
+                }
+                let server = servers[k];
+                match self.transport.exchange(server, &question, self.conf.timeout).await {
+                    Ok(answer) if answer.rcode == NOERROR => return Ok((answer.addrs, answer.ttl)),
+                    Ok(answer) if answer.rcode == NXDOMAIN => return Err(DnsError::NotFound),
+                    Ok(answer) => last = DnsError::Server { server, rcode: answer.rcode },
+                    // Asked again next round; an answer heard from another
+                    // server says more than the silence.
+                    Err(Failure::Timeout) => continue,
+                    Err(Failure::Unreachable(reason)) => last = DnsError::Unreachable { server, reason },
+                    Err(Failure::Malformed) => last = DnsError::Malformed { server },
+                    Err(Failure::Local(reason)) => return Err(DnsError::Local(reason)),
+                }
+                done[k] = true;
+            }
+            if done.iter().all(|&d| d) {
+                break;
+            }
+        }
+        Err(last)
+    }
+}
+
+/// The answers for both types of one name, as one: any address wins; then
+/// "does not exist", then a failure, then "no address".
+fn combine(a: Asked, b: Asked) -> Result<Found, DnsError> {
+    let mut addrs = Vec::new();
+    let mut ttl: Option<u32> = None;
+    for (ips, t) in [&a, &b].into_iter().flatten() {
+        addrs.extend_from_slice(ips);
+        if let Some(t) = t {
+            ttl = Some(ttl.map_or(*t, |old| old.min(*t)));
+        }
+    }
+    if !addrs.is_empty() {
+        return Ok(Found { addrs, ttl: ttl.unwrap_or(0) });
+    }
+    match (a, b) {
+        (Err(DnsError::NotFound), _) | (_, Err(DnsError::NotFound)) => Err(DnsError::NotFound),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+        _ => Err(DnsError::NoAddress),
+    }
+}
+
+/// Whether this machine has an IPv6 stack at all (curl's `Curl_ipv6works`:
+/// an IPv6 socket can be made). Without one, AAAA is not asked.
+fn has_ipv6_stack() -> bool {
+    std::net::UdpSocket::bind((std::net::Ipv6Addr::UNSPECIFIED, 0)).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_dns::{dns_server, scripted, Reply, Step, A, AAAA, REFUSED, SERVFAIL};
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// `servers` with a short timeout (real time: the servers are threads).
+    fn conf(servers: &[SocketAddr]) -> Conf {
+        Conf { timeout: Duration::from_millis(300), ..Conf::explicit(servers) }
+    }
+
+    /// A port on 127.0.0.1 where nothing listens (ICMP port unreachable).
+    fn closed_port() -> SocketAddr {
+        std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    }
+
+    fn a_names(server: &super::super::test_dns::DnsServer) -> Vec<String> {
+        server.asked().into_iter().filter(|(_, t, _)| *t == A).map(|(n, _, _)| n).collect()
+    }
+
+    #[tokio::test]
+    async fn a_lost_query_is_asked_again_after_the_timeout() {
+        let lost = AtomicUsize::new(0);
+        let server = scripted(move |q| match lost.fetch_add(1, Ordering::SeqCst) {
+            0 => vec![],
+            _ => vec![Reply::to(q).a(&q.name, [127, 0, 0, 5].into(), 60).bytes()],
+        });
+        let stub = Stub::new(conf(&[server.addr]), Some(Family::V4));
+        let found = stub.lookup("slow.test").await.unwrap();
+        assert_eq!(found, Found { addrs: vec![ip("127.0.0.5")], ttl: 60 });
+        assert_eq!(server.a_queries(), 2, "the lost query, then the retry");
+        let silent = scripted(|_| vec![]);
+        let stub = Stub::new(conf(&[silent.addr]), Some(Family::V4));
+        assert_eq!(stub.lookup("slow.test").await, Err(DnsError::Timeout));
+        assert_eq!(silent.a_queries(), 2, "attempts: 2");
+    }
+
+    #[tokio::test]
+    async fn the_search_list_follows_ndots() {
+        let server = scripted(|q| {
+            let reply = Reply::to(q);
+            match q.name.as_str() {
+                "www.corp.test" => vec![reply.a(&q.name, [127, 0, 0, 1].into(), 60).bytes()],
+                "api.x.corp.test" => vec![reply.a(&q.name, [127, 0, 0, 2].into(), 60).bytes()],
+                "empty.corp.test" => vec![reply.bytes()],
+                _ => vec![reply.rcode(super::super::test_dns::NXDOMAIN).bytes()],
+            }
+        });
+        let search = Conf { search: vec!["corp.test".into()], ..conf(&[server.addr]) };
+        let stub = Stub::new(search.clone(), Some(Family::V4));
+        assert_eq!(stub.lookup("www").await.unwrap().addrs, [ip("127.0.0.1")]);
+        assert_eq!(a_names(&server), ["www.corp.test"], "no dot: the suffix first");
+        assert_eq!(stub.lookup("api.x").await.unwrap().addrs, [ip("127.0.0.2")]);
+        assert_eq!(a_names(&server)[1..], ["api.x", "api.x.corp.test"], "one dot: as it is first");
+        assert_eq!(stub.lookup("nothing").await, Err(DnsError::NotFound));
+        assert_eq!(a_names(&server)[3..], ["nothing.corp.test", "nothing"]);
+        assert_eq!(stub.lookup("empty").await, Err(DnsError::NoAddress), "NODATA under a suffix, then NXDOMAIN");
+        assert_eq!(stub.lookup("www.corp.test.").await.unwrap().addrs, [ip("127.0.0.1")]);
+        assert_eq!(a_names(&server).last().unwrap(), "www.corp.test", "absolute: no suffix");
+        let two = Stub::new(Conf { ndots: 2, ..search }, Some(Family::V4));
+        let before = a_names(&server).len();
+        assert_eq!(two.lookup("api.x").await.unwrap().addrs, [ip("127.0.0.2")]);
+        assert_eq!(a_names(&server)[before..], ["api.x.corp.test"], "ndots 2: the suffix first");
+    }
+
+    #[tokio::test]
+    async fn a_failing_server_hands_over_to_the_next() {
+        let failing = scripted(|q| vec![Reply::to(q).rcode(SERVFAIL).bytes()]);
+        let good = dns_server(vec![Step::Addr([127, 0, 0, 5].into(), 60)]);
+        let servers = [closed_port(), failing.addr, good.addr];
+        let stub = Stub::new(conf(&servers), Some(Family::V4));
+        let started = std::time::Instant::now();
+        assert_eq!(stub.lookup("a.test").await.unwrap().addrs, [ip("127.0.0.5")]);
+        assert!(started.elapsed() < Duration::from_millis(300), "a closed port and SERVFAIL cost no timeout");
+        assert_eq!(failing.a_queries(), 1);
+        let refusing = scripted(|q| vec![Reply::to(q).rcode(REFUSED).bytes()]);
+        let stub = Stub::new(conf(&[refusing.addr]), Some(Family::V4));
+        let error = stub.lookup("a.test").await.unwrap_err();
+        assert_eq!(error.to_string(), format!("DNS server {} answered REFUSED", refusing.addr));
+        assert_eq!(refusing.a_queries(), 1, "not asked again in the second round");
+    }
+
+    #[tokio::test]
+    async fn rotate_spreads_queries_over_the_servers() {
+        let (one, two) = (
+            dns_server(vec![Step::Addr([127, 0, 0, 1].into(), 60)]),
+            dns_server(vec![Step::Addr([127, 0, 0, 1].into(), 60)]),
+        );
+        let stub = Stub::new(Conf { rotate: true, ..conf(&[one.addr, two.addr]) }, Some(Family::V4));
+        for i in 0..4 {
+            stub.lookup(&format!("h{i}.test")).await.unwrap();
+        }
+        assert_eq!((one.a_queries(), two.a_queries()), (2, 2));
+    }
+
+    #[tokio::test]
+    async fn one_family_may_have_no_records() {
+        let server = scripted(|q| {
+            let reply = Reply::to(q);
+            match (q.name.as_str(), q.qtype) {
+                ("v6only.test", AAAA) => vec![reply.aaaa(&q.name, std::net::Ipv6Addr::LOCALHOST, 60).bytes()],
+                ("v4only.test", A) => vec![reply.a(&q.name, [127, 0, 0, 1].into(), 60).bytes()],
+                _ => vec![reply.bytes()],
+            }
+        });
+        let stub = Stub::new(conf(&[server.addr]), None);
+        if stub.types.len() == 2 {
+            assert_eq!(stub.lookup("v6only.test").await.unwrap().addrs, [ip("::1")]);
+        }
+        assert_eq!(stub.lookup("v4only.test").await.unwrap().addrs, [ip("127.0.0.1")]);
+        assert_eq!(stub.lookup("neither.test").await, Err(DnsError::NoAddress));
+        let v6 = Stub::new(conf(&[server.addr]), Some(Family::V6));
+        assert_eq!(v6.lookup("v4only.test").await, Err(DnsError::NoAddress));
+        assert!(server.asked().iter().filter(|(n, _, _)| n == "v4only.test").count() >= 2);
+    }
+
+    #[test]
+    fn both_families_combine() {
+        let v4 = Ok((vec![ip("127.0.0.1")], Some(60)));
+        let v6 = Ok((vec![ip("::1")], Some(30)));
+        assert_eq!(combine(v4.clone(), v6), Ok(Found { addrs: vec![ip("127.0.0.1"), ip("::1")], ttl: 30 }));
+        let none = Ok((vec![], None));
+        assert_eq!(combine(v4.clone(), none.clone()).unwrap().ttl, 60, "NODATA for one family is fine");
+        assert_eq!(combine(v4, Err(DnsError::Timeout)).unwrap().addrs, [ip("127.0.0.1")]);
+        assert_eq!(combine(none.clone(), none.clone()), Err(DnsError::NoAddress));
+        assert_eq!(combine(none.clone(), Err(DnsError::NotFound)), Err(DnsError::NotFound));
+        assert_eq!(combine(Err(DnsError::Timeout), none), Err(DnsError::Timeout));
+    }
+
+    #[test]
+    fn errors_read_as_before() {
+        assert_eq!(DnsError::NotFound.to_string(), "name or service not known");
+        assert_eq!(DnsError::NoAddress.to_string(), "no address found");
+        assert_eq!(DnsError::Timeout.to_string(), "DNS server did not answer in time");
+        let server = "127.0.0.1:53".parse().unwrap();
+        assert_eq!(DnsError::Server { server, rcode: 2 }.to_string(), "DNS server 127.0.0.1:53 answered SERVFAIL");
+    }
+}
