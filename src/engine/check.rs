@@ -26,6 +26,8 @@ use crate::wire::{blocked, connect, later, tls};
 /// shared by all checks (put it in an `Arc` to share it between tasks).
 pub struct Checker {
     tls: TlsConnector,
+    /// The TLS sessions and verified chains of this round.
+    remembered: tls::Remembered,
     resolver: Resolver,
     timeout: Duration,
     connect_timeout: Duration,
@@ -330,6 +332,7 @@ impl Checker {
         let tls = tls::client_config(options.cacert.as_deref(), options.insecure)?;
         Ok(Checker {
             tls: TlsConnector::from(tls.config),
+            remembered: tls.remembered,
             resolver: Resolver::new(&options.resolve, options.family, options.dns_servers.as_ref()),
             timeout: options.timeout,
             connect_timeout: options.connect_timeout.min(options.timeout),
@@ -342,9 +345,12 @@ impl Checker {
     }
 
     /// A new round of checks (`--watch`): cached DNS answers are asked
-    /// again, and the hosts file read again.
+    /// again, the hosts file read again, and TLS starts afresh (no session
+    /// resumed, every certificate chain verified), so a certificate
+    /// changed since the last round is seen.
     pub fn new_round(&self) {
         self.resolver.new_round();
+        self.remembered.forget();
     }
 }
 

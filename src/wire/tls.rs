@@ -1,6 +1,11 @@
 //! TLS for https checks: one `rustls::ClientConfig` for the whole run (so
-//! roots are parsed once and sessions can resume), the certificate chain the
-//! server was verified by, and TLS errors in words.
+//! roots are parsed once and sessions can resume), what the run remembers of
+//! earlier handshakes ([`Remembered`]), the certificate chain the server was
+//! verified by, and TLS errors in words.
+
+mod fifo;
+mod sessions;
+mod verified;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -8,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
+use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::{ring, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -21,11 +26,36 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::x509::X509Name;
 
 use crate::result::{date, unix_now, Certificate, TlsSession};
+use sessions::Sessions;
+use verified::RememberVerified;
 
-/// The shared client configuration, and the names of the roots it trusts.
+/// The shared client configuration, the names of the roots it trusts, and
+/// what it remembers of earlier handshakes.
 pub struct ClientTls {
     pub config: Arc<ClientConfig>,
     pub anchors: Arc<Anchors>,
+    pub remembered: Remembered,
+}
+
+/// What a run keeps from one handshake for the next ones with the same
+/// server: its sessions, to resume them, and the chains already verified.
+/// Both are bounded; [`Remembered::forget`] empties them.
+pub struct Remembered {
+    sessions: Arc<Sessions>,
+    /// `None` with `--insecure`, which verifies nothing.
+    chains: Option<Arc<RememberVerified<DescribeFailures>>>,
+}
+
+impl Remembered {
+    /// Forgets every session and every verified chain, so the next
+    /// handshake with each server is a full one whose certificate is
+    /// verified again (the start of a `--watch` round).
+    pub fn forget(&self) {
+        self.sessions.clear();
+        if let Some(chains) = &self.chains {
+            chains.clear();
+        }
+    }
 }
 
 /// The subject names (DER, without the outer SEQUENCE header, as webpki
@@ -83,17 +113,20 @@ pub fn client_config(cacert: Option<&Path>, insecure: bool) -> anyhow::Result<Cl
         }
     }
     let anchors = Arc::new(Anchors::of(&roots));
-    let verifier: Arc<dyn ServerCertVerifier> = if insecure {
-        Arc::new(AcceptAnyCertificate(provider))
+    let (verifier, chains): (Arc<dyn ServerCertVerifier>, _) = if insecure {
+        (Arc::new(AcceptAnyCertificate(provider)), None)
     } else {
         let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
             .context("setting up certificate verification")?;
-        Arc::new(DescribeFailures(webpki))
+        let chains = Arc::new(RememberVerified::new(DescribeFailures(webpki), verified::CHAINS));
+        (chains.clone(), Some(chains))
     };
     let mut config = builder.with_custom_certificate_verifier(verifier).with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(ClientTls { config: Arc::new(config), anchors })
+    let sessions = Arc::new(Sessions::new(sessions::SERVERS));
+    config.resumption = Resumption::store(sessions.clone());
+    Ok(ClientTls { config: Arc::new(config), anchors, remembered: Remembered { sessions, chains } })
 }
 
 /// What a finished handshake negotiated; given the trust anchors, also the
