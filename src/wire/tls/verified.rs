@@ -1,18 +1,23 @@
 //! Chains already verified in this run: a server that presents the same
-//! certificates for the same name as before is not put through webpki
-//! again. The key is a SHA-256 of the server name, every presented
+//! certificates as before is not put through webpki's path building and
+//! signature checks again. The key is a SHA-256 of every presented
 //! certificate and the stapled OCSP response, so any byte that differs is a
-//! different chain. Only successes are kept, each only until the first
-//! presented certificate expires (and not before the time it was verified
-//! at, should the clock go back); the cache is bounded and emptied at the
-//! start of each `--watch` round. The handshake signature, the proof that
-//! the server holds the certificate's key, is still checked every time.
+//! different chain. The server name is not in the key: it is checked against
+//! the leaf on every handshake, so one wildcard or many-name certificate
+//! (a CDN's, a hosting provider's) is verified once for all its names. Only
+//! successes are kept, each only until the first presented certificate
+//! expires (and not before the time it was verified at, should the clock go
+//! back); the cache is bounded and emptied at the start of each `--watch`
+//! round. The handshake signature, the proof that the server holds the
+//! certificate's key, is still checked every time.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use ring::digest;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::verify_server_name;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use super::fifo::Fifo;
@@ -61,15 +66,17 @@ impl<V: ServerCertVerifier> ServerCertVerifier for RememberVerified<V> {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let key = key(end_entity, intermediates, server_name, ocsp_response);
+        let key = key(end_entity, intermediates, ocsp_response);
         let secs = now.as_secs();
-        let known = key.and_then(|key| self.verified().get(&key).copied());
-        if known.is_some_and(|span| span.from <= secs && secs < span.until) {
+        let known = self.verified().get(&key).copied();
+        // A name the leaf does not cover goes to the inner verifier, for its
+        // error and its description of the certificate.
+        if known.is_some_and(|span| span.from <= secs && secs < span.until) && covers(end_entity, server_name) {
             return Ok(ServerCertVerified::assertion());
         }
         let verified = self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)?;
         let until = earliest_not_after(end_entity, intermediates).filter(|&until| secs < until);
-        if let (Some(key), Some(until)) = (key, until) {
+        if let Some(until) = until {
             let span = Span { from: secs, until };
             if let Some(kept) = self.verified().get_or_insert_with(key, || span) {
                 *kept = span;
@@ -101,37 +108,14 @@ impl<V: ServerCertVerifier> ServerCertVerifier for RememberVerified<V> {
     }
 }
 
-/// SHA-256 of everything the verification was about, each part preceded by
-/// its length so that no two different inputs run together alike.
-fn key(
-    end_entity: &CertificateDer<'_>,
-    intermediates: &[CertificateDer<'_>],
-    server_name: &ServerName<'_>,
-    ocsp_response: &[u8],
-) -> Option<Key> {
+/// SHA-256 of the chain and the OCSP response, each part preceded by its
+/// length so that no two different inputs run together alike.
+fn key(end_entity: &CertificateDer<'_>, intermediates: &[CertificateDer<'_>], ocsp_response: &[u8]) -> Key {
     let mut hash = digest::Context::new(&digest::SHA256);
     let mut part = |bytes: &[u8]| {
         hash.update(&(bytes.len() as u64).to_be_bytes());
         hash.update(bytes);
     };
-    match server_name {
-        ServerName::DnsName(name) => {
-            part(b"dns");
-            part(name.as_ref().as_bytes());
-        }
-        ServerName::IpAddress(ip) => match std::net::IpAddr::from(*ip) {
-            std::net::IpAddr::V4(v4) => {
-                part(b"ipv4");
-                part(&v4.octets());
-            }
-            std::net::IpAddr::V6(v6) => {
-                part(b"ipv6");
-                part(&v6.octets());
-            }
-        },
-        // A kind of name newer than this code: not remembered.
-        _ => return None,
-    }
     part(ocsp_response);
     part(&(intermediates.len() as u64).to_be_bytes());
     for cert in std::iter::once(end_entity).chain(intermediates) {
@@ -139,7 +123,13 @@ fn key(
     }
     let mut key = [0; 32];
     key.copy_from_slice(hash.finish().as_ref());
-    Some(key)
+    key
+}
+
+/// Whether the leaf is valid for `server_name`: webpki's own name check,
+/// the one the full verification makes.
+fn covers(end_entity: &CertificateDer<'_>, server_name: &ServerName<'_>) -> bool {
+    ParsedCertificate::try_from(end_entity).is_ok_and(|leaf| verify_server_name(&leaf, server_name).is_ok())
 }
 
 /// The first notAfter among the presented certificates, as Unix seconds;
@@ -245,13 +235,26 @@ mod tests {
         assert_eq!(verify(&cache, &leaf, &chain, "a.test", 1_000), 1);
         assert!(cache.verify_server_cert(&leaf, &chain, &name("a.test"), &[], at(1_001)).is_ok());
         assert_eq!(cache.inner.chains.load(Ordering::Relaxed), 1, "the second identical call stays in the cache");
-        // Another name, another chain, a stapled OCSP response, one fewer
-        // certificate: each is verified.
+        // A name the leaf does not cover, another chain, a stapled OCSP
+        // response, one fewer certificate: each is verified.
         assert_eq!(verify(&cache, &leaf, &chain, "b.test", 1_002), 2);
         assert_eq!(verify(&cache, &cert("a.test", UNTIL), &chain, "a.test", 1_003), 3);
         assert_eq!(verify(&cache, &leaf, &[], "a.test", 1_004), 4);
         let _ = cache.verify_server_cert(&leaf, &chain, &name("a.test"), b"ocsp", at(1_005));
         assert_eq!(cache.inner.chains.load(Ordering::Relaxed), 5);
+    }
+
+    #[test]
+    fn one_wildcard_chain_is_verified_once_for_all_its_names() {
+        let cache = RememberVerified::new(Counting::default(), 16);
+        let leaf = cert("*.bench.test", UNTIL);
+        assert_eq!(verify(&cache, &leaf, &[], "h1.bench.test", 1_000), 1);
+        assert_eq!(verify(&cache, &leaf, &[], "h2.bench.test", 1_001), 1);
+        assert_eq!(verify(&cache, &leaf, &[], "H3.Bench.Test", 1_002), 1);
+        // Names the wildcard does not cover are not taken from the cache.
+        assert_eq!(verify(&cache, &leaf, &[], "bench.test", 1_003), 2);
+        assert_eq!(verify(&cache, &leaf, &[], "a.b.bench.test", 1_004), 3);
+        assert_eq!(verify(&cache, &leaf, &[], "h1.other.test", 1_005), 4);
     }
 
     #[test]
@@ -297,12 +300,12 @@ mod tests {
     #[test]
     fn the_cache_is_bounded() {
         let cache = RememberVerified::new(Counting::default(), 2);
-        let leaf = cert("a.test", UNTIL);
-        for host in ["a.test", "b.test", "c.test"] {
-            verify(&cache, &leaf, &[], host, 1_000);
+        let leaves: Vec<_> = ["a.test", "b.test", "c.test"].map(|host| (host, cert(host, UNTIL))).into();
+        for (host, leaf) in &leaves {
+            verify(&cache, leaf, &[], host, 1_000);
         }
         assert_eq!(cache.verified().len(), 2);
-        assert_eq!(verify(&cache, &leaf, &[], "a.test", 1_000), 4, "the oldest was forgotten");
-        assert_eq!(verify(&cache, &leaf, &[], "c.test", 1_000), 4);
+        assert_eq!(verify(&cache, &leaves[0].1, &[], "a.test", 1_000), 4, "the oldest was forgotten");
+        assert_eq!(verify(&cache, &leaves[2].1, &[], "c.test", 1_000), 4);
     }
 }
