@@ -13,10 +13,12 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 /// Host names cached at most: past this, stale entries go, and if that is
-/// not enough the cache starts over but for the lookups in flight, so memory
-/// stays bounded on lists of millions of distinct hosts. Lookups in flight
-/// stay because a check (or the lookup run ahead for it) still joins them;
-/// there are at most two per check in flight (its own and one run ahead).
+/// not enough the older half of the answers (those nearest to going stale),
+/// so memory stays bounded on lists of millions of distinct hosts. Lookups
+/// in flight always stay, and so do the newest answers: a check (or the
+/// lookup run ahead of it, whose answer its check is yet to use) still needs
+/// them. Lookups in flight are bounded by the runner: one per check, one
+/// per lookup run ahead.
 pub const LIMIT: usize = 10_000;
 
 pub type Answer = Result<Vec<SocketAddr>, String>;
@@ -75,7 +77,7 @@ impl Cache {
         if slots.len() >= LIMIT && !slots.contains_key(&key) {
             slots.retain(|_, slot| usable(slot, now));
             if slots.len() >= LIMIT {
-                slots.retain(|_, slot| slot.get().is_none());
+                forget_older_half(&mut slots);
             }
         }
         slots.entry(key).or_default().clone()
@@ -83,6 +85,23 @@ impl Cache {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u16), Slot>> {
         self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Drops the answers that go stale first, about half of them, keeping the
+/// lookups in flight; if that frees nothing (all go stale at once), every
+/// answer. Once per `LIMIT / 2` new names at most, so it costs little.
+fn forget_older_half(slots: &mut HashMap<(String, u16), Slot>) {
+    let mut stale_at: Vec<Instant> = slots.values().filter_map(|slot| slot.get().map(|(_, at)| *at)).collect();
+    if stale_at.is_empty() {
+        return;
+    }
+    let middle = stale_at.len() / 2;
+    let (_, cut, _) = stale_at.select_nth_unstable(middle);
+    let cut = *cut;
+    slots.retain(|_, slot| slot.get().is_none_or(|(_, at)| *at > cut));
+    if slots.len() >= LIMIT {
+        slots.retain(|_, slot| slot.get().is_none());
     }
 }
 
@@ -164,6 +183,25 @@ mod tests {
         }
         cache.get_or_lookup("new.test", 80, async { (Ok(addr(1)), Duration::from_secs(300)) }).await.unwrap();
         assert_eq!(cache.len(), LIMIT / 2 + 1);
+    }
+
+    /// A full cache of fresh answers forgets those that go stale first: the
+    /// newest (a lookup run ahead whose check is yet to come) stay.
+    #[tokio::test(start_paused = true)]
+    async fn a_full_cache_keeps_the_newest_answers() {
+        let cache = Cache::default();
+        for i in 0..LIMIT {
+            cache
+                .get_or_lookup(&format!("h{i}.test"), 80, async { (Ok(addr(1)), Duration::from_secs(300)) })
+                .await
+                .unwrap();
+            tokio::time::advance(Duration::from_millis(1)).await;
+        }
+        cache.get_or_lookup("new.test", 80, async { (Ok(addr(1)), Duration::from_secs(300)) }).await.unwrap();
+        assert!(cache.len() <= LIMIT / 2 + 1, "{}", cache.len());
+        assert!(cache.has("new.test", 80));
+        assert!(cache.has(&format!("h{}.test", LIMIT - 1), 80), "the newest stay");
+        assert!(!cache.has("h0.test", 80), "the oldest go");
     }
 
     /// A full cache starts over, but a lookup in flight (one run ahead of
