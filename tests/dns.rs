@@ -183,3 +183,60 @@ fn aaaa_only_and_a_only_names() {
         assert!(v6.starts_with("connect: ") && v6.contains(&format!("[::1]:{port}")), "{v6}");
     }
 }
+
+/// `-c 1` over four names: the lookup of the next target runs ahead of its
+/// check. The HTTP server answers the first request only once the DNS
+/// server has seen the second name's query (or after 5 s, so that a run
+/// without lookups ahead ends and fails on the order, not by hanging): the
+/// order of events says what ran ahead, not the clock. Each name is asked
+/// once: a check whose lookup ran ahead uses (or joins) that answer.
+#[test]
+fn the_next_targets_lookup_runs_ahead_of_its_check() {
+    use std::sync::{mpsc, Arc, Mutex};
+    let events = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (queried, queries) = mpsc::channel::<String>();
+    let queried = Mutex::new(queried);
+    let log = events.clone();
+    let server = scripted(move |q| {
+        if q.qtype != A {
+            return vec![Reply::to(q).bytes()];
+        }
+        log.lock().unwrap().push(format!("query {}", q.name));
+        let _ = queried.lock().unwrap().send(q.name.clone());
+        vec![Reply::to(q).a(&q.name, [127, 0, 0, 1].into(), 300).bytes()]
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log = events.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let head = read_head(&mut stream);
+            let host = head.lines().find_map(|l| l.strip_prefix("Host: ")).unwrap_or("?");
+            let name = host.split(':').next().unwrap_or("?").to_string();
+            if name == "n0.test" {
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+                    if queries.recv_timeout(left).is_ok_and(|asked| asked == "n1.test") {
+                        break;
+                    }
+                }
+            }
+            // Logged before it is sent: nothing the answer sets off can come first.
+            log.lock().unwrap().push(format!("answer {name}"));
+            let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let urls: Vec<String> = (0..4).map(|i| format!("http://n{i}.test:{port}/")).collect();
+    let mut args = vec!["-c", "1", "--format", "tsv", "--dns-servers"];
+    let dns_servers = server.addr.to_string();
+    args.push(&dns_servers);
+    for url in &urls {
+        args.extend(["-u", url.as_str()]);
+    }
+    let run = common::run(&args);
+    assert_eq!(run.stdout.lines().filter(|l| l.split('\t').nth(1) == Some("200")).count(), 4, "{}", run.stdout);
+    let events = events.lock().unwrap().clone();
+    let at = |event: &str| events.iter().position(|e| e == event).unwrap_or_else(|| panic!("no {event}: {events:?}"));
+    assert!(at("query n1.test") < at("answer n0.test"), "{events:?}");
+    assert_eq!(server.a_queries(), 4, "one query per name: {events:?}");
+}

@@ -111,10 +111,7 @@ impl Checker {
         if self.deny_private {
             connect::deny_literal(&target_host, url.port_or_known_default().unwrap_or(443))?;
         }
-        // Through a proxy, it is the proxy we look up and connect to.
-        let via = proxy.map_or(url, |proxy| &proxy.url);
-        let host = via.host().ok_or_else(|| CheckError::InvalidUrl("proxy has no host".into()))?;
-        let port = via.port_or_known_default().unwrap_or(443);
+        let (host, port) = looked_up(url, proxy)?;
         let started = Instant::now();
         let lookup = self.resolver.lookup(&host, port);
         let addrs = self
@@ -148,6 +145,30 @@ impl Checker {
         trace.tls = Some(handshaking.elapsed());
         trace.tls_session = Some(tls::session(stream.get_ref().1, self.certificates.as_deref()));
         self.exchange(stream, &request, deadline, trace).await
+    }
+
+    /// A lookup of the name a check of `url` looks up first (the proxy's
+    /// when one applies, as [`looked_up`] says for both), to run ahead of
+    /// that check: its answer is then in the resolver's cache, or in flight
+    /// there, when the check asks. `None` when the check would not ask
+    /// anyone: an IP literal, a pinned name, an answer already cached or in
+    /// flight, an unusable proxy. Only the first request's name: redirects
+    /// are looked up when they come.
+    ///
+    /// The outcome is not kept for the check: an answer goes to the cache
+    /// like any other, a failure does not (the cache keeps none past the
+    /// lookup in flight), so a check that starts after a failed lookup ahead
+    /// asks again, and one that starts while it is in flight shares it.
+    pub(crate) fn resolve_ahead(self: &Arc<Self>, url: &Url) -> Option<impl Future<Output = ()> + Send + 'static> {
+        let proxy = self.proxies.for_url(url).ok()?;
+        let (url::Host::Domain(domain), port) = looked_up(url, proxy).ok()? else { return None };
+        if !self.resolver.would_ask(domain, port) {
+            return None;
+        }
+        let (checker, domain) = (self.clone(), domain.to_owned());
+        Some(async move {
+            let _ = checker.resolver.lookup(&url::Host::Domain(&domain), port).await;
+        })
     }
 
     /// Happy Eyeballs over `addrs` (see `connect`), each attempt under
@@ -197,6 +218,15 @@ impl Checker {
     async fn within<F: Future>(&self, phase: Phase, deadline: Instant, work: F) -> Result<F::Output, CheckError> {
         timeout_at(deadline, work).await.map_err(|_| CheckError::Timeout { phase, limit: self.timeout })
     }
+}
+
+/// The host a request for `url` looks up and connects to, and its port:
+/// through a proxy, the proxy's. Checks and lookups run ahead of them both
+/// ask this, so the two cannot disagree.
+fn looked_up<'a>(url: &'a Url, proxy: Option<&'a Proxy>) -> Result<(url::Host<&'a str>, u16), CheckError> {
+    let via = proxy.map_or(url, |proxy| &proxy.url);
+    let host = via.host().ok_or_else(|| CheckError::InvalidUrl("proxy has no host".into()))?;
+    Ok((host, via.port_or_known_default().unwrap_or(443)))
 }
 
 /// Asks an http proxy for a tunnel to `url`'s host and port; any answer but

@@ -7,6 +7,16 @@
 //! bounded number of targets wait in the scheduler, so memory is bounded by
 //! concurrency, not by list length. A consumer that does not take results
 //! holds the runner back: it stops starting checks once the channel is full.
+//!
+//! Resolving ahead: a check's lookup would start only when a slot frees, so
+//! with slow DNS every slot waits for its answer in step with the others
+//! while the CPU idles, then all connect at once, and so on in waves. The
+//! runner therefore reads up to `concurrency` targets beyond the running
+//! ones into a queue (in input order; they are admitted from it exactly as
+//! they would have been from the input) and starts, for each, the lookup its
+//! check will make ([`Checker::resolve_ahead`]), at most `concurrency` of them
+//! in flight, on tasks of its own that end with the runner. Why and what it
+//! gained: `bench/RESULTS.md`, "Issue 14: resolving ahead".
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,11 +44,13 @@ pub struct Limits {
     retries: u32,
     retry_after_max: Duration,
     rate: Option<f64>,
+    resolve_ahead: bool,
 }
 
 impl Default for Limits {
     /// The command line's: 100 checks in flight, 4 per host, results as they
-    /// finish, no dedupe, no retries, `Retry-After` honoured up to 60 s, no rate.
+    /// finish, no dedupe, no retries, `Retry-After` honoured up to 60 s, no
+    /// rate, names resolved ahead.
     fn default() -> Self {
         Limits {
             concurrency: 100,
@@ -48,6 +60,7 @@ impl Default for Limits {
             retries: 0,
             retry_after_max: Duration::from_secs(60),
             rate: None,
+            resolve_ahead: true,
         }
     }
 }
@@ -95,6 +108,26 @@ impl Limits {
         self.rate = per_second.filter(|rate| *rate > 0.0);
         self
     }
+
+    /// Look up the host names of up to `concurrency` targets beyond the
+    /// checks in flight, so that their answers are cached when their checks
+    /// start (on by default; the `dns` time of such a check is then only
+    /// what it still waited). Never with a [`Limits::rate`]: checks then wait
+    /// for their turn anyway, and answers looked up long before they are
+    /// used could go stale. Off: a check's lookup starts with the check.
+    pub fn resolve_ahead(mut self, on: bool) -> Self {
+        self.resolve_ahead = on;
+        self
+    }
+
+    /// How many targets are read, and looked up, ahead of a free slot.
+    fn ahead(&self) -> usize {
+        if self.resolve_ahead && self.rate.is_none() {
+            self.concurrency
+        } else {
+            0
+        }
+    }
 }
 
 /// Checks streams of targets with one engine and one set of limits. The
@@ -131,6 +164,9 @@ impl Runner {
             scheduler: Scheduler::new(self.limits.per_host, self.limits.dedupe),
             order: Order { ordered: self.limits.ordered, next: 0, held: BTreeMap::new() },
             outbox: VecDeque::new(),
+            ahead: VecDeque::new(),
+            looked: 0,
+            lookups: JoinSet::new(),
             state: state.clone(),
         };
         tokio::spawn(loop_.run(targets, results, stopped));
@@ -245,6 +281,14 @@ struct Loop<T: Target> {
     order: Order<T>,
     /// Results released, not yet in the channel.
     outbox: VecDeque<Checked<T>>,
+    /// Targets read ahead of a free slot (at most [`Limits::ahead`]), with
+    /// their place in the input, not yet admitted.
+    ahead: VecDeque<(u64, T)>,
+    /// How many at the front of `ahead` had their lookup started (or needed
+    /// none): lookups start in queue order.
+    looked: usize,
+    /// The lookups run ahead (at most [`Limits::ahead`] in flight).
+    lookups: JoinSet<()>,
     state: Arc<State>,
 }
 
@@ -266,6 +310,7 @@ impl<T: Target> Loop<T> {
         let mut tasks = JoinSet::new();
         let ended = self.run_loop(&mut targets, &results, &mut stop, &mut tasks).await;
         tasks.abort_all();
+        self.lookups.abort_all();
         let held_back = self.scheduler.held_back();
         let mut ended_state = self.state.ended();
         ended_state.held_back = Some(held_back);
@@ -285,6 +330,7 @@ impl<T: Target> Loop<T> {
         tasks: &mut JoinSet<(u64, Checked<T>)>,
     ) -> Result<(), String> {
         let concurrency = self.limits.concurrency;
+        let ahead = self.limits.ahead();
         let mut input_open = true;
         let mut index = 0u64;
         loop {
@@ -300,21 +346,28 @@ impl<T: Target> Loop<T> {
                 let Some(done) = tasks.try_join_next() else { break };
                 self.finish(joined(done)?);
             }
+            while self.lookups.try_join_next().is_some() {}
             while tasks.len() < concurrency {
                 let Some((index, target)) = self.scheduler.next_ready() else { break };
                 self.start(tasks, index, target);
             }
-            if !input_open && tasks.is_empty() && self.scheduler.waiting() == 0 && self.outbox.is_empty() {
+            self.admit_ahead(tasks);
+            self.resolve_ahead(ahead);
+            let idle = tasks.is_empty() && self.ahead.is_empty() && self.scheduler.waiting() == 0;
+            if !input_open && idle && self.outbox.is_empty() {
                 return Ok(());
             }
             self.scheduler.note_free_slots(tasks.len() < concurrency);
-            let has_room = tasks.len() + self.order.held.len() < concurrency
-                && self.scheduler.waiting() < waiting_limit(concurrency);
+            let readable = self.scheduler.waiting() < waiting_limit(concurrency)
+                && (self.has_room(tasks) || self.ahead.len() < ahead);
             let writable = self.outbox.is_empty();
+            // Lookups ahead wait for one in flight to end.
+            let unlooked = self.looked < self.ahead.len();
             tokio::select! {
                 biased;
                 _ = &mut *stop => {
                     tasks.abort_all();
+                    self.lookups.abort_all();
                     self.order.release_all(&mut self.outbox);
                     while let Some(checked) = self.outbox.pop_front() {
                         if results.send(checked).await.is_err() {
@@ -332,18 +385,53 @@ impl<T: Target> Loop<T> {
                     Err(_) => return Ok(()),
                 },
                 Some(done) = tasks.join_next(), if writable => self.finish(joined(done)?),
-                next = targets.recv(), if input_open && has_room && writable => match next {
+                Some(_) = self.lookups.join_next(), if unlooked => {}
+                next = targets.recv(), if input_open && readable && writable => match next {
                     Some(target) => {
                         self.state.received.fetch_add(1, Ordering::Relaxed);
-                        match self.scheduler.admit(index, target) {
-                            Admit::Start(index, target) => self.start(tasks, index, target),
-                            Admit::Answered(index, copy) => self.order.push(index, *copy, &mut self.outbox),
-                            Admit::Waiting => {}
-                        }
+                        self.ahead.push_back((index, target));
                         index += 1;
                     }
                     None => input_open = false,
                 },
+            }
+        }
+    }
+
+    /// Whether a target may be admitted now: a free slot (results held back
+    /// for `ordered` count as taken) and room to wait in the scheduler.
+    fn has_room(&self, tasks: &JoinSet<(u64, Checked<T>)>) -> bool {
+        let concurrency = self.limits.concurrency;
+        tasks.len() + self.order.held.len() < concurrency && self.scheduler.waiting() < waiting_limit(concurrency)
+    }
+
+    /// Admits the targets read ahead, in input order, while there is room
+    /// and the results released so far are in the channel: each starts,
+    /// waits in the scheduler, or gets its duplicate's answer.
+    fn admit_ahead(&mut self, tasks: &mut JoinSet<(u64, Checked<T>)>) {
+        while self.outbox.is_empty() && self.has_room(tasks) {
+            let Some((index, target)) = self.ahead.pop_front() else { break };
+            self.looked = self.looked.saturating_sub(1);
+            match self.scheduler.admit(index, target) {
+                Admit::Start(index, target) => self.start(tasks, index, target),
+                Admit::Answered(index, copy) => self.order.push(index, *copy, &mut self.outbox),
+                Admit::Waiting => {}
+            }
+        }
+    }
+
+    /// Starts the lookups of the targets read ahead that have none yet,
+    /// while fewer than `limit` are in flight. Targets that the per-host
+    /// limit or dedupe will hold share a host with a check already started,
+    /// whose answer is cached or in flight: they need no lookup of their own
+    /// ([`Checker::resolve_ahead`] says `None`).
+    fn resolve_ahead(&mut self, limit: usize) {
+        while self.lookups.len() < limit {
+            let Some((_, target)) = self.ahead.get(self.looked) else { break };
+            self.looked += 1;
+            let Ok(url) = target.url() else { continue };
+            if let Some(lookup) = self.checker.resolve_ahead(url) {
+                self.lookups.spawn(lookup);
             }
         }
     }
@@ -410,5 +498,50 @@ impl<T> Order<T> {
     /// gaps of checks that never finished.
     fn release_all(&mut self, out: &mut VecDeque<Checked<T>>) {
         out.extend(std::mem::take(&mut self.held).into_values());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::resolve::test_dns::scripted;
+    use crate::{DnsServers, Options};
+    use url::Url;
+
+    /// Polls `done` until it holds, for at most 10 s (the DNS server is a
+    /// thread: real time).
+    async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !done() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        done()
+    }
+
+    /// `-c 1`, DNS that never answers: the first check waits for its
+    /// lookup, the second target's lookup runs ahead. Each task holds the
+    /// engine, so once its count is back to the runner's alone no check and
+    /// no lookup ahead is left, after a stop as after dropping the results.
+    #[tokio::test]
+    async fn stopping_or_dropping_ends_the_lookups_ahead() {
+        for drop_it in [false, true] {
+            let server = scripted(|_| vec![]);
+            let options = Options::default().dns_servers(Some(DnsServers(vec![server.addr])));
+            let runner = Runner::new(Checker::new(options).unwrap(), Limits::default().concurrency(1));
+            let urls: Vec<Url> = (0..4).map(|i| Url::parse(&format!("http://n{i}.test:9/")).unwrap()).collect();
+            let mut results = runner.check_all(urls);
+            let asked = |name: &str| server.asked().iter().any(|(n, _, _)| n == name);
+            assert!(eventually(|| asked("n0.test") && asked("n1.test")).await, "{:?}", server.asked());
+            // The runner, its loop, the check of n0, the lookup of n1.
+            assert_eq!(Arc::strong_count(&runner.checker), 4);
+            assert!(!asked("n2.test"), "one target ahead at -c 1");
+            if drop_it {
+                drop(results);
+            } else {
+                results.stop();
+                assert!(results.next().await.is_none(), "nothing was done");
+            }
+            assert!(eventually(|| Arc::strong_count(&runner.checker) == 1).await, "drop: {drop_it}");
+        }
     }
 }

@@ -152,6 +152,14 @@ impl Resolver {
         }
     }
 
+    /// Whether [`Resolver::lookup`] of `domain` on `port` would ask DNS (or
+    /// getaddrinfo, or the hosts file) right now: no pin, no fresh answer and
+    /// no lookup in flight. What a lookup run ahead of its check asks first.
+    pub fn would_ask(&self, domain: &str, port: u16) -> bool {
+        let pinned = self.pins.contains_key(&(domain.to_owned(), port)) || self.pins.contains_key(&("*".into(), port));
+        !pinned && !self.cache.has(domain, port)
+    }
+
     /// All addresses of `host`, in the order they should be tried. The error
     /// is the resolver's reason in plain words.
     pub async fn lookup(&self, host: &url::Host<&str>, port: u16) -> Result<Vec<SocketAddr>, String> {
@@ -274,7 +282,7 @@ pub fn io_reason(error: &io::Error) -> String {
 /// The scripted DNS server of the integration tests.
 #[cfg(test)]
 #[path = "../../tests/common/dns.rs"]
-mod test_dns;
+pub(crate) mod test_dns;
 
 #[cfg(test)]
 mod tests {
@@ -297,9 +305,12 @@ mod tests {
         let resolver = asking(&server, &[], "");
         let first = resolver.lookup(&url::Host::Domain("moved.test"), 80).await;
         assert_eq!(first.unwrap_err(), "name or service not known");
+        assert!(resolver.would_ask("moved.test", 80), "a failure is not kept");
         let second = resolver.lookup(&url::Host::Domain("moved.test"), 80).await;
         assert_eq!(second.unwrap(), [v4(5, 80)]);
         assert_eq!(server.a_queries(), 2);
+        assert!(!resolver.would_ask("moved.test", 80), "answered: cached");
+        assert!(resolver.would_ask("moved.test", 443), "cached per port");
     }
 
     #[tokio::test]
@@ -444,6 +455,8 @@ mod tests {
         let b = resolver.lookup(&url::Host::Domain("b.test"), 443).await.unwrap();
         assert_eq!(b, ["127.0.0.9:443".parse().unwrap()]);
         assert!(resolver.cache.len() == 0, "no DNS asked");
+        assert!(!resolver.would_ask("a.test", 443) && !resolver.would_ask("b.test", 443));
+        assert!(resolver.would_ask("b.test", 80), "pins are per port");
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! The answers of one run. Checks of a host that ask while its lookup is in
-//! flight share that lookup; once it is over, an answer is used only while it
-//! is fresh, and a failure not at all.
+//! flight share that lookup (so do lookups run ahead of a check, see
+//! `engine::run`); once it is over, an answer is used only while it is fresh,
+//! and a failure not at all.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -12,8 +13,12 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 /// Host names cached at most: past this, stale entries go, and if that is
-/// not enough the cache starts over, so memory stays bounded on lists of
-/// millions of distinct hosts.
+/// not enough the older half of the answers (those nearest to going stale),
+/// so memory stays bounded on lists of millions of distinct hosts. Lookups
+/// in flight always stay, and so do the newest answers: a check (or the
+/// lookup run ahead of it, whose answer its check is yet to use) still needs
+/// them. Lookups in flight are bounded by the runner: one per check, one
+/// per lookup run ahead.
 pub const LIMIT: usize = 10_000;
 
 pub type Answer = Result<Vec<SocketAddr>, String>;
@@ -45,6 +50,13 @@ impl Cache {
         answer.clone()
     }
 
+    /// Whether `domain:port` has an answer that is fresh, or a lookup in
+    /// flight: a lookup now would not ask anyone.
+    pub fn has(&self, domain: &str, port: u16) -> bool {
+        let now = Instant::now();
+        self.lock().get(&(domain.to_owned(), port)).is_some_and(|slot| usable(slot, now))
+    }
+
     /// Forget every answer (a new `--watch` round).
     pub fn clear(&self) {
         self.lock().clear();
@@ -65,7 +77,7 @@ impl Cache {
         if slots.len() >= LIMIT && !slots.contains_key(&key) {
             slots.retain(|_, slot| usable(slot, now));
             if slots.len() >= LIMIT {
-                slots.clear();
+                forget_older_half(&mut slots);
             }
         }
         slots.entry(key).or_default().clone()
@@ -73,6 +85,23 @@ impl Cache {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u16), Slot>> {
         self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Drops the answers that go stale first, about half of them, keeping the
+/// lookups in flight; if that frees nothing (all go stale at once), every
+/// answer. Once per `LIMIT / 2` new names at most, so it costs little.
+fn forget_older_half(slots: &mut HashMap<(String, u16), Slot>) {
+    let mut stale_at: Vec<Instant> = slots.values().filter_map(|slot| slot.get().map(|(_, at)| *at)).collect();
+    if stale_at.is_empty() {
+        return;
+    }
+    let middle = stale_at.len() / 2;
+    let (_, cut, _) = stale_at.select_nth_unstable(middle);
+    let cut = *cut;
+    slots.retain(|_, slot| slot.get().is_none_or(|(_, at)| *at > cut));
+    if slots.len() >= LIMIT {
+        slots.retain(|_, slot| slot.get().is_none());
     }
 }
 
@@ -154,5 +183,63 @@ mod tests {
         }
         cache.get_or_lookup("new.test", 80, async { (Ok(addr(1)), Duration::from_secs(300)) }).await.unwrap();
         assert_eq!(cache.len(), LIMIT / 2 + 1);
+    }
+
+    /// A full cache of fresh answers forgets those that go stale first: the
+    /// newest (a lookup run ahead whose check is yet to come) stay.
+    #[tokio::test(start_paused = true)]
+    async fn a_full_cache_keeps_the_newest_answers() {
+        let cache = Cache::default();
+        for i in 0..LIMIT {
+            cache
+                .get_or_lookup(&format!("h{i}.test"), 80, async { (Ok(addr(1)), Duration::from_secs(300)) })
+                .await
+                .unwrap();
+            tokio::time::advance(Duration::from_millis(1)).await;
+        }
+        cache.get_or_lookup("new.test", 80, async { (Ok(addr(1)), Duration::from_secs(300)) }).await.unwrap();
+        assert!(cache.len() <= LIMIT / 2 + 1, "{}", cache.len());
+        assert!(cache.has("new.test", 80));
+        assert!(cache.has(&format!("h{}.test", LIMIT - 1), 80), "the newest stay");
+        assert!(!cache.has("h0.test", 80), "the oldest go");
+    }
+
+    /// A full cache starts over, but a lookup in flight (one run ahead of
+    /// its check) stays, and the check that comes later joins it.
+    #[tokio::test(start_paused = true)]
+    async fn starting_over_keeps_the_lookups_in_flight() {
+        let cache = Arc::new(Cache::default());
+        let (answer, answered) = tokio::sync::oneshot::channel::<()>();
+        let ahead = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                let slow = async {
+                    let _ = answered.await;
+                    (Ok(addr(7)), Duration::from_secs(300))
+                };
+                cache.get_or_lookup("ahead.test", 80, slow).await
+            })
+        };
+        while !cache.has("ahead.test", 80) {
+            tokio::task::yield_now().await;
+        }
+        for i in 0..LIMIT + 10 {
+            cache
+                .get_or_lookup(&format!("h{i}.test"), 80, async { (Ok(addr(1)), Duration::from_secs(300)) })
+                .await
+                .unwrap();
+        }
+        assert!(cache.len() <= LIMIT);
+        assert!(cache.has("ahead.test", 80), "still in flight, still there");
+        let check = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache.get_or_lookup("ahead.test", 80, async { (Ok(addr(8)), Duration::from_secs(300)) }).await
+            })
+        };
+        tokio::task::yield_now().await;
+        answer.send(()).unwrap();
+        assert_eq!(check.await.unwrap(), Ok(addr(7)), "joined the lookup in flight");
+        assert_eq!(ahead.await.unwrap(), Ok(addr(7)));
     }
 }
