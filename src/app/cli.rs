@@ -63,7 +63,7 @@ pub struct Cli {
           value_parser = parse_duration, allow_negative_numbers = true, help_heading = CHECKING)]
     pub timeout: Duration,
 
-    /// Deadline for each connection attempt (one per address of a host)
+    /// Deadline for each connection attempt (a host's addresses are tried 250 ms apart)
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration,
           allow_negative_numbers = true, help_heading = CHECKING)]
     pub connect_timeout: Duration,
