@@ -43,7 +43,7 @@ mod wire;
 pub use engine::{user_agent, Answer, Checker, Limits, Method, Options, Results, Runner, Target};
 pub use result::{
     Certificate, CheckError, Checked, ErrorKind, Hop, HttpVersion, HumanDuration, OkCodes, Phase, Policy, Response,
-    TlsSession, Trace, Verdict,
+    TlsCause, TlsSession, Trace, Verdict,
 };
 pub use wire::http::parse_header;
 pub use wire::mask_userinfo;

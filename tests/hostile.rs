@@ -106,14 +106,22 @@ fn bad_certificates_are_tls_errors_in_plain_words() {
     let cacert = ca.pem.to_str().unwrap();
     let expired = https_server(&ca, Leaf { names: &["localhost"], expired: true });
     let other_name = https_server(&ca, Leaf { names: &["other.test"], expired: false });
-    for (server, says) in [
-        (&expired, "certificate expired (subject CN=localhost, issuer CN=statuscheck test CA, expired 2021-01-01)"),
-        (&other_name, "certificate is for another host name (subject CN=other.test, issuer CN=statuscheck test CA"),
+    for (server, cause, says) in [
+        (
+            &expired,
+            "expired",
+            "certificate expired (subject CN=localhost, issuer CN=statuscheck test CA, expired 2021-01-01)",
+        ),
+        (
+            &other_name,
+            "wrong-host",
+            "certificate is for another host name: it is for other.test (subject CN=other.test, issuer CN=statuscheck test CA",
+        ),
     ] {
         let url = server.https_url("localhost", "/");
         let (record, _) = check(&url, &["--cacert", cacert]);
         let (kind, message) = error_of(&record);
-        assert_eq!(kind, "tls");
+        assert_eq!((kind.as_str(), record["error"]["cause"].as_str()), ("tls", Some(cause)));
         assert!(message.starts_with(says), "{message}");
         let (insecure, _) = check(&url, &["--insecure"]);
         assert_eq!(insecure["code"], 200, "--insecure gets the status");

@@ -161,7 +161,7 @@ mod tests {
         let timeout = answer(Err(CheckError::Timeout { phase: Phase::Read, limit: Duration::from_secs(1) }));
         assert!(tries.retry_delay(&timeout, 1).is_some());
         assert!(tries.retry_delay(&timeout, 3).is_none(), "out of retries");
-        assert!(tries.retry_delay(&answer(Err(CheckError::Tls("expired".into()))), 1).is_none());
+        assert!(tries.retry_delay(&answer(Err(CheckError::tls(crate::TlsCause::Expired, "expired"))), 1).is_none());
         assert!(tries.retry_delay(&answer(Err(CheckError::UnusableProxy("socks5".into()))), 1).is_none());
         assert!(tries.retry_delay(&status(500, None), 1).is_none(), "a real status is an answer");
         assert!(tries.retry_delay(&status(503, None), 1).is_none(), "503 without Retry-After");

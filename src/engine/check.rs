@@ -340,17 +340,17 @@ fn location_cut(code: u16, cut: http::Cut, timeout: Duration) -> String {
 
 fn tls_error(error: io::Error) -> CheckError {
     if let Some(tls) = error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-        return CheckError::Tls(tls::describe(tls));
+        return tls::failure(tls);
     }
     match error.kind() {
-        io::ErrorKind::UnexpectedEof => CheckError::Tls("server closed the connection during the handshake".into()),
+        io::ErrorKind::UnexpectedEof => tls::closed(),
         _ => CheckError::Io { phase: Phase::Tls, reason: io_reason(&error) },
     }
 }
 
 fn read_write_error(phase: Phase, error: &io::Error) -> CheckError {
     match error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-        Some(tls) => CheckError::Tls(tls::describe(tls)),
+        Some(tls) => tls::failure(tls),
         None => CheckError::Io { phase, reason: io_reason(error) },
     }
 }

@@ -189,32 +189,44 @@ pub enum Phase {
     Read,
 }
 
-/// Declares [`ErrorKind`] with its stable names and [`ErrorKind::ALL`] from
-/// one list, so the list of kinds can never drift from the enum.
-macro_rules! error_kinds {
-    ($($(#[$doc:meta])* $kind:ident => $name:literal,)+) => {
-        /// The documented, fixed set of ways a check can fail. Scripts match on
-        /// [`ErrorKind::as_str`], so these names are a stable contract.
+/// Declares an enum whose variants have stable machine names, with `ALL`
+/// (every variant, in the documented order) and `as_str` from one list, so
+/// the list can never drift from the enum. Scripts match on the names, so
+/// they are a contract; the enum is `#[non_exhaustive]`, so adding one
+/// breaks no embedder.
+macro_rules! stable_names {
+    ($(#[$enum_doc:meta])* $enum:ident { $($(#[$doc:meta])* $variant:ident => $name:literal,)+ }) => {
+        $(#[$enum_doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum ErrorKind {
-            $($(#[$doc])* $kind,)+
+        #[non_exhaustive]
+        pub enum $enum {
+            $($(#[$doc])* $variant,)+
         }
 
-        impl ErrorKind {
-            /// Every kind, in the documented order (summaries count them all).
-            pub const ALL: &'static [ErrorKind] = &[$(ErrorKind::$kind,)+];
+        impl $enum {
+            /// Every variant, in the documented order (summaries count them all).
+            pub const ALL: &'static [$enum] = &[$($enum::$variant,)+];
 
-            /// The stable machine name, as in `--format json`'s `error_kind`.
+            /// The stable machine name, as in `--format json`.
             pub fn as_str(self) -> &'static str {
                 match self {
-                    $(ErrorKind::$kind => $name,)+
+                    $($enum::$variant => $name,)+
                 }
+            }
+        }
+
+        impl fmt::Display for $enum {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
             }
         }
     };
 }
 
-error_kinds! {
+stable_names! {
+    /// The documented, fixed set of ways a check can fail (`error.kind` in
+    /// JSON, `error_kind` in TSV and CSV).
+    ErrorKind {
     /// The target is not a URL that can be checked.
     InvalidUrl => "invalid-url",
     /// The host could not be looked up.
@@ -233,11 +245,60 @@ error_kinds! {
     Redirect => "redirect",
     /// The address is private and private addresses are refused.
     PrivateAddress => "private-address",
+    }
 }
 
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+stable_names! {
+    /// Why a TLS handshake failed, for programs (`error.cause` in JSON); the
+    /// message says the same in words, naming the certificate, algorithm,
+    /// key size or version.
+    TlsCause {
+    /// A certificate of the chain is past its notAfter.
+    Expired => "expired",
+    /// A certificate of the chain is before its notBefore.
+    NotYetValid => "not-yet-valid",
+    /// The certificate names other hosts than the one asked for.
+    WrongHost => "wrong-host",
+    /// The certificate has no subjectAltName, only a common name: no host
+    /// name is matched against a common name (RFC 9525; browsers since 2017).
+    NoSan => "no-san",
+    /// The chain does not lead to a trusted root (self-signed, private CA,
+    /// a missing intermediate).
+    UnknownIssuer => "unknown-issuer",
+    /// A certificate is signed with an algorithm no longer trusted (SHA-1, MD5).
+    WeakSignature => "weak-signature",
+    /// A key is too small to be trusted (RSA under 2048 bits).
+    WeakKey => "weak-key",
+    /// A CA certificate was served as the server's own.
+    CaAsLeaf => "ca-as-leaf",
+    /// The certificate is not for TLS servers (extended key usage).
+    WrongPurpose => "wrong-purpose",
+    /// The certificate was revoked.
+    Revoked => "revoked",
+    /// Anything else wrong with a certificate (malformed, a bad signature, an
+    /// unsupported algorithm or extension).
+    BadCertificate => "bad-certificate",
+    /// The server sent no certificate.
+    NoCertificate => "no-certificate",
+    /// The certificate chain is larger than a TLS handshake message may be
+    /// (64 KiB).
+    CertTooLarge => "cert-too-large",
+    /// The server and we have no protocol version in common.
+    ProtocolVersion => "protocol-version",
+    /// The server offers only protocol versions or cipher suites that are no
+    /// longer safe (TLS 1.0/1.1, CBC, RSA key exchange, DHE, RC4, 3DES).
+    LegacyOnly => "legacy-only",
+    /// No cipher suite, key exchange group or signature scheme in common,
+    /// for a reason not learned.
+    Incompatible => "incompatible",
+    /// The server refused the handshake with an alert, for a reason not learned.
+    HandshakeAlert => "handshake-alert",
+    /// The server closed the connection during the handshake.
+    Closed => "closed",
+    /// What came back is not TLS (plain HTTP on an https URL?).
+    NotTls => "not-tls",
+    /// Any other failure of the handshake.
+    Other => "other",
     }
 }
 
@@ -272,8 +333,13 @@ pub enum CheckError {
         /// The deadline that fired.
         limit: Duration,
     },
-    /// The TLS handshake failed; the message says how.
-    Tls(String),
+    /// The TLS handshake failed.
+    Tls {
+        /// Why, for programs.
+        cause: TlsCause,
+        /// Why, in words, naming what failed.
+        message: String,
+    },
     /// The connection failed in `phase`.
     Io {
         /// Where the check was.
@@ -302,7 +368,7 @@ impl CheckError {
             CheckError::Dns { .. } => ErrorKind::Dns,
             CheckError::Connect { .. } | CheckError::UnusableProxy(_) => ErrorKind::Connect,
             CheckError::Timeout { .. } => ErrorKind::Timeout,
-            CheckError::Tls(_) => ErrorKind::Tls,
+            CheckError::Tls { .. } => ErrorKind::Tls,
             CheckError::Io { .. } => ErrorKind::Io,
             CheckError::Protocol(_) => ErrorKind::Protocol,
             CheckError::Redirect(_) => ErrorKind::Redirect,
@@ -311,14 +377,29 @@ impl CheckError {
     }
 }
 
+impl CheckError {
+    /// A TLS failure: `cause` for programs, `message` for people.
+    pub fn tls(cause: TlsCause, message: impl Into<String>) -> CheckError {
+        CheckError::Tls { cause, message: message.into() }
+    }
+
+    /// Why a TLS handshake failed; `None` for every other kind of error.
+    pub fn tls_cause(&self) -> Option<TlsCause> {
+        match self {
+            CheckError::Tls { cause, .. } => Some(*cause),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for CheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CheckError::InvalidUrl(msg)
-            | CheckError::Tls(msg)
             | CheckError::Protocol(msg)
             | CheckError::Redirect(msg)
-            | CheckError::UnusableProxy(msg) => f.write_str(msg),
+            | CheckError::UnusableProxy(msg)
+            | CheckError::Tls { message: msg, .. } => f.write_str(msg),
             CheckError::Dns { host, reason } => write!(f, "{reason} ({host})"),
             CheckError::Connect { addr, reason } => write!(f, "{reason} ({addr})"),
             CheckError::PrivateAddress { addr, range } => {

@@ -1,8 +1,9 @@
 //! TLS for https checks: one `rustls::ClientConfig` for the whole run (so
 //! roots are parsed once and sessions can resume), what the run remembers of
 //! earlier handshakes ([`Remembered`]), the certificate chain the server was
-//! verified by, and TLS errors in words.
+//! verified by; TLS errors in words are [`diagnose`]'s.
 
+mod diagnose;
 mod fifo;
 mod sessions;
 mod verified;
@@ -17,15 +18,13 @@ use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::{ring, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, CipherSuite, ClientConfig, ClientConnection, DigitallySignedStruct, OtherError, RootCertStore,
-    SignatureScheme,
-};
+use rustls::{CipherSuite, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use x509_parser::asn1_rs::{FromDer, Header};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::x509::X509Name;
 
-use crate::result::{date, unix_now, Certificate, TlsSession};
+use crate::result::{Certificate, TlsSession};
+pub use diagnose::{closed, failure};
 use sessions::Sessions;
 use verified::RememberVerified;
 
@@ -205,12 +204,6 @@ fn certificate(cert: &X509Certificate<'_>) -> Certificate {
     }
 }
 
-/// Subject, issuer and expiry of a DER certificate.
-pub fn parse_certificate(der: &[u8]) -> Option<Certificate> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    Some(certificate(&cert))
-}
-
 fn add_pem_bundle(roots: &mut RootCertStore, path: &Path) -> anyhow::Result<()> {
     let name = path.display();
     let mut added = 0;
@@ -237,91 +230,8 @@ pub fn server_name(host: &url::Host<&str>) -> Result<ServerName<'static>, String
     }
 }
 
-/// A rustls error in the words an operator would use.
-pub fn describe(error: &rustls::Error) -> String {
-    use rustls::Error as E;
-    match error {
-        E::InvalidCertificate(CertificateError::Other(OtherError(inner))) => match inner.downcast_ref::<Presented>() {
-            Some(presented) => presented.to_string(),
-            None => format!("bad certificate: {inner}"),
-        },
-        E::InvalidCertificate(cert) => describe_certificate(cert),
-        E::AlertReceived(alert) => format!("server refused the handshake: {}", alert_words(alert)),
-        E::InvalidMessage(_) => "server did not answer with TLS (plain HTTP on an https URL?)".into(),
-        E::PeerIncompatible(_) => "no TLS version or cipher suite in common with the server".into(),
-        E::NoCertificatesPresented => "server presented no certificate".into(),
-        other => other.to_string(),
-    }
-}
-
-fn describe_certificate(error: &CertificateError) -> String {
-    use CertificateError as C;
-    match error {
-        C::Expired | C::ExpiredContext { .. } => "certificate expired".into(),
-        C::NotValidYet | C::NotValidYetContext { .. } => "certificate not valid yet".into(),
-        C::NotValidForName | C::NotValidForNameContext { .. } => "certificate is for another host name".into(),
-        C::UnknownIssuer => "certificate issued by an unknown authority".into(),
-        C::BadSignature => "certificate has a bad signature".into(),
-        C::Revoked => "certificate revoked".into(),
-        C::InvalidPurpose | C::InvalidPurposeContext { .. } => "certificate is not for a TLS server".into(),
-        other => format!("bad certificate: {other:?}"),
-    }
-}
-
-/// `HandshakeFailure` → `handshake failure`.
-fn alert_words(alert: &rustls::AlertDescription) -> String {
-    let name = format!("{alert:?}");
-    let mut words = String::with_capacity(name.len() + 4);
-    for (i, c) in name.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            words.push(' ');
-        }
-        words.push(c.to_ascii_lowercase());
-    }
-    words
-}
-
-/// A failed verification together with the certificate that failed it, so
-/// the error can say "expired (subject …, issuer …, expired 2021-01-01)".
-#[derive(Debug)]
-struct Presented {
-    error: CertificateError,
-    certificate: Option<Certificate>,
-}
-
-impl std::fmt::Display for Presented {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&describe_certificate(&self.error))?;
-        if let Some(cert) = &self.certificate {
-            let days = cert.days_left(unix_now());
-            let when = if days < 0 { "expired" } else { "expires" };
-            write!(f, " (subject {}, issuer {}, {when} {})", cert.subject, cert.issuer, date(cert.not_after))?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for Presented {}
-
-/// The certificate a failure is about: for an expiry, the first presented one
-/// (leaf first) that has expired, since webpki says only "expired" when an
-/// intermediate is; for anything else, the leaf.
-fn culprit(
-    error: &CertificateError,
-    leaf: &CertificateDer<'_>,
-    intermediates: &[CertificateDer<'_>],
-    now: UnixTime,
-) -> Option<Certificate> {
-    if !matches!(error, CertificateError::Expired | CertificateError::ExpiredContext { .. }) {
-        return parse_certificate(leaf);
-    }
-    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-    let mut presented = std::iter::once(leaf).chain(intermediates).filter_map(|der| parse_certificate(der));
-    presented.find(|cert| cert.not_after < now).or_else(|| parse_certificate(leaf))
-}
-
-/// The standard webpki verifier, whose failures carry the presented
-/// certificate (inside rustls' `OtherError`, the one error that can carry data).
+/// The standard webpki verifier, whose failures are put in words with the
+/// presented chain in hand (see [`diagnose`]).
 #[derive(Debug)]
 struct DescribeFailures(Arc<WebPkiServerVerifier>);
 
@@ -337,9 +247,7 @@ impl ServerCertVerifier for DescribeFailures {
         self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now).map_err(|error| {
             match error {
                 rustls::Error::InvalidCertificate(error) => {
-                    let certificate = culprit(&error, end_entity, intermediates, now);
-                    let presented = Presented { error, certificate };
-                    rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(presented))))
+                    diagnose::chain_failure(error, end_entity, intermediates, now)
                 }
                 other => other,
             }
@@ -352,7 +260,7 @@ impl ServerCertVerifier for DescribeFailures {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        self.0.verify_tls12_signature(message, cert, dss).map_err(|e| diagnose::signature_failure(e, cert))
     }
 
     fn verify_tls13_signature(
@@ -361,7 +269,7 @@ impl ServerCertVerifier for DescribeFailures {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        self.0.verify_tls13_signature(message, cert, dss).map_err(|e| diagnose::signature_failure(e, cert))
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -393,6 +301,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+            .map_err(|e| diagnose::signature_failure(e, cert))
     }
 
     fn verify_tls13_signature(
@@ -402,6 +311,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+            .map_err(|e| diagnose::signature_failure(e, cert))
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -421,16 +331,6 @@ mod tests {
         assert!(suites[..first_tls12].iter().all(|s| format!("{s:?}").starts_with("TLS13")));
         assert!(format!("{:?}", suites[first_tls12]).contains("AES_128_GCM"), "{suites:?}");
         assert_eq!(suites.len(), ring::default_provider().cipher_suites.len());
-    }
-
-    #[test]
-    fn certificate_errors_read_as_plain_words() {
-        let expired = rustls::Error::InvalidCertificate(CertificateError::Expired);
-        assert_eq!(describe(&expired), "certificate expired");
-        let unknown = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
-        assert_eq!(describe(&unknown), "certificate issued by an unknown authority");
-        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
-        assert_eq!(describe(&alert), "server refused the handshake: handshake failure");
     }
 
     fn names<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<Names<'a>> {

@@ -263,7 +263,8 @@ impl Ca {
     ) -> Arc<rustls::ServerConfig> {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, names[0]);
+        // No names: a common name of `localhost` and no subjectAltName.
+        params.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("localhost"));
         params.subject_alt_names = names
             .iter()
             .map(|name| match name.parse() {
@@ -276,16 +277,23 @@ impl Ca {
         let mut chain = vec![CertificateDer::from(cert.der().to_vec())];
         chain.extend(self.chain.iter().cloned());
         chain.extend(extra);
-        let key = PrivateKeyDer::Pkcs8(key.serialize_der().into());
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .unwrap();
-        Arc::new(config)
+        server_config_for(chain, PrivateKeyDer::Pkcs8(key.serialize_der().into()))
     }
+}
+
+/// A rustls server configuration that sends `chain` and signs with `key`.
+pub fn server_config_for(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Arc<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    Arc::new(config)
 }
 
 /// An HTTPS server answering by path, with a leaf for `leaf.names`.
@@ -303,7 +311,8 @@ pub fn expiring_server_with(ca: &Ca, days: i64, extra: Vec<CertificateDer<'stati
     tls_server(ca.server_config_expiring_with(days, extra))
 }
 
-fn tls_server(config: Arc<rustls::ServerConfig>) -> Server {
+/// An HTTPS server answering by path, with this configuration.
+pub fn tls_server(config: Arc<rustls::ServerConfig>) -> Server {
     let requests = Arc::new(Mutex::new(Vec::new()));
     let seen = requests.clone();
     let mut server = serve(move |mut tcp| {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use statuscheck::{ErrorKind, Verdict};
+use statuscheck::{ErrorKind, TlsCause, Verdict};
 
 use super::format::{human_duration, sanitize, shown_url};
 use crate::app::input::Checked;
@@ -20,6 +20,8 @@ pub struct Summary {
     classes: [u64; 6],
     /// Errors by kind, in the order of `ErrorKind::ALL`.
     kinds: [u64; ErrorKind::ALL.len()],
+    /// TLS errors by cause, in the order of `TlsCause::ALL`.
+    tls_causes: [u64; TlsCause::ALL.len()],
     latency: Histogram,
     slowest: Option<(Duration, String)>,
     /// `--per-host N`, and how long it held checks back while `--concurrency`
@@ -44,6 +46,9 @@ impl Summary {
             Err(error) => {
                 if let Some(i) = ErrorKind::ALL.iter().position(|k| *k == error.kind()) {
                     self.kinds[i] += 1;
+                }
+                if let Some(i) = error.tls_cause().and_then(|c| TlsCause::ALL.iter().position(|k| *k == c)) {
+                    self.tls_causes[i] += 1;
                 }
             }
         }
@@ -94,7 +99,10 @@ impl Summary {
         }
         let mut counts: Vec<String> =
             (1..=5).filter(|&c| self.classes[c] > 0).map(|c| format!("{c}xx {}", self.classes[c])).collect();
-        counts.extend(self.kind_counts().map(|(kind, n)| format!("{kind} {n}")));
+        counts.extend(self.kind_counts().map(|(kind, n)| match kind {
+            ErrorKind::Tls => format!("{kind} {n} ({})", self.cause_counts().join(", ")),
+            _ => format!("{kind} {n}"),
+        }));
         lines.push(format!("  {}", counts.join(", ")));
         if let (Some([p50, p95, p99]), Some((slowest, url))) = (self.percentiles(), &self.slowest) {
             lines.push(format!(
@@ -124,6 +132,8 @@ impl Summary {
             (1..=5).map(|c| (format!("{c}xx"), json!(self.classes[c]))).collect();
         let kinds: serde_json::Map<String, serde_json::Value> =
             ErrorKind::ALL.iter().zip(self.kinds).map(|(k, n)| (k.as_str().to_owned(), json!(n))).collect();
+        let causes: serde_json::Map<String, serde_json::Value> =
+            TlsCause::ALL.iter().zip(self.tls_causes).map(|(c, n)| (c.as_str().to_owned(), json!(n))).collect();
         let [p50, p95, p99] = self.percentiles().map(|p| p.map(ms)).map_or([None; 3], |p| p.map(Some));
         json!({
             "checked": self.checked(),
@@ -134,6 +144,7 @@ impl Summary {
             "elapsed_ms": ms(elapsed),
             "status_classes": classes,
             "error_kinds": kinds,
+            "tls_causes": causes,
             "latency_ms": {"p50": p50, "p95": p95, "p99": p99},
             "slowest": self.slowest.as_ref().map(|(d, url)| json!({"url": url, "elapsed_ms": ms(*d)})),
             "per_host": self.per_host.map(|(limit, held)| json!({
@@ -146,6 +157,11 @@ impl Summary {
 
     fn kind_counts(&self) -> impl Iterator<Item = (ErrorKind, u64)> + '_ {
         ErrorKind::ALL.iter().zip(self.kinds).filter(|(_, n)| *n > 0).map(|(k, n)| (*k, n))
+    }
+
+    /// `expired 2, weak-key 1`: the TLS causes seen, in documented order.
+    fn cause_counts(&self) -> Vec<String> {
+        TlsCause::ALL.iter().zip(self.tls_causes).filter(|(_, n)| *n > 0).map(|(c, n)| format!("{c} {n}")).collect()
     }
 
     fn percentiles(&self) -> Option<[Duration; 3]> {
@@ -238,6 +254,28 @@ mod tests {
         let json = summary.json(Duration::from_secs(1), false);
         assert_eq!(json["error_kinds"]["redirect"], 1);
         assert_eq!(json["error_kinds"].as_object().unwrap().len(), ErrorKind::ALL.len());
+        assert_eq!(json["tls_causes"].as_object().unwrap().len(), TlsCause::ALL.len());
+        assert!(json["tls_causes"].as_object().unwrap().values().all(|n| n == 0));
+    }
+
+    #[test]
+    fn tls_errors_are_counted_by_cause() {
+        use crate::app::input::{parse_url, Source, Target};
+        use statuscheck::CheckError;
+        let target = Target { source: Source::Arg(1), input: "a.test".into(), url: parse_url("https://a.test") };
+        let mut summary = Summary::default();
+        for cause in [TlsCause::Expired, TlsCause::WeakKey, TlsCause::Expired] {
+            let mut checked = Checked::invalid(target.clone(), "");
+            checked.outcome = Err(CheckError::tls(cause, "words"));
+            summary.add(&checked, Verdict::Error);
+        }
+        let json = summary.json(Duration::from_secs(1), false);
+        assert_eq!(
+            (json["tls_causes"]["expired"].as_u64(), json["tls_causes"]["weak-key"].as_u64()),
+            (Some(2), Some(1))
+        );
+        assert_eq!(json["error_kinds"]["tls"], 3);
+        assert_eq!(summary.lines(Duration::from_secs(1))[1], "  tls 3 (expired 2, weak-key 1)");
     }
 
     #[test]

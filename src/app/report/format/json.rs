@@ -55,6 +55,7 @@ fn jsonl(out: &mut String, checked: &Checked, judged: Judged, with_time: bool) {
         "elapsed_ms": elapsed_ms(checked),
         "error": checked.outcome.as_ref().err().map(|e| json!({
             "kind": e.kind().as_str(),
+            "cause": e.tls_cause().map(|c| c.as_str()),
             "message": e.to_string(),
         })),
         "location": response.and_then(|r| r.location.as_deref()),

@@ -100,7 +100,13 @@ fn json_carries_every_documented_field() {
     let keys: Vec<&String> = record.as_object().unwrap().keys().collect();
     assert_eq!(keys[..9], ["input", "source", "url", "ok", "code", "reason", "http_version", "elapsed_ms", "error"]);
     let record = parse(&checked("a.test", refused()));
-    assert_eq!(record["error"], json!({"kind": "connect", "message": "connection refused (127.0.0.1:9)"}));
+    assert_eq!(
+        record["error"],
+        json!({"kind": "connect", "cause": null, "message": "connection refused (127.0.0.1:9)"})
+    );
+    let mut expired = checked("a.test", refused());
+    expired.outcome = Err(statuscheck::CheckError::tls(statuscheck::TlsCause::Expired, "certificate expired"));
+    assert_eq!(parse(&expired)["error"], json!({"kind": "tls", "cause": "expired", "message": "certificate expired"}));
     assert_eq!((record["ok"].as_bool(), record["code"].is_null()), (Some(false), true));
     let invalid = parse(&checked("ftp://x/", ok(200, "")));
     assert_eq!((invalid["url"].is_null(), invalid["elapsed_ms"].is_null()), (true, true));
