@@ -112,6 +112,12 @@ pub struct Cli {
     #[arg(short = 'k', long, help_heading = NETWORK)]
     pub insecure: bool,
 
+    /// Also reach servers that offer only TLS 1.0/1.1 or legacy suites, through
+    /// OpenSSL, as curl does; certificates are verified as always (builds with
+    /// the cargo feature tls-legacy)
+    #[arg(long, help_heading = NETWORK)]
+    pub tls_legacy: bool,
+
     /// Use these addresses for HOST on PORT instead of DNS (repeatable)
     #[arg(long, value_name = "HOST:PORT:ADDR[,ADDR...]", help_heading = NETWORK)]
     pub resolve: Vec<Pin>,
@@ -249,6 +255,8 @@ pub struct Config {
     pub connect_timeout: Duration,
     pub cacert: Option<PathBuf>,
     pub insecure: bool,
+    /// `--tls-legacy`, in a build that has it.
+    pub tls_legacy: bool,
     pub resolve: Vec<Pin>,
     pub dns_servers: Option<DnsServers>,
     pub report: report::Options,
@@ -304,6 +312,9 @@ impl Config {
                  mv DIR/statuscheck.prom.tmp DIR/statuscheck.prom"
             );
         }
+        if cli.tls_legacy && !TLS_LEGACY_BUILT {
+            bail!("{NO_TLS_LEGACY}");
+        }
         let follow = follow_limit(cli.follow, cli.max_redirs, &files)?;
         let shard = Shard::choose(cli.shard, cli.shards, |name| std::env::var(name).ok())?;
         if let (Some((shard, origin)), false) = (&shard, cli.quiet) {
@@ -351,6 +362,7 @@ impl Config {
             connect_timeout: cli.connect_timeout.min(cli.timeout),
             cacert: cli.cacert,
             insecure: cli.insecure,
+            tls_legacy: cli.tls_legacy,
             resolve: cli.resolve,
             dns_servers: cli.dns_servers,
             report,
@@ -375,6 +387,14 @@ impl Config {
         })))
     }
 }
+
+/// Whether this build has the cargo feature `tls-legacy` (OpenSSL). The
+/// flag is in every build, so that `--help` is the same in all of them.
+const TLS_LEGACY_BUILT: bool = cfg!(feature = "tls-legacy");
+
+const NO_TLS_LEGACY: &str = "--tls-legacy: this build of statuscheck lacks the cargo feature `tls-legacy`; \
+build one that has it with `cargo install --path . --features tls-legacy` (or `cargo build --release \
+--features tls-legacy`), which needs OpenSSL's headers (libssl-dev and pkg-config on Debian and Ubuntu)";
 
 /// The redirect limit, or `None` without `-L`. `--follow 2` would read `2`
 /// as a FILE: when no such file exists, say what was meant instead.
@@ -590,6 +610,19 @@ mod tests {
         assert!(parse(&["-A", "a\rb", "-u", "x"]).is_err());
         assert_eq!(config(&["-6", "-u", "x"]).family, Some(Family::V6));
         assert!(parse(&["-4", "-6", "-u", "x"]).is_err());
+    }
+
+    #[test]
+    fn tls_legacy_needs_the_feature() {
+        let asked = Config::from_cli(parse(&["--tls-legacy", "-u", "x"]).unwrap());
+        match asked {
+            Ok(Action::Check(config)) => assert!(TLS_LEGACY_BUILT && config.tls_legacy),
+            Ok(Action::Printed) => panic!("not a check"),
+            Err(error) => {
+                assert!(!TLS_LEGACY_BUILT && error.to_string().contains("lacks the cargo feature"), "{error}")
+            }
+        }
+        assert!(!config(&["-u", "x"]).tls_legacy);
     }
 
     #[test]

@@ -89,6 +89,7 @@ fn engine_options(config: &Config) -> Options {
         .location_trusted(config.location_trusted)
         .cacert(config.cacert.clone())
         .insecure(config.insecure)
+        .tls_legacy(config.tls_legacy)
         .proxies(config.proxies.clone())
         .resolve(config.resolve.clone())
         .dns_servers(config.dns_servers.clone())

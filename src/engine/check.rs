@@ -2,6 +2,11 @@
 //! response head, and with `--follow` the redirects after it. Each phase runs
 //! under its own deadline and all of them under the whole-check `--timeout`,
 //! so no check can outlive it, however slowly a server trickles bytes.
+//! With the cargo feature `tls-legacy`, a refused handshake may be tried
+//! again over legacy TLS ([`legacy`]).
+
+#[cfg(feature = "tls-legacy")]
+mod legacy;
 
 use std::future::Future;
 use std::io;
@@ -41,6 +46,10 @@ pub struct Checker {
     /// With the trust anchors' names: parse the server's certificates into
     /// the trace ([`Options::certificates`]).
     certificates: Option<Arc<tls::Anchors>>,
+    /// [`Options::tls_legacy`]: the OpenSSL handshake to try when rustls'
+    /// is refused for want of a version or suite in common.
+    #[cfg(feature = "tls-legacy")]
+    legacy: Option<tls::legacy::Legacy>,
 }
 
 /// The answer to one check: the final outcome, how its request went, and
@@ -140,8 +149,16 @@ impl Checker {
         trace.connect = Some(connecting.elapsed());
         let name = tls::server_name(&target_host).map_err(CheckError::InvalidUrl)?;
         let handshaking = Instant::now();
-        let handshake = self.tls.connect(name, tcp);
-        let stream = self.within(Phase::Tls, deadline, handshake).await?.map_err(tls_error)?;
+        let handshake = self.tls.connect(name.clone(), tcp);
+        let stream = match self.within(Phase::Tls, deadline, handshake).await?.map_err(tls_error) {
+            Ok(stream) => stream,
+            #[cfg(feature = "tls-legacy")]
+            Err(error) if self.legacy.is_some() && tls::legacy::retried(&error) => {
+                let refused = legacy::Refused { error, url, proxy, address, name, started: handshaking };
+                return self.retry_legacy(refused, &request, deadline, trace).await;
+            }
+            Err(error) => return Err(error),
+        };
         trace.tls = Some(handshaking.elapsed());
         trace.tls_session = Some(tls::session(stream.get_ref().1, self.certificates.as_deref()));
         self.exchange(stream, &request, deadline, trace).await
@@ -356,10 +373,23 @@ fn read_write_error(phase: Phase, error: &io::Error) -> CheckError {
 }
 
 impl Checker {
-    /// The engine for `options`. Only setup can fail here (an unreadable or
+    /// The engine for `options`. Only setup can fail here (legacy TLS asked
+    /// of a build without the feature `tls-legacy`, an unreadable or
     /// empty `cacert` file); every check's failure is a [`CheckError`].
     pub fn new(options: Options) -> anyhow::Result<Checker> {
         let tls = tls::client_config(options.cacert.as_deref(), options.insecure)?;
+        #[cfg(feature = "tls-legacy")]
+        let legacy = match options.tls_legacy {
+            true => Some(tls::legacy::Legacy::new(tls.verifier.clone(), options.insecure)?),
+            false => None,
+        };
+        #[cfg(not(feature = "tls-legacy"))]
+        if options.tls_legacy {
+            anyhow::bail!(
+                "legacy TLS was asked for, but this build of statuscheck lacks the cargo feature `tls-legacy` \
+                 (OpenSSL): build it with `--features tls-legacy`"
+            );
+        }
         Ok(Checker {
             tls: TlsConnector::from(tls.config),
             remembered: tls.remembered,
@@ -371,6 +401,8 @@ impl Checker {
             follow: options.follow,
             proxies: options.proxies,
             certificates: options.certificates.then_some(tls.anchors),
+            #[cfg(feature = "tls-legacy")]
+            legacy,
         })
     }
 
@@ -429,6 +461,14 @@ mod tests {
         assert!(!sends_user_headers(&original, &url("http://b.test/"), true, true));
         assert!(!sends_user_headers(&original, &url("https://b.test/"), true, true));
         assert!(sends_user_headers(&original, &url("https://a.test/back"), true, true));
+    }
+
+    #[cfg(not(feature = "tls-legacy"))]
+    #[test]
+    fn legacy_tls_needs_the_feature() {
+        let error = Checker::new(Options::default().tls_legacy(true)).err().unwrap().to_string();
+        assert!(error.contains("lacks the cargo feature `tls-legacy`"), "{error}");
+        assert!(Checker::new(Options::default().tls_legacy(false)).is_ok());
     }
 
     #[test]

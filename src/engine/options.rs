@@ -58,12 +58,14 @@ pub struct Options {
     pub(crate) family: Option<Family>,
     pub(crate) deny_private: bool,
     pub(crate) certificates: bool,
+    pub(crate) tls_legacy: bool,
 }
 
 impl Default for Options {
     /// A 10 s deadline per check, 5 s per connection attempt, `GET` with
     /// our `User-Agent`, no redirects followed, webpki's roots, no proxy, the
-    /// system's DNS, both address families, certificates not captured.
+    /// system's DNS, both address families, certificates not captured,
+    /// TLS 1.2 and 1.3 only.
     fn default() -> Self {
         Options {
             timeout: Duration::from_secs(10),
@@ -78,6 +80,7 @@ impl Default for Options {
             family: None,
             deny_private: false,
             certificates: false,
+            tls_legacy: false,
         }
     }
 }
@@ -177,6 +180,32 @@ impl Options {
     /// every https check, so off unless asked for).
     pub fn certificates(mut self, capture: bool) -> Self {
         self.certificates = capture;
+        self
+    }
+
+    /// Also reach servers that offer only legacy TLS (TLS 1.0 or 1.1, CBC
+    /// suites, RSA key exchange, DHE, 3DES), as curl does with its lowest
+    /// TLS version and OpenSSL's cipher list `DEFAULT@SECLEVEL=0`. The
+    /// default handshake (rustls: TLS 1.2 and 1.3, AEAD suites, forward
+    /// secrecy) is always tried first; when it fails for want of a version
+    /// or suite in common, or the server refuses it with an alert or hangs
+    /// up, the check is tried once more with OpenSSL, over a new connection
+    /// to the same address (through a new tunnel of the same proxy), under
+    /// the same [`Options::timeout`]. If that fails too, the first error is
+    /// the answer, with OpenSSL's reason added to its message.
+    ///
+    /// Only versions and suites are widened. Certificates are verified as
+    /// on the default path, by the same verifier: the same roots, the same
+    /// causes ([`crate::TlsCause::WeakSignature`] for SHA-1 and MD5,
+    /// [`crate::TlsCause::WeakKey`] for RSA keys under 2048 bits, the leaf's
+    /// included), the same 64 KiB limit on the chain; nothing is checked
+    /// with [`Options::insecure`], as on the default path. A chain refused
+    /// by these rules is the answer, with its own cause.
+    ///
+    /// Needs the cargo feature `tls-legacy` (OpenSSL); in a build without
+    /// it, [`crate::Checker::new`] refuses options that ask for it.
+    pub fn tls_legacy(mut self, legacy: bool) -> Self {
+        self.tls_legacy = legacy;
         self
     }
 }

@@ -1,10 +1,14 @@
 //! TLS for https checks: one `rustls::ClientConfig` for the whole run (so
 //! roots are parsed once and sessions can resume), what the run remembers of
 //! earlier handshakes ([`Remembered`]), the certificate chain the server was
-//! verified by; TLS errors in words are [`diagnose`]'s.
+//! verified by; TLS errors in words are [`diagnose`]'s. With the cargo
+//! feature `tls-legacy`, [`legacy`] is the OpenSSL handshake tried when
+//! rustls cannot agree on a version or suite, verified by the same verifier.
 
 mod diagnose;
 mod fifo;
+#[cfg(feature = "tls-legacy")]
+pub mod legacy;
 mod sessions;
 mod verified;
 
@@ -32,6 +36,11 @@ use verified::RememberVerified;
 /// what it remembers of earlier handshakes.
 pub struct ClientTls {
     pub config: Arc<ClientConfig>,
+    /// The certificate verifier of `config` (remembered chains, failures in
+    /// words; or none at all for `--insecure`), for any other handshake of
+    /// the run to be held to the same rules.
+    #[cfg_attr(not(feature = "tls-legacy"), allow(dead_code))]
+    pub verifier: Arc<dyn ServerCertVerifier>,
     pub anchors: Arc<Anchors>,
     pub remembered: Remembered,
 }
@@ -121,11 +130,11 @@ pub fn client_config(cacert: Option<&Path>, insecure: bool) -> anyhow::Result<Cl
         let chains = Arc::new(RememberVerified::new(DescribeFailures(webpki), verified::CHAINS));
         (chains.clone(), Some(chains))
     };
-    let mut config = builder.with_custom_certificate_verifier(verifier).with_no_client_auth();
+    let mut config = builder.with_custom_certificate_verifier(verifier.clone()).with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let sessions = Arc::new(Sessions::new(sessions::SERVERS));
     config.resumption = Resumption::store(sessions.clone());
-    Ok(ClientTls { config: Arc::new(config), anchors, remembered: Remembered { sessions, chains } })
+    Ok(ClientTls { config: Arc::new(config), verifier, anchors, remembered: Remembered { sessions, chains } })
 }
 
 /// What a finished handshake negotiated; given the trust anchors, also the
@@ -137,7 +146,18 @@ pub fn session(connection: &ClientConnection, anchors: Option<&Anchors>) -> TlsS
         other => format!("{other:?}"),
     };
     let cipher = connection.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
-    let (certificate, earliest_expiry) = match (anchors, connection.peer_certificates()) {
+    negotiated(version, cipher, connection.peer_certificates(), anchors)
+}
+
+/// A session of this version and cipher; given the trust anchors, with the
+/// leaf and the certificate of the verified chain that expires first.
+fn negotiated(
+    version: String,
+    cipher: String,
+    presented: Option<&[CertificateDer<'_>]>,
+    anchors: Option<&Anchors>,
+) -> TlsSession {
+    let (certificate, earliest_expiry) = match (anchors, presented) {
         (Some(anchors), Some(presented)) => chain_certificates(presented, anchors).unzip(),
         _ => (None, None),
     };

@@ -107,6 +107,15 @@ pub(super) fn signature_failure(error: rustls::Error, cert: &CertificateDer<'_>)
     }
 }
 
+/// A leaf whose RSA key is too small, by the rule the handshake signature
+/// is held to on the default path ([`signature_failure`]), for a handshake
+/// that did not hold it to that rule (OpenSSL at security level 0).
+#[cfg(feature = "tls-legacy")]
+pub(super) fn weak_leaf_key(leaf: &CertificateDer<'_>) -> Option<CheckError> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(leaf).ok()?;
+    weak_key(std::slice::from_ref(&parsed)).map(|weak| CheckError::tls(weak.cause, weak.message))
+}
+
 fn parse_chain<'a>(leaf: &'a CertificateDer<'_>, intermediates: &'a [CertificateDer<'_>]) -> Vec<X509Certificate<'a>> {
     // A certificate that does not parse says nothing we could name.
     std::iter::once(leaf)
