@@ -9,6 +9,29 @@ URLs, prints the table, writes it to target/conformance/TABLE.md (with --record
 to tests/conformance/TABLE.md) and exits 1 on any difference
 that choices.txt does not document. Every server is stopped by PID at the end,
 also on failure or a signal. Standard library only.
+
+TLS refusals and legacy servers (issue 18). nginx also serves, each on its
+own port, certificates a client must refuse for what they are: a leaf under
+an intermediate signed with SHA-1 by an RSA root (cause `weak-signature`),
+under a 1024-bit RSA intermediate and a 1024-bit RSA leaf (`weak-key`), a CA
+certificate (CA:TRUE) as the leaf (`ca-as-leaf`), a leaf with its host name
+only in the CN (`no-san`), one valid from a year from now (`not-yet-valid`),
+and two oversized chains, ~79 KiB (4,600 SANs) and ~170 KiB (10,000 SANs),
+both past rustls's 64 KiB handshake-message cap, the first under OpenSSL's
+100 KiB (`cert-too-large`); the expired, wrong-host, self-signed, missing and
+expired intermediate cases have their causes too. And servers that offer only
+what the default build does not speak (`legacy-only`): TLS 1.0-only, TLS
+1.1-only (curl needs `--tlsv1 --ciphers DEFAULT@SECLEVEL=0` for those), and
+TLS 1.2 with only CBC suites, only RSA key exchange, or only DHE (ffdhe2048
+parameters). A case's `cause` says what statuscheck's `--format json` must put
+in `error.cause`; where curl connects anyway the difference is a line in
+choices.txt. Every TLS case is also run with the tls-legacy build (cargo
+feature `tls-legacy`, STATUSCHECK_LEGACY_BIN) and `--tls-legacy`: it must
+connect where the only flaw is `legacy-only` and refuse every other cause
+exactly as the default build does, since the opt-in widens protocol versions
+and suites only. Setup checks prove the legacy servers refuse TLS 1.3 and the
+ECDHE AEAD suites and the weak chains work where weakness is allowed; openssl
+verify proves each certificate has the one flaw its case is about.
 """
 
 import concurrent.futures
@@ -732,7 +755,9 @@ def run_curl(case, pki, extra=()):
     if done.returncode == 0:
         return done.stdout.strip(), ""
     stderr = done.stderr.strip().splitlines()
-    message = stderr[-1] if stderr else ""
+    # curl's own line (`curl: (60) SSL certificate problem: ...`), not the advice after it.
+    own = [line for line in stderr if line.startswith("curl: (")]
+    message = own[0] if own else stderr[-1] if stderr else ""
     return "error:" + curl_kind(done.returncode, message), message
 
 
