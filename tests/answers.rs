@@ -119,6 +119,64 @@ fn follow_with_a_separate_number_names_max_redirs() {
     }
 }
 
+/// With a file `2` there, `-L 2` reads it, as any FILE, but says on stderr
+/// how it was taken and how to ask for a redirect limit instead.
+#[test]
+fn follow_with_a_number_that_is_a_file_reads_it_and_warns() {
+    let server = http_server();
+    let list = write_file("2", format!("{}\n", server.url("/status/204")));
+    let dir = list.parent().unwrap();
+    for flag in ["--follow", "-L"] {
+        let run = finish(statuscheck().current_dir(dir).args([flag, "2", "--format", "json"]).output().unwrap());
+        assert_eq!((run.code, run.record()["code"].as_u64()), (0, Some(204)), "{}", run.stderr);
+        assert!(run.stderr.contains("warning: reading the file '2' as a list of URLs"), "{}", run.stderr);
+        assert!(run.stderr.contains("use -L --max-redirs 2") && run.stderr.contains("./2"), "{}", run.stderr);
+    }
+    // A limit given, or the file named as ./2: nothing to warn about.
+    for args in [&["-L", "--max-redirs", "3", "2"][..], &["-L", "./2"], &["--follow=3", "2"]] {
+        let run = finish(statuscheck().current_dir(dir).args(args).arg("-q").output().unwrap());
+        assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{args:?}");
+    }
+}
+
+/// `Location:` with nothing in it is no Location, as in curl: with or
+/// without -L the 3xx is the answer, not a loop back to the same URL.
+#[test]
+fn an_empty_location_is_no_location() {
+    let server = scripted(vec![
+        ("/empty", "HTTP/1.1 301 Moved\r\nLocation:\r\nContent-Length: 0\r\n\r\n".into()),
+        ("/blank", "HTTP/1.1 302 Found\r\nLocation:   \t \r\n\r\n".into()),
+    ]);
+    for (path, code) in [("/empty", 301), ("/blank", 302)] {
+        for follow in [&["-L"][..], &[]] {
+            let record = json_run(&[follow, &["-u", &server.url(path)]].concat());
+            assert_eq!(record["code"], code, "{path} {follow:?}: {record}");
+            assert_eq!((&record["error"], &record["location"]), (&serde_json::Value::Null, &serde_json::Value::Null));
+            assert_eq!(record["redirects"], serde_json::json!([]), "{record}");
+        }
+        let text = run(&["-L", "-u", &server.url(path)]);
+        assert!(!text.stdout.contains('→'), "no location note: {}", text.stdout);
+    }
+    assert_eq!(server.requests.lock().unwrap().len(), 6, "each check asked once");
+}
+
+/// `http:////host/` has an empty host (RFC 9110 says to refuse it), though
+/// URL parsing would read it as `http://host/`: refused, as curl does.
+#[test]
+fn a_location_with_an_empty_host_is_a_redirect_error() {
+    let server = scripted(vec![("/to", "HTTP/1.1 302 Found\r\nLocation: http:////127.0.0.1/to\r\n\r\n".into())]);
+    let record = json_run(&["-L", "-u", &server.url("/to")]);
+    assert_eq!(record["error"]["kind"], "redirect", "{record}");
+    let message = record["error"]["message"].as_str().unwrap();
+    assert_eq!(message, "Location \"http:////127.0.0.1/to\" has an empty host, which RFC 9110 says to refuse");
+    assert_eq!(server.requests.lock().unwrap().len(), 1, "nothing followed");
+    let unfollowed = json_run(&["-u", &server.url("/to")]);
+    assert_eq!(
+        (unfollowed["code"].as_u64(), unfollowed["location"].as_str()),
+        (Some(302), Some("http:////127.0.0.1/to"))
+    );
+}
+
 #[test]
 fn method_is_accepted_in_any_case() {
     let server = http_server();

@@ -440,6 +440,10 @@ pub fn could_be_status_line(received: &[u8]) -> bool {
 /// Parses a status line (without its line ending), strictly:
 /// `HTTP/1.0` or `HTTP/1.1`, one space, three digits from 100 to 599, then
 /// nothing or a space and a reason phrase of printable UTF-8.
+///
+/// The code is exactly three digits (RFC 9112 4: `status-code = 3DIGIT`),
+/// so `HTTP/1.1 2000 OK` or `HTTP/1.1 0123456789` is malformed, never a
+/// code read from its first three digits; curl refuses both too.
 pub fn parse_status_line(line: &[u8]) -> Result<Response, String> {
     let malformed = || format!("malformed status line: {}", quote(line));
     let version = match line.get(..8) {
@@ -453,15 +457,16 @@ pub fn parse_status_line(line: &[u8]) -> Result<Response, String> {
     if !digits.iter().all(u8::is_ascii_digit) {
         return Err(malformed());
     }
+    let reason = match &line[12..] {
+        [] => &[][..],
+        [b' ', reason @ ..] => reason,
+        _ => return Err(malformed()),
+    };
     let code = digits.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
     if !(100..=599).contains(&code) {
         return Err(format!("status code {code} is outside 100-599: {}", quote(line)));
     }
-    let reason = match &line[12..] {
-        [] => "",
-        [b' ', reason @ ..] => std::str::from_utf8(reason).map_err(|_| malformed())?,
-        _ => return Err(malformed()),
-    };
+    let reason = std::str::from_utf8(reason).map_err(|_| malformed())?;
     if reason.chars().any(|c| c.is_control() && c != '\t') {
         return Err(malformed());
     }
@@ -825,6 +830,31 @@ mod tests {
             let err = parse_status_line(line).unwrap_err();
             assert!(!err.chars().any(|c| c.is_control()), "raw control in {err:?}");
             assert!(err.contains('"'), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_code_is_exactly_three_digits() {
+        for line in [
+            &b"HTTP/1.1 0123456789"[..],
+            b"HTTP/1.1 0123456789 OK",
+            b"HTTP/1.1 2000 OK",
+            b"HTTP/1.1 2001",
+            b"HTTP/1.1 200\tOK",
+            b"HTTP/1.1 099999",
+        ] {
+            let err = parse_status_line(line).unwrap_err();
+            assert_eq!(err, format!("malformed status line: {}", quote(line)));
+        }
+        // Three digits outside the range say so.
+        let err = parse_status_line(b"HTTP/1.1 099 X").unwrap_err();
+        assert_eq!(err, "status code 99 is outside 100-599: \"HTTP/1.1 099 X\"");
+        // Over the head reader too, whatever the split.
+        let line = b"HTTP/1.1 0123456789 OK\r\n\r\n";
+        for at in 0..=line.len() {
+            let (a, b) = line.split_at(at);
+            let err = parse_chunks([a, b], all).unwrap_err();
+            assert!(err.starts_with("malformed status line: \"HTTP/1.1 0123456789"), "split at {at}: {err}");
         }
     }
 

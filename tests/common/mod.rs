@@ -392,7 +392,7 @@ pub fn run_with_stdin(args: &[&str], stdin: &str) -> Run {
     finish(child.wait_with_output().unwrap())
 }
 
-fn finish(output: Output) -> Run {
+pub fn finish(output: Output) -> Run {
     let run = Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
