@@ -247,15 +247,17 @@ impl HeadParser {
             let taken = piece.len() + usize::from(newline.is_some());
             self.taken += taken;
             used += taken;
-            if !self.skipping {
-                self.line.extend_from_slice(piece);
-            }
+            let held = if self.skipping { piece.len() } else { self.hold(piece) };
             if self.part == Part::StatusLine {
                 self.check_status_line_so_far()?;
             } else {
                 self.skip_unless_kept();
             }
             if self.part == Part::Headers && self.line.len() > MAX_FIELD_LINE {
+                // The head ends at the first byte over the limit, however
+                // the reads split it: the rest of the chunk is not used.
+                let unused = piece.len() - held + usize::from(newline.is_some());
+                (self.taken, used) = (self.taken - unused, used - unused);
                 self.stop(Cut::Limit);
                 break;
             }
@@ -328,6 +330,21 @@ impl HeadParser {
     /// The final head; `None` until its status line was read.
     pub fn into_head(self) -> Option<Head> {
         Some(Head { response: self.response?, headers: self.headers, cut: self.cut })
+    }
+
+    /// Adds `piece` to the line being read, but never past the limit of the
+    /// part being read: one byte over it is enough to know the line is too
+    /// long, so a big chunk cannot make the parser hold more than that,
+    /// whatever the caller's reads return.
+    /// Returns how many bytes of `piece` it holds.
+    fn hold(&mut self, piece: &[u8]) -> usize {
+        let limit = match self.part {
+            Part::StatusLine => MAX_STATUS_LINE,
+            _ => MAX_FIELD_LINE + 1,
+        };
+        let held = piece.len().min(limit.saturating_sub(self.line.len()));
+        self.line.extend_from_slice(&piece[..held]);
+        held
     }
 
     /// Gives up at once on bytes that cannot grow into a status line, or
@@ -480,6 +497,9 @@ pub fn quote(bytes: &[u8]) -> String {
     let more = if bytes.len() > QUOTE_LIMIT { "..." } else { "" };
     format!("\"{}\"{more}", shown.escape_ascii())
 }
+
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 mod tests {
