@@ -440,6 +440,14 @@ CGI = {
     "nph-bad-chunk": 'printf "HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\nConnection: close\\r\\n\\r\\nzz\\r\\nnot a chunk\\r\\n"',
     # The status line's CR and LF in two writes, a moment apart.
     "nph-split-crlf": 'printf "HTTP/1.1 200 OK\\r"; sleep 0.3; printf "\\nContent-Length: 0\\r\\n\\r\\n"',
+    # Status codes of more than three digits (RFC 9112: status-code = 3DIGIT).
+    "nph-code-2000": 'printf "HTTP/1.1 2000 OK\\r\\nContent-Length: 0\\r\\n\\r\\n"',
+    "nph-code-0123456789": 'printf "HTTP/1.1 0123456789 OK\\r\\nContent-Length: 0\\r\\n\\r\\n"',
+    # A Content-Length that is no number (RFC 9112 6.3: a client must refuse it).
+    "nph-bad-length": 'printf "HTTP/1.1 200 OK\\r\\nContent-Length: abc\\r\\nConnection: close\\r\\n\\r\\n"',
+    # Locations that are none, or have an empty host.
+    "nph-empty-location": 'printf "HTTP/1.1 301 Moved Permanently\\r\\nLocation:\\r\\nContent-Length: 0\\r\\n\\r\\n"',
+    "nph-empty-host-location": 'printf "HTTP/1.1 302 Found\\r\\nLocation: http:////apache.test/final\\r\\nContent-Length: 0\\r\\n\\r\\n"',
 }
 
 
@@ -694,6 +702,10 @@ def curl_kind(code, stderr):
         return "connect"  # the proxy refused the tunnel, as statuscheck classes it
     if code == 56 and ("SSL" in stderr or "alert" in stderr):
         return "tls"  # a TLS alert after the handshake (TLS 1.3 client-certificate refusals)
+    if code == 3 and "redirect target URL" in stderr:
+        return "redirect"  # a Location it could not follow, which statuscheck calls a redirect error
+    if code == 1 and "Unsupported response code" in stderr:
+        return "protocol"  # curl 7.x's words for a status code it cannot read (8.x: exit 8)
     return CURL_KIND.get(code, f"curl-exit-{code}")
 
 
@@ -884,6 +896,11 @@ def cases(ports):
     out.append(Case("split-crlf-200", "apache2", f"{ap}/cgi-bin/nph-split-crlf"))
     out.append(Case("unsolicited-101", "apache2", f"{ap}/cgi-bin/nph-101"))
     out.append(Case("no-reason-phrase-200", "apache2", f"{ap}/cgi-bin/nph-no-reason"))
+    out.append(Case("status-code-four-digits", "apache2", f"{ap}/cgi-bin/nph-code-2000"))
+    out.append(Case("status-code-ten-digits", "apache2", f"{ap}/cgi-bin/nph-code-0123456789"))
+    out.append(Case("content-length-not-a-number", "apache2", f"{ap}/cgi-bin/nph-bad-length"))
+    out.append(Case("location-empty-L", "apache2", f"{ap}/cgi-bin/nph-empty-location", follow=True))
+    out.append(Case("location-empty-host-L", "apache2", f"{ap}/cgi-bin/nph-empty-host-location", follow=True))
     # Bodies: statuscheck reads the head only.
     out.append(Case("body-shorter-than-length", "apache2", f"{ap}/cgi-bin/nph-short-body"))
     out.append(Case("body-bad-chunk", "apache2", f"{ap}/cgi-bin/nph-bad-chunk"))
