@@ -49,3 +49,4 @@ pub use wire::http::parse_header;
 pub use wire::mask_userinfo;
 pub use wire::proxy::Proxies;
 pub use wire::resolve::{DnsServers, Family, Pin};
+pub use wire::urltext::explain_parse_error;

@@ -119,6 +119,64 @@ fn follow_with_a_separate_number_names_max_redirs() {
     }
 }
 
+/// With a file `2` there, `-L 2` reads it, as any FILE, but says on stderr
+/// how it was taken and how to ask for a redirect limit instead.
+#[test]
+fn follow_with_a_number_that_is_a_file_reads_it_and_warns() {
+    let server = http_server();
+    let list = write_file("2", format!("{}\n", server.url("/status/204")));
+    let dir = list.parent().unwrap();
+    for flag in ["--follow", "-L"] {
+        let run = finish(statuscheck().current_dir(dir).args([flag, "2", "--format", "json"]).output().unwrap());
+        assert_eq!((run.code, run.record()["code"].as_u64()), (0, Some(204)), "{}", run.stderr);
+        assert!(run.stderr.contains("warning: reading the file '2' as a list of URLs"), "{}", run.stderr);
+        assert!(run.stderr.contains("use -L --max-redirs 2") && run.stderr.contains("./2"), "{}", run.stderr);
+    }
+    // A limit given, or the file named as ./2: nothing to warn about.
+    for args in [&["-L", "--max-redirs", "3", "2"][..], &["-L", "./2"], &["--follow=3", "2"]] {
+        let run = finish(statuscheck().current_dir(dir).args(args).arg("-q").output().unwrap());
+        assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{args:?}");
+    }
+}
+
+/// `Location:` with nothing in it is no Location, as in curl: with or
+/// without -L the 3xx is the answer, not a loop back to the same URL.
+#[test]
+fn an_empty_location_is_no_location() {
+    let server = scripted(vec![
+        ("/empty", "HTTP/1.1 301 Moved\r\nLocation:\r\nContent-Length: 0\r\n\r\n".into()),
+        ("/blank", "HTTP/1.1 302 Found\r\nLocation:   \t \r\n\r\n".into()),
+    ]);
+    for (path, code) in [("/empty", 301), ("/blank", 302)] {
+        for follow in [&["-L"][..], &[]] {
+            let record = json_run(&[follow, &["-u", &server.url(path)]].concat());
+            assert_eq!(record["code"], code, "{path} {follow:?}: {record}");
+            assert_eq!((&record["error"], &record["location"]), (&serde_json::Value::Null, &serde_json::Value::Null));
+            assert_eq!(record["redirects"], serde_json::json!([]), "{record}");
+        }
+        let text = run(&["-L", "-u", &server.url(path)]);
+        assert!(!text.stdout.contains('→'), "no location note: {}", text.stdout);
+    }
+    assert_eq!(server.requests.lock().unwrap().len(), 6, "each check asked once");
+}
+
+/// `http:////host/` has an empty host (RFC 9110 says to refuse it), though
+/// URL parsing would read it as `http://host/`: refused, as curl does.
+#[test]
+fn a_location_with_an_empty_host_is_a_redirect_error() {
+    let server = scripted(vec![("/to", "HTTP/1.1 302 Found\r\nLocation: http:////127.0.0.1/to\r\n\r\n".into())]);
+    let record = json_run(&["-L", "-u", &server.url("/to")]);
+    assert_eq!(record["error"]["kind"], "redirect", "{record}");
+    let message = record["error"]["message"].as_str().unwrap();
+    assert_eq!(message, "Location \"http:////127.0.0.1/to\" has an empty host, which RFC 9110 says to refuse");
+    assert_eq!(server.requests.lock().unwrap().len(), 1, "nothing followed");
+    let unfollowed = json_run(&["-u", &server.url("/to")]);
+    assert_eq!(
+        (unfollowed["code"].as_u64(), unfollowed["location"].as_str()),
+        (Some(302), Some("http:////127.0.0.1/to"))
+    );
+}
+
 #[test]
 fn method_is_accepted_in_any_case() {
     let server = http_server();
@@ -383,37 +441,63 @@ fn markdown_does_not_render_what_a_server_sends() {
 /// The samples of a Prometheus exposition as the official Python client's
 /// parser reads them: `[name, type, labels, value]`. The parser is needed
 /// (`.ci/run` installs it): without it this fails.
-fn python_parsed(exposition: &str) -> Vec<(String, String, std::collections::BTreeMap<String, String>, f64)> {
+type Samples = Vec<(String, std::collections::BTreeMap<String, String>, f64)>;
+
+/// The samples of an exposition, by the official Python client's parser:
+/// `None` where python3 or its `prometheus_client` is missing (a skip, or a
+/// failure under CI, by [`require`]).
+fn python_parsed(exposition: &str) -> Option<Samples> {
+    let present = have_command("python3", &["-c", "import prometheus_client"]);
+    if !require("the python3 prometheus_client module", present, "python3 -m pip install prometheus-client") {
+        return None;
+    }
     let file = write_file("metrics.prom", exposition);
     let script = "import sys, json\n\
         from prometheus_client.parser import text_string_to_metric_families as parse\n\
         families = list(parse(open(sys.argv[1]).read()))\n\
-        print(json.dumps([[f.name, f.type, s.labels, s.value] for f in families for s in f.samples]))";
-    let output = std::process::Command::new("python3")
-        .args(["-c", script, file.to_str().unwrap()])
-        .output()
-        .expect("python3 runs (pip install prometheus-client)");
+        print(json.dumps([[s.name, s.labels, s.value] for f in families for s in f.samples]))";
+    let output = std::process::Command::new("python3").args(["-c", script, file.to_str().unwrap()]).output().unwrap();
     assert!(output.status.success(), "the parser refused it: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap()
+    Some(serde_json::from_slice(&output.stdout).unwrap())
 }
 
+/// The samples of an exposition, by the Rust parser (always there).
+fn rust_parsed(exposition: &str) -> Samples {
+    let lines = exposition.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text format");
+    let value = |v: &prometheus_parse::Value| match v {
+        prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => *v,
+        other => panic!("not a gauge: {other:?}"),
+    };
+    let labels = |l: &prometheus_parse::Labels| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    scrape.samples.iter().map(|s| (s.metric.clone(), labels(&s.labels), value(&s.value))).collect()
+}
+
+/// A URL (or a line that is no URL) listed twice gets one set of series,
+/// from its last answer. Read by the Rust parser everywhere and by the
+/// official Python client's strict one where it is installed.
 #[test]
 fn prometheus_has_one_series_per_label_set() {
     let server = http_server();
     let url = server.url("/status/204");
     let list = write_file("twice.txt", format!("{url}\nftp://x/\nftp://x/\n{url}\n"));
     let run = run(&["--format", "prometheus", "-u", &url, list.to_str().unwrap()]);
-    let samples = python_parsed(&run.stdout);
-    let mut keys: Vec<_> = samples.iter().map(|(name, _, labels, _)| (name.clone(), labels.clone())).collect();
-    let all = keys.len();
-    keys.sort();
-    keys.dedup();
-    assert_eq!(keys.len(), all, "a label set repeats:\n{}", run.stdout);
-    let success: Vec<_> = samples.iter().filter(|(name, ..)| name == "probe_success").collect();
-    assert_eq!(success.len(), 2, "{}", run.stdout);
-    let status =
-        |u: &str| samples.iter().find(|(n, _, l, _)| n == "probe_http_status_code" && l["url"] == u).unwrap().3;
-    assert_eq!((status(&url), status("ftp://x/")), (204.0, 0.0));
+    let check = |samples: Samples| {
+        let mut keys: Vec<_> = samples.iter().map(|(name, labels, _)| (name.clone(), labels.clone())).collect();
+        let all = keys.len();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), all, "a label set repeats:\n{}", run.stdout);
+        let success: Vec<_> = samples.iter().filter(|(name, ..)| name == "probe_success").collect();
+        assert_eq!(success.len(), 2, "{}", run.stdout);
+        let status =
+            |u: &str| samples.iter().find(|(n, l, _)| n == "probe_http_status_code" && l["url"] == u).unwrap().2;
+        assert_eq!((status(&url), status("ftp://x/")), (204.0, 0.0));
+    };
+    check(rust_parsed(&run.stdout));
+    if let Some(samples) = python_parsed(&run.stdout) {
+        check(samples);
+    }
 }
 
 #[test]

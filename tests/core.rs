@@ -94,12 +94,7 @@ fn refused_port_is_a_connect_error() {
 
 #[test]
 fn ipv6_loopback_works_where_available() {
-    let present = std::net::TcpListener::bind("[::1]:0").is_ok();
-    if !require(
-        "IPv6 loopback ([::1])",
-        present,
-        "sysctl -w net.ipv6.conf.lo.disable_ipv6=0; ip -6 addr add ::1/128 dev lo",
-    ) {
+    if !require("IPv6 loopback ([::1])", have_ipv6_loopback(), IPV6_INSTALL) {
         return;
     }
     let server = http_server_on("[::1]:0");

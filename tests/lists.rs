@@ -14,18 +14,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Whether `tool` runs here. Under `CI=true` a missing tool is a failure, so
-/// a green CI always means the test ran.
-fn have(tool: &str) -> bool {
-    let found =
-        Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "`{tool}` is needed (CI=true)");
-        eprintln!("no `{tool}` here; skipping");
-    }
-    found
-}
-
 /// Counts each `input` of JSON Lines; panics on a line that does not parse.
 fn inputs(json_lines: &str) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
@@ -38,7 +26,9 @@ fn inputs(json_lines: &str) -> HashMap<String, usize> {
 
 #[test]
 fn pipes_and_fifos_lose_no_rows_when_stderr_is_a_terminal() {
-    if !have("script") || !have("mkfifo") {
+    if !require("`script`", have_command("script", &["--version"]), SCRIPT_INSTALL)
+        || !require("`mkfifo`", have_command("mkfifo", &["--version"]), "apt-get install coreutils")
+    {
         return;
     }
     // Invalid lines need no network; a line split by a second reader would

@@ -396,8 +396,11 @@ const NO_TLS_LEGACY: &str = "--tls-legacy: this build of statuscheck lacks the c
 build one that has it with `cargo install --path . --features tls-legacy` (or `cargo build --release \
 --features tls-legacy`), which needs OpenSSL's headers (libssl-dev and pkg-config on Debian and Ubuntu)";
 
-/// The redirect limit, or `None` without `-L`. `--follow 2` would read `2`
-/// as a FILE: when no such file exists, say what was meant instead.
+/// The redirect limit, or `None` without `-L`. `--follow 2` reads `2` as a
+/// FILE (the limit needs `--follow=2`): when no such file exists, say what
+/// was meant instead; when one does and no limit was given, it is read,
+/// and a warning says how it was taken, how to get the limit, and how to
+/// read the file without the warning (`./2`).
 fn follow_limit(
     follow: Option<Option<usize>>,
     max_redirs: Option<usize>,
@@ -405,15 +408,32 @@ fn follow_limit(
 ) -> anyhow::Result<Option<usize>> {
     let Some(old_form) = follow else { return Ok(None) };
     let digits = |f: &&PathBuf| f.to_str().is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
-    if let Some(number) = files.iter().find(|f| digits(f) && !f.exists()) {
-        let number = number.display();
-        bail!("there is no file '{number}': to follow at most {number} redirects, use --max-redirs {number} with -L");
+    let limit_given = old_form.is_some() || max_redirs.is_some();
+    for file in files.iter().filter(digits) {
+        let number = file.display();
+        if !file.exists() {
+            bail!(
+                "there is no file '{number}': to follow at most {number} redirects, use --max-redirs {number} with -L"
+            );
+        }
+        if !limit_given {
+            report::message(&number_file_warning(&number.to_string()));
+        }
     }
     match (old_form, max_redirs) {
         (Some(a), Some(b)) if a != b => bail!("--follow={a} and --max-redirs {b} disagree: use -L --max-redirs N"),
         (Some(limit), _) | (None, Some(limit)) => Ok(Some(limit)),
         (None, None) => Ok(Some(10)),
     }
+}
+
+/// What `-L 2` means when a file `2` exists: the file is read, as any FILE
+/// is, but the user may have meant a redirect limit.
+fn number_file_warning(number: &str) -> String {
+    format!(
+        "warning: reading the file '{number}' as a list of URLs; to follow at most {number} redirects instead, \
+         use -L --max-redirs {number} (write ./{number} to read the file without this warning)"
+    )
 }
 
 /// Completion scripts and the man page, from the same clap definitions.
@@ -588,6 +608,21 @@ mod tests {
         let error = Config::from_cli(parse(&["--follow", "2", "-u", "x"]).unwrap()).err().unwrap().to_string();
         assert!(error.contains("there is no file '2'") && error.contains("use --max-redirs 2 with -L"), "{error}");
         assert_eq!(config(&["2"]).files, [PathBuf::from("2")], "without -L a number is a file like any other");
+    }
+
+    #[test]
+    fn a_number_that_is_a_file_is_read_with_a_warning() {
+        let warning = number_file_warning("2");
+        assert!(warning.contains("reading the file '2'") && warning.contains("-L --max-redirs 2"), "{warning}");
+        assert!(warning.contains("./2"), "{warning}");
+        let dir = std::env::temp_dir().join(format!("statuscheck-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("7");
+        std::fs::write(&file, "").unwrap();
+        // Only a bare number is taken for a limit; a path with a directory is a file.
+        let limit = follow_limit(Some(None), None, std::slice::from_ref(&file)).unwrap();
+        assert_eq!(limit, Some(10));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! A line that is not a checkable URL still becomes a target (with the reason
 //! in `url`), so it gets its own result row and never stops the run.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
@@ -528,13 +529,13 @@ fn echo(line: &[u8], valid: bool) -> String {
 /// is checked as `https://`. Only http and https are accepted; user-info and
 /// the fragment are dropped, since neither is ever sent.
 pub fn parse_url(text: &str) -> Result<Url, String> {
-    let mut url = if has_scheme(text) { Url::parse(text) } else { Url::parse(&format!("https://{text}")) }
-        .map_err(|e| e.to_string())?;
+    let text = if has_scheme(text) { Cow::Borrowed(text) } else { Cow::Owned(format!("https://{text}")) };
+    let mut url = Url::parse(&text).map_err(|e| statuscheck::explain_parse_error(&text, e))?;
     match url.scheme() {
         "http" | "https" => {}
         // `bob:secret@host` reads as the scheme `bob`: a user name is never
         // named in a message, so such a line gets no scheme quoted.
-        _ if looks_like_userinfo(text) => {
+        _ if looks_like_userinfo(&text) => {
             return Err("a scheme other than http or https, or user-info without one: only http and https \
                         (write https://USER@HOST)"
                 .into())
@@ -642,6 +643,21 @@ mod tests {
         assert!(parse_url("http://example.com:70000/").unwrap_err().contains("port"));
         assert!(parse_url("http://example.com:0/").unwrap_err().contains("port 0"));
         assert!(parse_url("http://exa mple.com/").is_err());
+    }
+
+    #[test]
+    fn a_host_ending_in_a_number_says_what_happened() {
+        for line in
+            ["host.example.com.1150", "https://host.example.com.1150:8443/x", "http://u:S3cret@host.example.com.1150/"]
+        {
+            let err = parse_url(line).unwrap_err();
+            assert!(
+                err.starts_with("'host.example.com.1150' ends in a number, which URLs read as an IPv4 address"),
+                "{err}"
+            );
+            assert!(!err.contains("S3cret"), "{err}");
+        }
+        assert_eq!(parse_url("10.0.0.300").unwrap_err(), "'10.0.0.300' is not a valid IPv4 address");
     }
 
     #[test]

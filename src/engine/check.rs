@@ -25,7 +25,7 @@ use crate::result::{CheckError, Hop, HumanDuration, Phase, Response, Trace};
 use crate::wire::http::{self, RequestSpec};
 use crate::wire::proxy::{Proxies, Proxy};
 use crate::wire::resolve::{io_reason, Resolver};
-use crate::wire::{blocked, connect, later, tls};
+use crate::wire::{blocked, connect, later, tls, urltext};
 
 /// The engine: everything a check needs, built once from [`Options`] and
 /// shared by all checks (put it in an `Arc` to share it between tasks).
@@ -283,9 +283,19 @@ fn keeps_header(name: &str) -> bool {
 
 fn apply_headers(response: &mut Response, headers: &[(String, String)]) {
     let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
-    response.location = header("location").filter(|_| (300..400).contains(&response.code));
+    response.location = location(headers).filter(|_| (300..400).contains(&response.code));
     response.retry_after = header("retry-after").and_then(|v| http::retry_after_seconds(&v));
     response.blocked_by = blocked::blocked_by(response.code, headers);
+}
+
+/// The first `Location` with a value. An empty one (`Location:`, or only
+/// white space) is no Location, as in curl: a 3xx without one is the final
+/// answer, and following it would only come back to the same URL.
+fn location(headers: &[(String, String)]) -> Option<String> {
+    headers
+        .iter()
+        .find(|(name, value)| name == "location" && !value.trim().is_empty())
+        .map(|(_, v)| v.trim().to_owned())
 }
 
 /// Whether a hop to `current` gets the `-H` headers given for `original`.
@@ -300,7 +310,13 @@ fn sends_user_headers(original: &Url, current: &Url, trusted: bool, downgraded: 
 /// Where a redirect leads, or why it is not followed.
 fn next_hop(current: &Url, location: &str, hops: &[Hop], max: usize) -> Result<Url, CheckError> {
     let shown = http::quote(location.as_bytes());
-    let mut next = current.join(location).map_err(|e| CheckError::Redirect(format!("bad Location {shown}: {e}")))?;
+    // WHATWG parsing would read `http:////host/` as `http://host/`.
+    if urltext::has_empty_host(location) {
+        return Err(CheckError::Redirect(format!("Location {shown} has an empty host, which RFC 9110 says to refuse")));
+    }
+    let mut next = current.join(location).map_err(|e| {
+        CheckError::Redirect(format!("bad Location {shown}: {}", urltext::explain_parse_error(location, e)))
+    })?;
     if !matches!(next.scheme(), "http" | "https") {
         return Err(CheckError::Redirect(format!("not following a redirect to a {}: URL", next.scheme())));
     }
@@ -443,6 +459,45 @@ mod tests {
         let many: Vec<Hop> = (0..3).map(|i| Hop { url: url(&format!("https://a.test/{i}")), code: 302 }).collect();
         assert_eq!(next_hop(&here, "/next", &many, 2).unwrap_err().to_string(), "more than 2 redirects");
         assert_eq!(next_hop(&here, "/next", &many, 3).unwrap().as_str(), "https://a.test/next");
+    }
+
+    #[test]
+    fn a_location_with_an_empty_host_is_refused() {
+        let here = url("http://a.test/x");
+        for location in ["http:////a.test/x", "https:///x", "//", "http://:8080/"] {
+            let err = next_hop(&here, location, &[], 10).unwrap_err();
+            assert_eq!(err.kind(), crate::result::ErrorKind::Redirect, "{location}");
+            assert!(err.to_string().contains("has an empty host"), "{location}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_location_host_ending_in_a_number_says_so() {
+        let here = url("http://a.test/x");
+        let err = next_hop(&here, "http://host.example.com.1150/", &[], 10).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with(
+                "bad Location \"http://host.example.com.1150/\": 'host.example.com.1150' ends in a number"
+            ),
+            "{message}"
+        );
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn an_empty_location_is_no_location() {
+        for empty in ["", "   ", "\t"] {
+            let mut response = Response::new(crate::result::HttpVersion::Http11, 301, "Moved");
+            apply_headers(&mut response, &headers(&[("location", empty)]));
+            assert_eq!(response.location, None, "{empty:?}");
+        }
+        // As in curl, the first Location with a value is the one.
+        let found = location(&headers(&[("location", ""), ("server", "x"), ("location", " /next ")]));
+        assert_eq!(found.as_deref(), Some("/next"));
     }
 
     #[test]

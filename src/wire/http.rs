@@ -247,15 +247,17 @@ impl HeadParser {
             let taken = piece.len() + usize::from(newline.is_some());
             self.taken += taken;
             used += taken;
-            if !self.skipping {
-                self.line.extend_from_slice(piece);
-            }
+            let held = if self.skipping { piece.len() } else { self.hold(piece) };
             if self.part == Part::StatusLine {
                 self.check_status_line_so_far()?;
             } else {
                 self.skip_unless_kept();
             }
             if self.part == Part::Headers && self.line.len() > MAX_FIELD_LINE {
+                // The head ends at the first byte over the limit, however
+                // the reads split it: the rest of the chunk is not used.
+                let unused = piece.len() - held + usize::from(newline.is_some());
+                (self.taken, used) = (self.taken - unused, used - unused);
                 self.stop(Cut::Limit);
                 break;
             }
@@ -328,6 +330,21 @@ impl HeadParser {
     /// The final head; `None` until its status line was read.
     pub fn into_head(self) -> Option<Head> {
         Some(Head { response: self.response?, headers: self.headers, cut: self.cut })
+    }
+
+    /// Adds `piece` to the line being read, but never past the limit of the
+    /// part being read: one byte over it is enough to know the line is too
+    /// long, so a big chunk cannot make the parser hold more than that,
+    /// whatever the caller's reads return.
+    /// Returns how many bytes of `piece` it holds.
+    fn hold(&mut self, piece: &[u8]) -> usize {
+        let limit = match self.part {
+            Part::StatusLine => MAX_STATUS_LINE,
+            _ => MAX_FIELD_LINE + 1,
+        };
+        let held = piece.len().min(limit.saturating_sub(self.line.len()));
+        self.line.extend_from_slice(&piece[..held]);
+        held
     }
 
     /// Gives up at once on bytes that cannot grow into a status line, or
@@ -440,6 +457,10 @@ pub fn could_be_status_line(received: &[u8]) -> bool {
 /// Parses a status line (without its line ending), strictly:
 /// `HTTP/1.0` or `HTTP/1.1`, one space, three digits from 100 to 599, then
 /// nothing or a space and a reason phrase of printable UTF-8.
+///
+/// The code is exactly three digits (RFC 9112 4: `status-code = 3DIGIT`),
+/// so `HTTP/1.1 2000 OK` or `HTTP/1.1 0123456789` is malformed, never a
+/// code read from its first three digits; curl refuses both too.
 pub fn parse_status_line(line: &[u8]) -> Result<Response, String> {
     let malformed = || format!("malformed status line: {}", quote(line));
     let version = match line.get(..8) {
@@ -453,15 +474,16 @@ pub fn parse_status_line(line: &[u8]) -> Result<Response, String> {
     if !digits.iter().all(u8::is_ascii_digit) {
         return Err(malformed());
     }
+    let reason = match &line[12..] {
+        [] => &[][..],
+        [b' ', reason @ ..] => reason,
+        _ => return Err(malformed()),
+    };
     let code = digits.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
     if !(100..=599).contains(&code) {
         return Err(format!("status code {code} is outside 100-599: {}", quote(line)));
     }
-    let reason = match &line[12..] {
-        [] => "",
-        [b' ', reason @ ..] => std::str::from_utf8(reason).map_err(|_| malformed())?,
-        _ => return Err(malformed()),
-    };
+    let reason = std::str::from_utf8(reason).map_err(|_| malformed())?;
     if reason.chars().any(|c| c.is_control() && c != '\t') {
         return Err(malformed());
     }
@@ -475,6 +497,9 @@ pub fn quote(bytes: &[u8]) -> String {
     let more = if bytes.len() > QUOTE_LIMIT { "..." } else { "" };
     format!("\"{}\"{more}", shown.escape_ascii())
 }
+
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 mod tests {
@@ -825,6 +850,31 @@ mod tests {
             let err = parse_status_line(line).unwrap_err();
             assert!(!err.chars().any(|c| c.is_control()), "raw control in {err:?}");
             assert!(err.contains('"'), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_code_is_exactly_three_digits() {
+        for line in [
+            &b"HTTP/1.1 0123456789"[..],
+            b"HTTP/1.1 0123456789 OK",
+            b"HTTP/1.1 2000 OK",
+            b"HTTP/1.1 2001",
+            b"HTTP/1.1 200\tOK",
+            b"HTTP/1.1 099999",
+        ] {
+            let err = parse_status_line(line).unwrap_err();
+            assert_eq!(err, format!("malformed status line: {}", quote(line)));
+        }
+        // Three digits outside the range say so.
+        let err = parse_status_line(b"HTTP/1.1 099 X").unwrap_err();
+        assert_eq!(err, "status code 99 is outside 100-599: \"HTTP/1.1 099 X\"");
+        // Over the head reader too, whatever the split.
+        let line = b"HTTP/1.1 0123456789 OK\r\n\r\n";
+        for at in 0..=line.len() {
+            let (a, b) = line.split_at(at);
+            let err = parse_chunks([a, b], all).unwrap_err();
+            assert!(err.starts_with("malformed status line: \"HTTP/1.1 0123456789"), "split at {at}: {err}");
         }
     }
 

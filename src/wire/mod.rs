@@ -1,7 +1,8 @@
 //! The wire layer: bytes and sockets for one request, built on the result
 //! types only. HTTP/1.1 request and head parsing (`http`), TLS (`tls`),
 //! name lookup (`resolve`), proxies (`proxy`), Happy Eyeballs connects
-//! (`connect`) and block signatures (`blocked`).
+//! (`connect`), block signatures (`blocked`) and URL text the URL parser
+//! would hide or explain badly (`urltext`).
 
 pub mod blocked;
 pub mod connect;
@@ -9,6 +10,7 @@ pub mod http;
 pub mod proxy;
 pub mod resolve;
 pub mod tls;
+pub mod urltext;
 
 use std::borrow::Cow;
 use std::time::Duration;

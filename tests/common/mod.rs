@@ -401,7 +401,7 @@ pub fn run_with_stdin(args: &[&str], stdin: &str) -> Run {
     finish(child.wait_with_output().unwrap())
 }
 
-fn finish(output: Output) -> Run {
+pub fn finish(output: Output) -> Run {
     let run = Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
@@ -447,3 +447,12 @@ pub fn have_command(program: &str, args: &[&str]) -> bool {
 
 /// Where `script` comes from (Debian: bsdutils; elsewhere util-linux).
 pub const SCRIPT_INSTALL: &str = "apt-get install bsdutils (util-linux elsewhere)";
+
+/// Whether this machine has the IPv6 loopback (containers often start
+/// without it), for [`require`].
+pub fn have_ipv6_loopback() -> bool {
+    TcpListener::bind("[::1]:0").is_ok()
+}
+
+/// How to turn the IPv6 loopback on (what `.ci/run` does).
+pub const IPV6_INSTALL: &str = "sysctl -w net.ipv6.conf.lo.disable_ipv6=0; ip -6 addr add ::1/128 dev lo";

@@ -9,8 +9,32 @@ URLs, prints the table, writes it to target/conformance/TABLE.md (with --record
 to tests/conformance/TABLE.md) and exits 1 on any difference
 that choices.txt does not document. Every server is stopped by PID at the end,
 also on failure or a signal. Standard library only.
+
+TLS refusals and legacy servers (issue 18). nginx also serves, each on its
+own port, certificates a client must refuse for what they are: a leaf under
+an intermediate signed with SHA-1 by an RSA root (cause `weak-signature`),
+under a 1024-bit RSA intermediate and a 1024-bit RSA leaf (`weak-key`), a CA
+certificate (CA:TRUE) as the leaf (`ca-as-leaf`), a leaf with its host name
+only in the CN (`no-san`), one valid from a year from now (`not-yet-valid`),
+and two oversized chains, ~79 KiB (4,600 SANs) and ~170 KiB (10,000 SANs),
+both past rustls's 64 KiB handshake-message cap, the first under OpenSSL's
+100 KiB (`cert-too-large`); the expired, wrong-host, self-signed, missing and
+expired intermediate cases have their causes too. And servers that offer only
+what the default build does not speak (`legacy-only`): TLS 1.0-only, TLS
+1.1-only (curl needs `--tlsv1 --ciphers DEFAULT@SECLEVEL=0` for those), and
+TLS 1.2 with only CBC suites, only RSA key exchange, or only DHE (ffdhe2048
+parameters). A case's `cause` says what statuscheck's `--format json` must put
+in `error.cause`; where curl connects anyway the difference is a line in
+choices.txt. Every TLS case is also run with the tls-legacy build (cargo
+feature `tls-legacy`, STATUSCHECK_LEGACY_BIN) and `--tls-legacy`: it must
+connect where the only flaw is `legacy-only` and refuse every other cause
+exactly as the default build does, since the opt-in widens protocol versions
+and suites only. Setup checks prove the legacy servers refuse TLS 1.3 and the
+ECDHE AEAD suites and the weak chains work where weakness is allowed; openssl
+verify proves each certificate has the one flaw its case is about.
 """
 
+import base64
 import concurrent.futures
 import dataclasses
 import datetime
@@ -65,7 +89,12 @@ def write(path, text, mode=0o644):
 # --- PKI -------------------------------------------------------------------
 
 GOOD_NAMES = ["good.test", "rsa.test", "noint.test", "tls12.test", "tls13.test", "sni.test",
-              "mtls.test", "apache.test", "haproxy.test"]
+              "mtls.test", "apache.test", "haproxy.test", "tls10.test", "tls11.test", "cbc.test", "rsakx.test",
+              "dhe.test"]
+# SANs of the two oversized leaves: their chains must fall past rustls's 64 KiB
+# handshake-message cap, one under OpenSSL's 100 KiB certificate-list cap
+# (curl takes it) and one over it (curl refuses it too).
+BIG_SANS = {"big80k": 4600, "big170k": 10000}
 
 
 def make_pki(d):
@@ -91,40 +120,65 @@ def make_pki(d):
         "extendedKeyUsage=serverAuth", "subjectAltName=DNS:self.test",
         "[client]", "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature",
         "extendedKeyUsage=clientAuth",
+        # Certificates a client must refuse for what they are, not for their chain.
+        *[line for name in ["sha1", "weakint", "weakkey", "notyet"] for line in [
+            f"[{name}]", "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,keyEncipherment",
+            "extendedKeyUsage=serverAuth", f"subjectAltName=DNS:{name}.test", "authorityKeyIdentifier=keyid"]],
+        # A CA certificate (it may sign others) served as the server's own.
+        "[caleaf]", "basicConstraints=critical,CA:TRUE", "keyUsage=critical,digitalSignature,keyCertSign,cRLSign",
+        "extendedKeyUsage=serverAuth", "subjectAltName=DNS:caleaf.test", "subjectKeyIdentifier=hash",
+        "authorityKeyIdentifier=keyid",
+        # The host name only in the subject's CN: no subjectAltName at all.
+        "[nosan]", "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature",
+        "extendedKeyUsage=serverAuth", "authorityKeyIdentifier=keyid",
+        *[line for name, n in BIG_SANS.items() for line in [
+            f"[{name}]", "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature",
+            "extendedKeyUsage=serverAuth", "authorityKeyIdentifier=keyid",
+            f"subjectAltName=DNS:{name}.test," + ",".join(f"DNS:h{i:05}.{name}.test" for i in range(n))]],
         "",
     ]))
 
-    def key(name, kind="ec"):
+    def key(name, kind="ec", bits=2048):
         if kind == "ec":
             run("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", p(name + ".key"))
         else:
-            run("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", p(name + ".key"))
+            run("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", f"rsa_keygen_bits:{bits}",
+                "-out", p(name + ".key"))
 
-    def csr(name, cn):
-        run("openssl", "req", "-new", "-key", p(name + ".key"), "-subj", f"/CN={cn}", "-out", p(name + ".csr"))
+    def csr(name, cn, key_of=None):
+        run("openssl", "req", "-new", "-key", p((key_of or name) + ".key"), "-subj", f"/CN={cn}",
+            "-out", p(name + ".csr"))
 
-    def sign(name, issuer, section, days=30):
+    def sign(name, issuer, section, days=30, digest="sha256"):
         run("openssl", "x509", "-req", "-in", p(name + ".csr"), "-CA", p(issuer + ".pem"), "-CAkey", p(issuer + ".key"),
-            "-CAcreateserial", "-days", str(days), "-extfile", ext, "-extensions", section, "-out", p(name + ".pem"))
+            "-CAcreateserial", "-days", str(days), f"-{digest}", "-extfile", ext, "-extensions", section,
+            "-out", p(name + ".pem"))
 
     def selfsign(name, cn, section, days=30):
         run("openssl", "req", "-x509", "-new", "-key", p(name + ".key"), "-subj", f"/CN={cn}", "-days", str(days),
             "-config", ext, "-extensions", section, "-out", p(name + ".pem"))
 
+    # Every key first, in parallel (RSA key generation is most of the PKI's time).
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda spec: key(*spec), [
+            ("root",), ("int",), ("ecdsa",), ("rsa", "rsa"), ("other",), ("self",), ("clientca",), ("client",),
+            ("expired",), ("oldint",), ("underold",), ("rsaroot", "rsa"), ("sha1int", "rsa"),
+            ("weakint", "rsa", 1024), ("weakkey", "rsa", 1024)]))
+
     # openssl req -x509 wants a [req] section when given -config.
     with open(ext, "a") as f:
         f.write("[req]\ndistinguished_name=dn\n[dn]\n")
 
-    key("root"); selfsign("root", "statuscheck conformance root", "ca", 3650)
-    key("int"); csr("int", "statuscheck conformance intermediate"); sign("int", "root", "int", 365)
-    key("ecdsa"); csr("ecdsa", "good.test"); sign("ecdsa", "int", "leaf")
-    key("rsa", "rsa"); csr("rsa", "rsa.test"); sign("rsa", "int", "leaf")
-    key("other"); csr("other", "other.test"); sign("other", "int", "other")
-    key("self"); selfsign("self", "self.test", "self")
-    key("clientca"); selfsign("clientca", "statuscheck conformance client CA", "ca", 3650)
-    key("client"); csr("client", "client"); sign("client", "clientca", "client")
+    selfsign("root", "statuscheck conformance root", "ca", 3650)
+    csr("int", "statuscheck conformance intermediate"); sign("int", "root", "int", 365)
+    csr("ecdsa", "good.test"); sign("ecdsa", "int", "leaf")
+    csr("rsa", "rsa.test"); sign("rsa", "int", "leaf")
+    csr("other", "other.test"); sign("other", "int", "other")
+    selfsign("self", "self.test", "self")
+    selfsign("clientca", "statuscheck conformance client CA", "ca", 3650)
+    csr("client", "client"); sign("client", "clientca", "client")
     # An expired leaf: openssl ca is the one openssl command that takes past dates.
-    key("expired"); csr("expired", "expired.test")
+    csr("expired", "expired.test")
     os.makedirs(p("ca-db"))
     write(p("ca-db/index.txt"), "")
     write(p("ca.cnf"), "\n".join([
@@ -138,11 +192,11 @@ def make_pki(d):
         "-extfile", ext, "-extensions", "expired", "-out", p("expired.pem"))
 
     # An intermediate that expired under a leaf that has not (cross-signed chains do this).
-    key("oldint"); csr("oldint", "statuscheck conformance expired intermediate")
+    csr("oldint", "statuscheck conformance expired intermediate")
     run("openssl", "ca", "-batch", "-notext", "-config", p("ca.cnf"), "-cert", p("root.pem"), "-keyfile", p("root.key"),
         "-in", p("oldint.csr"), "-startdate", "20200101000000Z", "-enddate", "20210101000000Z",
         "-extfile", ext, "-extensions", "int", "-out", p("oldint.pem"))
-    key("underold"); csr("underold", "good.test"); sign("underold", "oldint", "leaf")
+    csr("underold", "good.test"); sign("underold", "oldint", "leaf")
     cat = lambda out, *parts: write(p(out), "".join(open(p(x)).read() for x in parts))  # noqa: E731
     cat("underold-chain.pem", "underold.pem", "oldint.pem")
     for leaf in ["ecdsa", "rsa", "other", "expired"]:
@@ -150,7 +204,80 @@ def make_pki(d):
         cat(leaf + "-full.pem", leaf + "-chain.pem", leaf + ".key")  # haproxy wants cert+chain+key in one
     cat("self-full.pem", "self.pem", "self.key")
     cat("int-and-root.pem", "int.pem", "root.pem")
+
+    # --- certificates refused for what they are (issue 18) ---
+    # An RSA root for the two RSA-signed intermediates: one signed with
+    # sha1WithRSAEncryption, one with a 1024-bit key. Leaves use the P-256 key
+    # `ecdsa.key` unless their own key is the point.
+    selfsign("rsaroot", "statuscheck conformance RSA root", "ca", 3650)
+    csr("sha1int", "statuscheck conformance SHA-1 intermediate")
+    sign("sha1int", "rsaroot", "int", 365, digest="sha1")
+    csr("sha1", "sha1.test", "ecdsa"); sign("sha1", "sha1int", "sha1")
+    csr("weakint", "statuscheck conformance 1024-bit intermediate")
+    sign("weakint", "rsaroot", "int", 365)
+    csr("weakintleaf", "weakint.test", "ecdsa"); sign("weakintleaf", "weakint", "weakint")
+    csr("weakkey", "weakkey.test"); sign("weakkey", "int", "weakkey")
+    csr("caleaf", "caleaf.test", "rsa"); sign("caleaf", "int", "caleaf")
+    csr("nosan", "nosan.test", "ecdsa"); sign("nosan", "int", "nosan")
+    for name in BIG_SANS:
+        csr(name, name + ".test", "ecdsa"); sign(name, "int", name)
+    # Not yet valid: from a year from now. openssl 3.0's x509 has no -not_before;
+    # openssl ca takes any start date.
+    now = datetime.datetime.now(datetime.timezone.utc)
+    csr("notyet", "notyet.test", "ecdsa")
+    run("openssl", "ca", "-batch", "-notext", "-config", p("ca.cnf"), "-cert", p("int.pem"), "-keyfile", p("int.key"),
+        "-in", p("notyet.csr"), "-startdate", (now + datetime.timedelta(days=365)).strftime("%Y%m%d%H%M%SZ"),
+        "-enddate", (now + datetime.timedelta(days=730)).strftime("%Y%m%d%H%M%SZ"),
+        "-extfile", ext, "-extensions", "notyet", "-out", p("notyet.pem"))
+    cat("sha1-chain.pem", "sha1.pem", "sha1int.pem")
+    cat("weakint-chain.pem", "weakintleaf.pem", "weakint.pem")
+    for leaf in ["weakkey", "caleaf", "nosan", "notyet", *BIG_SANS]:
+        cat(leaf + "-chain.pem", leaf + ".pem", "int.pem")
+    # Finite-field DH parameters for the DHE-only server: the RFC 7919 group, at once.
+    run("openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048", "-out", p("dh.pem"))
+
+    check_pki(p)
     return p
+
+
+def check_pki(p):
+    """The PKI is what the cases say, checked with openssl itself (in parallel:
+    each is a process of its own)."""
+    def der_size(name):
+        with open(p(name)) as f:
+            return len(base64.b64decode("".join(f.read().split("-----")[2].split())))
+    chain = {name: der_size(name + ".pem") + der_size("int.pem") for name in BIG_SANS}
+    if not 65536 < chain["big80k"] < 100 * 1024 or not chain["big170k"] > 100 * 1024:
+        die(f"oversized chains are {chain} bytes: want one in 64..100 KiB, one over 100 KiB")
+
+    def has(name, want, present=True):
+        if (want in run("openssl", "x509", "-in", p(name), "-noout", "-text")) != present:
+            return f"{name} {'lacks' if present else 'has'} {want!r}"
+
+    def flawed(leaf, untrusted, root, flaw, waive):
+        # Refused (at security level 2, Debian's default and so curl's) for the
+        # one flaw its case is about, and good with that flaw waived.
+        args = ["-CAfile", p(root), "-untrusted", p(untrusted), p(leaf)]
+        strict = subprocess.run(["openssl", "verify", "-auth_level", "2", *args], capture_output=True, text=True,
+                                timeout=60)
+        if strict.returncode == 0 or flaw not in strict.stdout + strict.stderr:
+            return f"openssl verify {leaf}: want {flaw!r}, got {(strict.stdout + strict.stderr).strip()[-300:]}"
+        run("openssl", "verify", *waive, *args)
+
+    checks = [
+        (has, "sha1int.pem", "Signature Algorithm: sha1WithRSAEncryption"),
+        (has, "weakint.pem", "Public-Key: (1024 bit)"), (has, "weakkey.pem", "Public-Key: (1024 bit)"),
+        (has, "caleaf.pem", "CA:TRUE"), (has, "nosan.pem", "Subject Alternative Name", False),
+        (flawed, "sha1.pem", "sha1int.pem", "rsaroot.pem", "CA signature digest algorithm too weak",
+         ["-auth_level", "0"]),
+        (flawed, "weakintleaf.pem", "weakint.pem", "rsaroot.pem", "CA certificate key too weak", ["-auth_level", "0"]),
+        (flawed, "weakkey.pem", "int.pem", "root.pem", "EE certificate key too weak", ["-auth_level", "0"]),
+        (flawed, "notyet.pem", "int.pem", "root.pem", "certificate is not yet valid", ["-no_check_time"]),
+    ]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        failed = [x for x in pool.map(lambda c: c[0](*c[1:]), checks) if x]
+    if failed:
+        die("; ".join(failed))
 
 
 # --- servers ---------------------------------------------------------------
@@ -187,6 +314,38 @@ def nginx_conf(d, pki, ports):
         ssl_reject_handshake on;
     }}
 """
+    # Certificates a client must refuse. Debian's OpenSSL 3 (security level 2)
+    # will not load a SHA-1-signed chain or a 1024-bit key into nginx:
+    # @SECLEVEL=0 in that server's cipher string lets it. Every one speaks TLS 1.2
+    # and 1.3 with the usual suites, so the certificate is the only flaw.
+    modern = "        ssl_protocols TLSv1.2 TLSv1.3;"
+    level0 = modern + "\n        ssl_ciphers HIGH:!aNULL:!MD5@SECLEVEL=0;"
+    weak_certs = "".join(tls(ports[port], name, pki(chain), pki(k), extra) for port, name, chain, k, extra in [
+        ("ng_sha1", "sha1.test", "sha1-chain.pem", "ecdsa.key", level0),
+        ("ng_weakint", "weakint.test", "weakint-chain.pem", "ecdsa.key", level0),
+        ("ng_weakkey", "weakkey.test", "weakkey-chain.pem", "weakkey.key", level0),
+        ("ng_caleaf", "caleaf.test", "caleaf-chain.pem", "rsa.key", modern),
+        ("ng_nosan", "nosan.test", "nosan-chain.pem", "ecdsa.key", modern),
+        ("ng_notyet", "notyet.test", "notyet-chain.pem", "ecdsa.key", modern),
+        ("ng_big80k", "big80k.test", "big80k-chain.pem", "ecdsa.key", modern),
+        ("ng_big170k", "big170k.test", "big170k-chain.pem", "ecdsa.key", modern),
+    ])
+    # Servers that offer only what statuscheck's default build does not speak:
+    # TLS 1.0 or 1.1 (which OpenSSL 3 allows only at security level 0), or TLS
+    # 1.2 with only CBC suites, only RSA key exchange, or only finite-field DHE.
+    legacy = "".join(tls(ports[port], name, pki(chain), pki(k), extra) for port, name, chain, k, extra in [
+        ("ng_tls10", "tls10.test", "ecdsa-chain.pem", "ecdsa.key",
+         "        ssl_protocols TLSv1;\n        ssl_ciphers DEFAULT@SECLEVEL=0;"),
+        ("ng_tls11", "tls11.test", "ecdsa-chain.pem", "ecdsa.key",
+         "        ssl_protocols TLSv1.1;\n        ssl_ciphers DEFAULT@SECLEVEL=0;"),
+        ("ng_cbc", "cbc.test", "rsa-chain.pem", "rsa.key", "        ssl_protocols TLSv1.2;\n        ssl_ciphers "
+         "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA:ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384;"),
+        ("ng_rsakx", "rsakx.test", "rsa-chain.pem", "rsa.key",
+         "        ssl_protocols TLSv1.2;\n        ssl_ciphers AES128-GCM-SHA256:AES256-GCM-SHA384;"),
+        ("ng_dhe", "dhe.test", "rsa-chain.pem", "rsa.key",
+         "        ssl_protocols TLSv1.2;\n        ssl_ciphers DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384;\n"
+         f"        ssl_dhparam {pki('dh.pem')};"),
+    ])
     return f"""
 worker_processes 1;
 daemon off;
@@ -251,6 +410,8 @@ http {{
 {tls(ports['ng_self'], 'self.test', pki('self.pem'), pki('self.key'))}
 {tls(ports['ng_tls12'], 'tls12.test', pki('ecdsa-chain.pem'), pki('ecdsa.key'), '        ssl_protocols TLSv1.2;')}
 {tls(ports['ng_tls13'], 'tls13.test', pki('ecdsa-chain.pem'), pki('ecdsa.key'), '        ssl_protocols TLSv1.3;')}
+{weak_certs}
+{legacy}
 {sni_strict}
 {tls(ports['ng_sni'], 'sni.test', pki('ecdsa-chain.pem'), pki('ecdsa.key'))}
 {tls(ports['ng_mtls'], 'mtls.test', pki('ecdsa-chain.pem'), pki('ecdsa.key'),
@@ -279,6 +440,14 @@ CGI = {
     "nph-bad-chunk": 'printf "HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\nConnection: close\\r\\n\\r\\nzz\\r\\nnot a chunk\\r\\n"',
     # The status line's CR and LF in two writes, a moment apart.
     "nph-split-crlf": 'printf "HTTP/1.1 200 OK\\r"; sleep 0.3; printf "\\nContent-Length: 0\\r\\n\\r\\n"',
+    # Status codes of more than three digits (RFC 9112: status-code = 3DIGIT).
+    "nph-code-2000": 'printf "HTTP/1.1 2000 OK\\r\\nContent-Length: 0\\r\\n\\r\\n"',
+    "nph-code-0123456789": 'printf "HTTP/1.1 0123456789 OK\\r\\nContent-Length: 0\\r\\n\\r\\n"',
+    # A Content-Length that is no number (RFC 9112 6.3: a client must refuse it).
+    "nph-bad-length": 'printf "HTTP/1.1 200 OK\\r\\nContent-Length: abc\\r\\nConnection: close\\r\\n\\r\\n"',
+    # Locations that are none, or have an empty host.
+    "nph-empty-location": 'printf "HTTP/1.1 301 Moved Permanently\\r\\nLocation:\\r\\nContent-Length: 0\\r\\n\\r\\n"',
+    "nph-empty-host-location": 'printf "HTTP/1.1 302 Found\\r\\nLocation: http:////apache.test/final\\r\\nContent-Length: 0\\r\\n\\r\\n"',
 }
 
 
@@ -533,6 +702,10 @@ def curl_kind(code, stderr):
         return "connect"  # the proxy refused the tunnel, as statuscheck classes it
     if code == 56 and ("SSL" in stderr or "alert" in stderr):
         return "tls"  # a TLS alert after the handshake (TLS 1.3 client-certificate refusals)
+    if code == 3 and "redirect target URL" in stderr:
+        return "redirect"  # a Location it could not follow, which statuscheck calls a redirect error
+    if code == 1 and "Unsupported response code" in stderr:
+        return "protocol"  # curl 7.x's words for a status code it cannot read (8.x: exit 8)
     return CURL_KIND.get(code, f"curl-exit-{code}")
 
 
@@ -550,6 +723,26 @@ class Case:
     want_message: tuple = None  # words statuscheck's error message must contain
     secret: str = None  # text that must appear nowhere in statuscheck's output
     pin: str = LOOP  # where the URL's own host:port is pinned (curl's --resolve syntax)
+    ca: str = "root.pem"  # --cacert on both
+    curl_args: tuple = ()  # what curl needs on top to be the reference (legacy servers)
+    cause: str = None  # statuscheck's default build must fail with kind tls and this cause
+    optin: bool = False  # also run the tls-legacy build with --tls-legacy (see OPTIN)
+
+
+# statuscheck --tls-legacy (cargo feature tls-legacy) widens protocol versions
+# and suites only: on a `legacy-only` case it must answer as curl does; on a case
+# with another cause (weak or wrong certificates) it must still refuse with that
+# cause; on a case without one it must answer as curl does.
+LEGACY_CAUSE = "legacy-only"
+# Every TLS 1.2 suite rustls has: a legacy-only server must refuse them all.
+ECDHE_AEAD = ":".join(f"ECDHE-{sig}-{suite}" for sig in ["ECDSA", "RSA"]
+                      for suite in ["AES128-GCM-SHA256", "AES256-GCM-SHA384", "CHACHA20-POLY1305"])
+
+
+def optin_wants(case, curl):
+    if case.cause and case.cause != LEGACY_CAUSE:
+        return f"error:tls ({case.cause})"
+    return curl
 
 
 def host_port(url):
@@ -575,8 +768,8 @@ def clean_env():
 
 
 def run_curl(case, pki, extra=()):
-    argv = ["curl", "-s", "-S", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", pki("root.pem"),
-            "--max-time", str(case.timeout), "--connect-timeout", "5", *extra]
+    argv = ["curl", "-s", "-S", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", pki(case.ca),
+            "--max-time", str(case.timeout), "--connect-timeout", "5", *case.curl_args, *extra]
     for pin in resolves(case):
         argv += ["--resolve", pin]
     if case.follow:
@@ -590,13 +783,17 @@ def run_curl(case, pki, extra=()):
     if done.returncode == 0:
         return done.stdout.strip(), ""
     stderr = done.stderr.strip().splitlines()
-    message = stderr[-1] if stderr else ""
+    # curl's own line (`curl: (60) SSL certificate problem: ...`), not the advice after it.
+    own = [line for line in stderr if line.startswith("curl: (")]
+    message = own[0] if own else stderr[-1] if stderr else ""
     return "error:" + curl_kind(done.returncode, message), message
 
 
-def run_statuscheck(case, pki, binary):
-    argv = [binary, "--format", "json", "-q", "--cacert", pki("root.pem"), "--timeout", f"{case.timeout}s",
-            "--connect-timeout", "5s"]
+def run_statuscheck(case, pki, binary, extra=()):
+    """(answer, cause, message, everything): the answer as curl's is put, the
+    error's `cause` ("" when there is none)."""
+    argv = [binary, "--format", "json", "-q", "--cacert", pki(case.ca), "--timeout", f"{case.timeout}s",
+            "--connect-timeout", "5s", *extra]
     for pin in resolves(case):
         argv += ["--resolve", pin]
     if case.follow:
@@ -609,14 +806,20 @@ def run_statuscheck(case, pki, binary):
     done = subprocess.run(argv, capture_output=True, text=True, timeout=case.timeout + 10, env=clean_env())
     everything = done.stdout + done.stderr
     if done.returncode not in (0, 1):
-        return f"exit-{done.returncode}", done.stderr.strip()[-300:], everything
+        return f"exit-{done.returncode}", "", done.stderr.strip()[-300:], everything
     try:
         result = json.loads(done.stdout.splitlines()[0])
     except (IndexError, ValueError):
-        return "no-json", done.stdout[:300], everything
+        return "no-json", "", done.stdout[:300], everything
     if result.get("error"):
-        return "error:" + result["error"]["kind"], result["error"]["message"], everything
-    return str(result["code"]), "", everything
+        error = result["error"]
+        return "error:" + error["kind"], error.get("cause") or "", error["message"], everything
+    return str(result["code"]), "", "", everything
+
+
+def said(answer, cause):
+    """An answer with its cause, as the table shows it: `error:tls (weak-key)`."""
+    return f"{answer} ({cause})" if cause else answer
 
 
 # --- the cases ---------------------------------------------------------------
@@ -693,35 +896,61 @@ def cases(ports):
     out.append(Case("split-crlf-200", "apache2", f"{ap}/cgi-bin/nph-split-crlf"))
     out.append(Case("unsolicited-101", "apache2", f"{ap}/cgi-bin/nph-101"))
     out.append(Case("no-reason-phrase-200", "apache2", f"{ap}/cgi-bin/nph-no-reason"))
+    out.append(Case("status-code-four-digits", "apache2", f"{ap}/cgi-bin/nph-code-2000"))
+    out.append(Case("status-code-ten-digits", "apache2", f"{ap}/cgi-bin/nph-code-0123456789"))
+    out.append(Case("content-length-not-a-number", "apache2", f"{ap}/cgi-bin/nph-bad-length"))
+    out.append(Case("location-empty-L", "apache2", f"{ap}/cgi-bin/nph-empty-location", follow=True))
+    out.append(Case("location-empty-host-L", "apache2", f"{ap}/cgi-bin/nph-empty-host-location", follow=True))
     # Bodies: statuscheck reads the head only.
     out.append(Case("body-shorter-than-length", "apache2", f"{ap}/cgi-bin/nph-short-body"))
     out.append(Case("body-bad-chunk", "apache2", f"{ap}/cgi-bin/nph-bad-chunk"))
-    # TLS.
+    # TLS. Every case here is also run with the tls-legacy build's --tls-legacy.
     tls = [
-        ("tls-ecdsa-intermediate", "nginx", f"https://good.test:{p['ng_ecdsa']}/"),
-        ("tls-rsa-intermediate", "nginx", f"https://rsa.test:{p['ng_rsa']}/"),
-        ("tls-rsa-intermediate", "apache2", f"https://apache.test:{p['ap_rsa']}/final"),
-        ("tls-ecdsa+rsa-front", "haproxy+nginx", f"https://haproxy.test:{p['hp_tls']}/final"),
-        ("tls-missing-intermediate", "nginx", f"https://noint.test:{p['ng_noint']}/"),
-        ("tls-expired-leaf", "nginx", f"https://expired.test:{p['ng_expired']}/"),
-        ("tls-wrong-host", "nginx", f"https://good.test:{p['ng_wrong']}/"),
-        ("tls-self-signed", "nginx", f"https://self.test:{p['ng_self']}/"),
-        ("tls-expired-intermediate", "nginx", f"https://good.test:{p['ng_oldint']}/"),
-        ("tls-1.2-only", "nginx", f"https://tls12.test:{p['ng_tls12']}/"),
-        ("tls-1.3-only", "nginx", f"https://tls13.test:{p['ng_tls13']}/"),
-        ("tls-1.2-only", "haproxy+nginx", f"https://haproxy.test:{p['hp_tls12']}/final"),
-        ("tls-1.3-only-rsa", "haproxy+nginx", f"https://haproxy.test:{p['hp_tls13']}/final"),
-        ("tls-1.3-only", "apache2", f"https://tls13.test:{p['ap_tls13']}/final"),
-        ("tls-sni-strict-known", "nginx", f"https://sni.test:{p['ng_sni']}/"),
-        ("tls-sni-strict-unknown", "nginx", f"https://unknown.test:{p['ng_sni']}/"),
-        ("tls-sni-strict-ip", "nginx", f"https://{LOOP}:{p['ng_sni']}/"),
-        ("tls-client-cert-required", "nginx", f"https://mtls.test:{p['ng_mtls']}/"),
-        ("tls-client-cert-required", "apache2", f"https://mtls.test:{p['ap_mtls']}/"),
-        ("tls-client-cert-required", "haproxy", f"https://mtls.test:{p['hp_mtls']}/"),
-        ("tls-404", "nginx", f"https://good.test:{p['ng_ecdsa']}/s/404"),
+        Case("tls-ecdsa-intermediate", "nginx", f"https://good.test:{p['ng_ecdsa']}/"),
+        Case("tls-rsa-intermediate", "nginx", f"https://rsa.test:{p['ng_rsa']}/"),
+        Case("tls-rsa-intermediate", "apache2", f"https://apache.test:{p['ap_rsa']}/final"),
+        Case("tls-ecdsa+rsa-front", "haproxy+nginx", f"https://haproxy.test:{p['hp_tls']}/final"),
+        Case("tls-missing-intermediate", "nginx", f"https://noint.test:{p['ng_noint']}/", cause="unknown-issuer"),
+        Case("tls-expired-leaf", "nginx", f"https://expired.test:{p['ng_expired']}/", cause="expired"),
+        Case("tls-wrong-host", "nginx", f"https://good.test:{p['ng_wrong']}/", cause="wrong-host"),
+        Case("tls-self-signed", "nginx", f"https://self.test:{p['ng_self']}/", cause="unknown-issuer"),
+        Case("tls-expired-intermediate", "nginx", f"https://good.test:{p['ng_oldint']}/", cause="expired"),
+        # Refused for the certificate itself (issue 18), with and without --tls-legacy.
+        Case("tls-sha1-intermediate", "nginx", f"https://sha1.test:{p['ng_sha1']}/", ca="rsaroot.pem",
+             cause="weak-signature"),
+        Case("tls-rsa1024-intermediate", "nginx", f"https://weakint.test:{p['ng_weakint']}/", ca="rsaroot.pem",
+             cause="weak-key"),
+        Case("tls-rsa1024-leaf", "nginx", f"https://weakkey.test:{p['ng_weakkey']}/", cause="weak-key"),
+        Case("tls-ca-as-leaf", "nginx", f"https://caleaf.test:{p['ng_caleaf']}/", cause="ca-as-leaf"),
+        Case("tls-cn-only", "nginx", f"https://nosan.test:{p['ng_nosan']}/", cause="no-san"),
+        Case("tls-not-yet-valid", "nginx", f"https://notyet.test:{p['ng_notyet']}/", cause="not-yet-valid"),
+        Case("tls-chain-80k", "nginx", f"https://big80k.test:{p['ng_big80k']}/", cause="cert-too-large"),
+        Case("tls-chain-170k", "nginx", f"https://big170k.test:{p['ng_big170k']}/", cause="cert-too-large"),
+        # Legacy-only servers: curl connects (TLS 1.0/1.1 with the options it needs
+        # for them); statuscheck refuses by default, connects with --tls-legacy.
+        Case("tls-1.0-only", "nginx", f"https://tls10.test:{p['ng_tls10']}/", cause=LEGACY_CAUSE,
+             curl_args=("--tlsv1", "--ciphers", "DEFAULT@SECLEVEL=0")),
+        Case("tls-1.1-only", "nginx", f"https://tls11.test:{p['ng_tls11']}/", cause=LEGACY_CAUSE,
+             curl_args=("--tlsv1", "--ciphers", "DEFAULT@SECLEVEL=0")),
+        Case("tls-1.2-cbc-only", "nginx", f"https://cbc.test:{p['ng_cbc']}/", cause=LEGACY_CAUSE),
+        Case("tls-1.2-rsa-kx-only", "nginx", f"https://rsakx.test:{p['ng_rsakx']}/", cause=LEGACY_CAUSE),
+        Case("tls-1.2-dhe-only", "nginx", f"https://dhe.test:{p['ng_dhe']}/", cause=LEGACY_CAUSE),
+        Case("tls-1.2-only", "nginx", f"https://tls12.test:{p['ng_tls12']}/"),
+        Case("tls-1.3-only", "nginx", f"https://tls13.test:{p['ng_tls13']}/"),
+        Case("tls-1.2-only", "haproxy+nginx", f"https://haproxy.test:{p['hp_tls12']}/final"),
+        Case("tls-1.3-only-rsa", "haproxy+nginx", f"https://haproxy.test:{p['hp_tls13']}/final"),
+        Case("tls-1.3-only", "apache2", f"https://tls13.test:{p['ap_tls13']}/final"),
+        Case("tls-sni-strict-known", "nginx", f"https://sni.test:{p['ng_sni']}/"),
+        Case("tls-sni-strict-unknown", "nginx", f"https://unknown.test:{p['ng_sni']}/"),
+        Case("tls-sni-strict-ip", "nginx", f"https://{LOOP}:{p['ng_sni']}/"),
+        Case("tls-client-cert-required", "nginx", f"https://mtls.test:{p['ng_mtls']}/"),
+        Case("tls-client-cert-required", "apache2", f"https://mtls.test:{p['ap_mtls']}/"),
+        Case("tls-client-cert-required", "haproxy", f"https://mtls.test:{p['hp_mtls']}/"),
+        Case("tls-404", "nginx", f"https://good.test:{p['ng_ecdsa']}/s/404"),
     ]
-    for cid, server, url in tls:
-        out.append(Case(cid, server, url))
+    for case in tls:
+        case.optin = True
+        out.append(case)
     # Connection failures, classed by both.
     out.append(Case("empty-reply", "haproxy", f"{hp}/reject"))
     out.append(Case("timeout-tarpit", "haproxy", f"{hp}/tarpit", timeout=2))
@@ -755,6 +984,7 @@ def fixtures(ports, pki):
     1.3-only server really refuses 1.2, the client-certificate servers accept the
     right certificate, ...), so that a case cannot pass against a wrong setup."""
     p, cert = ports, ["--cert", pki("client.pem"), "--key", pki("client.key")]
+    level0 = "DEFAULT@SECLEVEL=0"
     return [
         ("nginx TLS 1.3-only refuses TLS 1.2", f"https://tls13.test:{p['ng_tls13']}/", ["--tls-max", "1.2"], "error:tls"),
         ("nginx TLS 1.2-only refuses TLS 1.3", f"https://tls12.test:{p['ng_tls12']}/", ["--tlsv1.3"], "error:tls"),
@@ -774,6 +1004,25 @@ def fixtures(ports, pki):
          f"https://noint.test:{p['ng_noint']}/", ["--cacert", pki("int-and-root.pem")], "200"),
         ("squid's auth port wants credentials", f"http://plain.test:{p['ng_http']}/final",
          ["--proxy", f"http://{LOOP}:{p['sq_auth']}"], "407"),
+        # The legacy-only servers offer nothing else.
+        ("nginx TLS 1.0-only refuses TLS 1.1 and up", f"https://tls10.test:{p['ng_tls10']}/",
+         ["--tlsv1.1", "--ciphers", level0], "error:tls"),
+        ("nginx TLS 1.1-only refuses TLS 1.0", f"https://tls11.test:{p['ng_tls11']}/",
+         ["--tlsv1", "--tls-max", "1.0", "--ciphers", level0], "error:tls"),
+        ("nginx TLS 1.1-only refuses TLS 1.2 and up", f"https://tls11.test:{p['ng_tls11']}/", ["--tlsv1.2"],
+         "error:tls"),
+        *[fixture for what, port, host in [("CBC", "ng_cbc", "cbc"), ("RSA key exchange", "ng_rsakx", "rsakx"),
+                                           ("DHE", "ng_dhe", "dhe")] for fixture in [
+            (f"nginx {what}-only refuses TLS 1.3", f"https://{host}.test:{p[port]}/", ["--tlsv1.3"], "error:tls"),
+            (f"nginx {what}-only refuses the ECDHE AEAD suites of TLS 1.2", f"https://{host}.test:{p[port]}/",
+             ["--tls-max", "1.2", "--ciphers", ECDHE_AEAD], "error:tls")]],
+        # The weak chains are served whole and work where weakness is allowed.
+        ("SHA-1 intermediate: curl takes the chain at security level 0", f"https://sha1.test:{p['ng_sha1']}/",
+         ["--cacert", pki("rsaroot.pem"), "--ciphers", level0], "200"),
+        ("1024-bit intermediate: curl takes the chain at security level 0",
+         f"https://weakint.test:{p['ng_weakint']}/", ["--cacert", pki("rsaroot.pem"), "--ciphers", level0], "200"),
+        ("1024-bit leaf: curl takes it at security level 0", f"https://weakkey.test:{p['ng_weakkey']}/",
+         ["--ciphers", level0], "200"),
     ]
 
 
@@ -789,18 +1038,43 @@ def load_choices():
     return choices
 
 
-def judge(case, curl, ours, message, everything, choices):
+@dataclasses.dataclass
+class Row:
+    case: Case
+    curl: str  # curl's answer
+    curl_msg: str
+    ours: str  # statuscheck's (default build) answer
+    cause: str  # its error's cause, "" if none
+    msg: str
+    everything: str  # all statuscheck printed
+    optin: tuple = None  # (answer, cause) of the tls-legacy build with --tls-legacy; None if not run
+    verdict: str = ""
+    why: str = ""
+
+
+def judge(row, choices):
+    case = row.case
     key = f"{case.id}@{case.server}"
     problems = []
-    if case.secret and case.secret in everything:
+    if case.secret and case.secret in row.everything:
         problems.append("statuscheck printed the proxy password")
-    if case.want_message and not all(w in message for w in case.want_message):
+    if case.want_message and not all(w in row.msg for w in case.want_message):
         problems.append(f"message does not name {' and '.join(case.want_message)}")
-    if curl == ours and not problems:
+    if case.cause and (row.ours, row.cause) != ("error:tls", case.cause):
+        problems.append(f"want error:tls ({case.cause}), got {said(row.ours, row.cause or 'no cause')}")
+    if row.optin is not None:
+        want = optin_wants(case, row.curl)
+        # The cause is compared only where the case names one.
+        got = said(*row.optin) if case.cause and case.cause != LEGACY_CAUSE else row.optin[0]
+        if got != want:
+            problems.append(f"--tls-legacy: want {want}, got {said(*row.optin)}")
+    if problems:
+        return "DIFFERENT", "; ".join(problems)
+    if row.curl == row.ours:
         return "same", ""
-    if key in choices and not problems:
+    if key in choices:
         return "documented", choices[key]
-    return "DIFFERENT", "; ".join(problems)
+    return "DIFFERENT", ""
 
 
 def printable(text):
@@ -816,6 +1090,15 @@ def main():
     binary = os.environ.get("STATUSCHECK_BIN") or os.path.join(HERE, "..", "..", "target", "debug", "statuscheck")
     if not os.access(binary, os.X_OK):
         die(f"no statuscheck binary at {binary}")
+    # The tls-legacy build (tests/conformance/run builds it into target/legacy);
+    # without it the --tls-legacy column says `not built`, and CI=true fails.
+    legacy_bin = os.environ.get("STATUSCHECK_LEGACY_BIN") or None
+    legacy_why = os.environ.get("STATUSCHECK_LEGACY_WHY") or ""
+    if legacy_bin and not os.access(legacy_bin, os.X_OK):
+        legacy_why = legacy_why or f"no tls-legacy binary at {legacy_bin}"
+        legacy_bin = None
+    elif not legacy_bin:
+        legacy_why = legacy_why or "STATUSCHECK_LEGACY_BIN is not set"
     t0 = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="statuscheck-conformance-")
     os.chmod(tmp, 0o755)
@@ -827,7 +1110,7 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        return suite(binary, tmp, t0)
+        return suite(binary, legacy_bin, legacy_why, tmp, t0)
     finally:
         stop_all()
         if os.environ.get("KEEP_TMP"):
@@ -836,11 +1119,13 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def suite(binary, tmp, t0):
+def suite(binary, legacy_bin, legacy_why, tmp, t0):
     pki = make_pki(os.path.join(tmp, "pki"))
     log(f"PKI made [{time.monotonic() - t0:.1f}s]")
     names = ["ng_http", "ng_ecdsa", "ng_rsa", "ng_noint", "ng_expired", "ng_wrong", "ng_self", "ng_tls12", "ng_tls13",
-             "ng_sni", "ng_mtls", "ng_oldint", "ap_http", "ap_rsa", "ap_mtls", "ap_tls13", "hp_http", "hp_tls", "hp_tls12", "hp_tls13", "hp_mtls",
+             "ng_sni", "ng_mtls", "ng_oldint", "ng_sha1", "ng_weakint", "ng_weakkey", "ng_caleaf", "ng_nosan",
+             "ng_notyet", "ng_big80k", "ng_big170k", "ng_tls10", "ng_tls11", "ng_cbc", "ng_rsakx", "ng_dhe",
+             "ap_http", "ap_rsa", "ap_mtls", "ap_tls13", "hp_http", "hp_tls", "hp_tls12", "hp_tls13", "hp_mtls",
              "sq_open", "sq_auth", "node", "closed"]
     ports = {}
     while len(set(ports.values())) < len(names):
@@ -891,9 +1176,13 @@ def suite(binary, tmp, t0):
 
     def one(case):
         curl, curl_msg = run_curl(case, pki)
-        ours, msg, everything = run_statuscheck(case, pki, binary)
-        verdict, why = judge(case, curl, ours, msg, everything, choices)
-        return case, curl, curl_msg, ours, msg, verdict, why
+        ours, cause, msg, everything = run_statuscheck(case, pki, binary)
+        row = Row(case, curl, curl_msg, ours, cause, msg, everything)
+        if case.optin and legacy_bin:
+            answer, legacy_cause, _, _ = run_statuscheck(case, pki, legacy_bin, ["--tls-legacy"])
+            row.optin = (answer, legacy_cause)
+        row.verdict, row.why = judge(row, choices)
+        return row
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         rows = list(pool.map(one, all_cases))
@@ -901,21 +1190,43 @@ def suite(binary, tmp, t0):
     if died:
         die(f"servers died during the run: {', '.join(died)}")
 
-    bad = [r for r in rows if r[5] == "DIFFERENT"]
-    width = max(len(f"{r[0].id}") for r in rows)
-    print(f"{'case':<{width}}  {'server':<14} {'curl':<16} {'statuscheck':<16} verdict")
-    for case, curl, curl_msg, ours, msg, verdict, why in rows:
-        print(f"{case.id:<{width}}  {case.server:<14} {curl:<16} {ours:<16} {verdict}{'  ' + why if why else ''}")
-        if verdict == "DIFFERENT" and (curl_msg or msg):
-            print(f"{'':<{width}}    curl: {printable(curl_msg) or '-'} | statuscheck: {printable(msg) or '-'}")
+    bad = [r for r in rows if r.verdict == "DIFFERENT"]
+    width = max(len(r.case.id) for r in rows)
+    print(f"{'case':<{width}}  {'server':<14} {'curl':<16} {'statuscheck':<28} {'--tls-legacy':<28} verdict")
+    for r in rows:
+        print(f"{r.case.id:<{width}}  {r.case.server:<14} {r.curl:<16} {said(r.ours, r.cause):<28} "
+              f"{optin_cell(r, legacy_bin):<28} {r.verdict}{'  ' + r.why if r.why else ''}")
+        if r.verdict == "DIFFERENT" and (r.curl_msg or r.msg):
+            print(f"{'':<{width}}    curl: {printable(r.curl_msg) or '-'} | statuscheck: {printable(r.msg) or '-'}")
     elapsed = time.monotonic() - t0
-    summary = (f"{len(rows)} cases: {sum(r[5] == 'same' for r in rows)} same, "
-               f"{sum(r[5] == 'documented' for r in rows)} documented choices, {len(bad)} different; "
+    n_optin = sum(r.case.optin for r in rows)
+    if legacy_bin:
+        optin_note = f"{n_optin} also run with --tls-legacy"
+    else:
+        optin_note = f"--tls-legacy NOT checked on {n_optin} cases: {legacy_why}"
+    summary = (f"{len(rows)} cases: {sum(r.verdict == 'same' for r in rows)} same, "
+               f"{sum(r.verdict == 'documented' for r in rows)} documented choices, {len(bad)} different; "
+               f"{optin_note}; "
                f"{len(fixtures(ports, pki)) - fixture_failures} of {len(fixtures(ports, pki))} setup checks passed")
     print(summary)
-    write_table(rows, summary, binary)
+    write_table(rows, summary, legacy_bin)
     log(f"conformance suite took {elapsed:.1f}s")
-    return 1 if bad or fixture_failures else 0
+    status = 1 if bad or fixture_failures else 0
+    if not legacy_bin:
+        if os.environ.get("CI") == "true":
+            print(f"FAIL - the --tls-legacy column was not checked: {legacy_why}")
+            status = 1
+        else:
+            log(f"the --tls-legacy column was not checked ({legacy_why}); under CI=true that fails the suite")
+    return status
+
+
+def optin_cell(row, legacy_bin):
+    if not row.case.optin:
+        return "-"
+    if not legacy_bin:
+        return "not built"
+    return said(*row.optin)
 
 
 def versions():
@@ -929,7 +1240,13 @@ def versions():
             first(["haproxy", "-v"]), first(["squid", "-v"]), "Node.js " + first(["node", "--version"])]
 
 
-def write_table(rows, summary, binary):
+def curl_options(case):
+    """What curl is given beyond the common command line, for the table."""
+    extra = list(case.curl_args) + ([f"--cacert {case.ca}"] if case.ca != "root.pem" else [])
+    return f"`{' '.join(extra)}`" if extra else ""
+
+
+def write_table(rows, summary, legacy_bin):
     lines = [
         "# Conformance: statuscheck against real servers, curl as the reference",
         "",
@@ -939,19 +1256,29 @@ def write_table(rows, summary, binary):
         "with their reasons, in `tests/conformance/choices.txt` and the README section",
         "\"Where statuscheck and curl differ\".",
         "",
+        "curl runs as `curl -s -S -o /dev/null -w %{http_code} --cacert root.pem --resolve HOST:PORT:ADDR`",
+        "plus the case's own options (column *curl options*; `-L`, `-I`, `--proxy` where the case name says so).",
+        "*expected cause*: statuscheck (the default build) must fail with `tls` and this `cause`; where",
+        "curl connects anyway, that is a documented choice. *--tls-legacy*: the build with the cargo",
+        "feature `tls-legacy`, run with `--tls-legacy`: on `legacy-only` cases it must answer as curl",
+        "does, on the other causes still refuse with the same cause, elsewhere answer as curl does",
+        "(`-`: not run there; `not built`: that build was missing, see the summary).",
+        "",
         f"Recorded {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} with "
         + "; ".join(versions()) + ".",
         "",
         f"**{summary}.**",
         "",
-        "| case | server | curl | statuscheck | verdict | note |",
-        "|---|---|---|---|---|---|",
+        "| case | server | curl | curl options | expected cause | statuscheck | --tls-legacy | verdict | note |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for case, curl, curl_msg, ours, msg, verdict, why in rows:
-        said = [x for x in (why, f"statuscheck: {msg}" if msg else "",
-                            f"{curl_msg}" if curl_msg and verdict != "same" else "") if x]
-        note = "; ".join(said)
-        lines.append(f"| {case.id} | {case.server} | {cell(curl)} | {cell(ours)} | {verdict} | {cell(note)} |")
+    for r in rows:
+        notes = [x for x in (r.why, f"statuscheck: {r.msg}" if r.msg else "",
+                             f"{r.curl_msg}" if r.curl_msg and r.verdict != "same" else "") if x]
+        lines.append(f"| {r.case.id} | {r.case.server} | {cell(r.curl)} | {cell(curl_options(r.case))} | "
+                     f"{cell(r.case.cause or '')} | {cell(said(r.ours, r.cause))} | "
+                     f"{cell(optin_cell(r, legacy_bin))} | "
+                     f"{r.verdict} | {cell('; '.join(notes))} |")
     # A run writes its table under target/; `--record` (what the committed
     # copy comes from) writes tests/conformance/TABLE.md.
     recorded = "--record" in sys.argv[1:]
