@@ -184,15 +184,16 @@ impl Options {
     }
 
     /// Also reach servers that offer only legacy TLS (TLS 1.0 or 1.1, CBC
-    /// suites, RSA key exchange, DHE, 3DES), as curl does with its lowest
+    /// suites, RSA key exchange, DHE), as curl does with its lowest
     /// TLS version and OpenSSL's cipher list `DEFAULT@SECLEVEL=0`. The
     /// default handshake (rustls: TLS 1.2 and 1.3, AEAD suites, forward
     /// secrecy) is always tried first; when it fails for want of a version
     /// or suite in common, or the server refuses it with an alert or hangs
     /// up, the check is tried once more with OpenSSL, over a new connection
     /// to the same address (through a new tunnel of the same proxy), under
-    /// the same [`Options::timeout`]. If that fails too, the first error is
-    /// the answer, with OpenSSL's reason added to its message.
+    /// the same [`Options::timeout`] (a deadline that fires there is a
+    /// timeout, as anywhere). If that fails too, the first error is the
+    /// answer, cause included, with OpenSSL's reason added to its message.
     ///
     /// Only versions and suites are widened. Certificates are verified as
     /// on the default path, by the same verifier: the same roots, the same

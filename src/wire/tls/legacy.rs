@@ -1,8 +1,8 @@
 //! The opt-in legacy handshake (cargo feature `tls-legacy`): OpenSSL, for
 //! the servers rustls cannot agree with on a protocol version or a cipher
-//! suite (TLS 1.0 and 1.1, CBC suites, RSA key exchange, DHE, 3DES), as
-//! curl reaches them with its lowest TLS version and the cipher list
-//! `DEFAULT@SECLEVEL=0`.
+//! suite (TLS 1.0 and 1.1, CBC suites, RSA key exchange, DHE), as curl
+//! reaches them with its lowest TLS version and the cipher list
+//! `DEFAULT@SECLEVEL=0` (which, in OpenSSL 3, has no 3DES or RC4).
 //!
 //! It widens versions and suites, never the rules for certificates.
 //! OpenSSL's own verification is off; the chain the server presented goes
@@ -31,9 +31,10 @@ use openssl::ssl::{self, Ssl, SslContext, SslMethod, SslOptions, SslRef, SslVeri
 use super::{diagnose, Anchors};
 use crate::result::{CheckError, TlsCause, TlsSession};
 
-/// OpenSSL's cipher list for TLS 1.2 and older: everything OpenSSL still
-/// builds with, weak DH groups and short keys included (the handshake's
-/// strength is what the server offers; the certificate's is checked here).
+/// OpenSSL's cipher list for TLS 1.2 and older: its default suites at
+/// security level 0, so weak DH groups and short keys are taken too (the
+/// handshake's strength is what the server offers; the certificate's is
+/// checked here). curl's reference is the same list.
 const CIPHERS: &str = "DEFAULT@SECLEVEL=0";
 
 /// ALPN `http/1.1`, as the default handshake offers it (length-prefixed).
