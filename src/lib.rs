@@ -10,6 +10,10 @@
 //! Nothing here prints, installs signal handlers or changes process limits:
 //! those are the caller's.
 //!
+//! Cargo features: `cli` (default) builds the command line's own crates, not
+//! needed by the library; `tls-legacy` (off by default) adds OpenSSL for
+//! servers that offer only legacy TLS, see [`Options::tls_legacy`].
+//!
 //! ```no_run
 //! use statuscheck::{Checker, Limits, Options, Runner};
 //! use url::Url;

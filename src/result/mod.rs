@@ -83,7 +83,9 @@ pub struct Trace {
     pub dns: Option<Duration>,
     /// The TCP connection (and the proxy tunnel, if any).
     pub connect: Option<Duration>,
-    /// The TLS handshake.
+    /// The TLS handshake; after a retry over legacy TLS
+    /// (`Options::tls_legacy`), from the first handshake's start to the end
+    /// of the second, the new connection included.
     pub tls: Option<Duration>,
     /// From the request written to the first byte of the answer.
     pub ttfb: Option<Duration>,
