@@ -26,7 +26,9 @@ use rustls::InvalidMessage;
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
 
-use openssl::ssl::{self, Ssl, SslContext, SslMethod, SslOptions, SslRef, SslVerifyMode, SslVersion};
+use openssl::ssl::{
+    self, Ssl, SslContext, SslContextBuilder, SslMethod, SslOptions, SslRef, SslVerifyMode, SslVersion,
+};
 
 use super::{diagnose, Anchors};
 use crate::result::{CheckError, TlsCause, TlsSession};
@@ -36,6 +38,10 @@ use crate::result::{CheckError, TlsCause, TlsSession};
 /// handshake's strength is what the server offers; the certificate's is
 /// checked here). curl's reference is the same list.
 const CIPHERS: &str = "DEFAULT@SECLEVEL=0";
+
+/// `SSL_OP_LEGACY_SERVER_CONNECT` (ssl.h), which the openssl crate does
+/// not name: connect to servers without secure renegotiation.
+const LEGACY_SERVER_CONNECT: SslOptions = SslOptions::from_bits_retain(1 << 2);
 
 /// ALPN `http/1.1`, as the default handshake offers it (length-prefixed).
 const ALPN: &[u8] = b"\x08http/1.1";
@@ -88,7 +94,7 @@ impl Legacy {
     /// The context for every legacy handshake of a run, verified by
     /// `verifier` (that of [`super::ClientTls`]) unless `insecure`.
     pub fn new(verifier: Arc<dyn ServerCertVerifier>, insecure: bool) -> anyhow::Result<Legacy> {
-        Ok(Legacy { context: context()?, verifier, insecure })
+        Ok(Legacy { context: context()?.build(), verifier, insecure })
     }
 
     /// The handshake with the server `name` over `tcp`, then the checks of
@@ -134,9 +140,11 @@ impl Legacy {
 }
 
 /// TLS 1.0 to 1.3, [`CIPHERS`], ALPN, no verification by OpenSSL (see the
-/// module header); otherwise OpenSSL's defaults, which curl keeps too
-/// (secure renegotiation required, no compression).
-fn context() -> anyhow::Result<SslContext> {
+/// module header). Servers without secure renegotiation (RFC 5746) stay
+/// refused whatever OpenSSL's version, as curl refuses them on OpenSSL 3:
+/// without it a man in the middle can put a request of its own before
+/// ours, whose headers (secrets among them) the server then takes as its.
+fn context() -> Result<SslContextBuilder, openssl::error::ErrorStack> {
     let mut builder = SslContext::builder(SslMethod::tls_client())?;
     builder.set_min_proto_version(Some(SslVersion::TLS1))?;
     builder.set_max_proto_version(Some(SslVersion::TLS1_3))?;
@@ -146,7 +154,8 @@ fn context() -> anyhow::Result<SslContext> {
     // Bug workarounds for old servers, as curl sets them, but with the
     // empty fragments that protect CBC in TLS 1.0 against BEAST.
     builder.set_options(SslOptions::ALL & !SslOptions::DONT_INSERT_EMPTY_FRAGMENTS);
-    Ok(builder.build())
+    builder.clear_options(LEGACY_SERVER_CONNECT);
+    Ok(builder)
 }
 
 /// The chain as the server sent it, leaf first, as DER.
@@ -251,6 +260,12 @@ mod tests {
 
     #[test]
     fn the_context_takes_the_legacy_settings() {
-        assert!(context().is_ok());
+        let mut context = context().unwrap();
+        assert_eq!(context.min_proto_version(), Some(SslVersion::TLS1));
+        assert_eq!(context.max_proto_version(), Some(SslVersion::TLS1_3));
+        let options = context.options();
+        assert!(!options.contains(LEGACY_SERVER_CONNECT), "RFC 5746 required");
+        assert!(!options.contains(SslOptions::DONT_INSERT_EMPTY_FRAGMENTS), "BEAST countermeasure kept");
+        assert!(context.build().verify_mode() == SslVerifyMode::NONE, "our verifier, not OpenSSL's");
     }
 }
