@@ -1,10 +1,12 @@
 //! TLS for https checks: one `rustls::ClientConfig` for the whole run (so
 //! roots are parsed once and sessions can resume), what the run remembers of
 //! earlier handshakes ([`Remembered`]), the certificate chain the server was
-//! verified by; TLS errors in words are [`diagnose`]'s.
+//! verified by; TLS errors in words are [`diagnose`]'s, and what a server
+//! that refused us offers is [`probe`]'s.
 
 mod diagnose;
 mod fifo;
+mod probe;
 mod sessions;
 mod verified;
 
@@ -25,6 +27,7 @@ use x509_parser::x509::X509Name;
 
 use crate::result::{Certificate, TlsSession};
 pub use diagnose::{closed, failure};
+pub use probe::{legacy_offer, worth_probing, Legacy};
 use sessions::Sessions;
 use verified::RememberVerified;
 
