@@ -29,6 +29,8 @@ use cache::Cache;
 use conf::Conf;
 pub use hosts::Hosts;
 use stub::Stub;
+/// UDP sockets one lookup holds at most at once (a socket per query).
+pub(crate) use transport::SOCKETS_PER_LOOKUP;
 
 /// The longest a DNS answer is used, whatever its TTL says.
 const MAX_TTL: Duration = Duration::from_secs(300);
