@@ -17,8 +17,8 @@
 //!   most [`MAX_CHAIN`] links are followed among the CNAMEs kept; at most
 //!   [`MAX_ADDRS`] addresses are kept.
 //!
-//! Nothing here allocates but the query, the address list and the CNAMEs of
-//! an answer that has some.
+//! Nothing here allocates but the query, the address list, the chain (one
+//! name without CNAMEs) and the CNAMEs of an answer that has some.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

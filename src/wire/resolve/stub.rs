@@ -460,6 +460,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_answer_that_does_not_parse_is_reported_at_the_timeout() {
+        // Our ID and question, then a record cut short: the query waits for
+        // a better answer (a forger could have sent it), and says what it got.
+        let server = scripted(|q| {
+            let mut cut = Reply::to(q).a(&q.name, [10, 6, 6, 6].into(), 60).bytes();
+            cut.truncate(cut.len() - 2);
+            vec![cut]
+        });
+        let stub = Stub::new(conf(&[server.addr]), Some(Family::V4));
+        assert_eq!(stub.lookup("cut.test").await, Err(DnsError::Malformed { server: server.addr }));
+        assert_eq!(server.a_queries(), 1, "garbage: not asked again");
+    }
+
+    #[tokio::test]
     async fn a_pointer_chain_answer_costs_bounded_work_and_holds_up_nothing() {
         use super::super::dns::{steps_on_this_thread, MAX_STEPS};
         let chain = scripted(|q| match q.tcp {
