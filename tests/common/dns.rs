@@ -260,6 +260,13 @@ fn checksum(bytes: &[u8]) -> u16 {
 /// address (127.0.0.1). Every pointer is legal (backward, one per name). A
 /// decoder that reads every owner once per link takes over 8 million steps.
 pub fn pointer_chain(q: &Query) -> Vec<u8> {
+    pointer_chain_within(q, u16::MAX as usize, [127, 0, 0, 1].as_slice())
+}
+
+/// The same answer within `limit` bytes, ending with `last` as the chain's
+/// address: 4 bytes an address, anything else an answer that is refused
+/// only once every owner has been decoded.
+pub fn pointer_chain_within(q: &Query, limit: usize, last: &[u8]) -> Vec<u8> {
     let mut packet = Reply::to(q).bytes();
     let pointer = |at: usize| [0xc0 | (at >> 8) as u8, at as u8];
     let record = |packet: &mut Vec<u8>, owner: &[u8], rtype: u16, data: &[u8]| {
@@ -279,11 +286,11 @@ pub fn pointer_chain(q: &Query) -> Vec<u8> {
         at = target_at;
     }
     let mut count = 17u16;
-    while packet.len() + 32 <= u16::MAX as usize {
+    while packet.len() + 32 <= limit {
         record(&mut packet, &pointer(long_at), A, &[10, 6, 6, 6]);
         count += 1;
     }
-    record(&mut packet, &pointer(at), A, &[127, 0, 0, 1]);
+    record(&mut packet, &pointer(at), A, last);
     packet[6..8].copy_from_slice(&(count + 1).to_be_bytes());
     packet
 }

@@ -219,7 +219,8 @@ fn has_ipv6_stack() -> bool {
 #[cfg(test)]
 mod tests {
     use super::super::test_dns::{
-        can_forge_icmp, dns_server, hostile, pointer_chain, scripted, Act, Reply, Step, A, AAAA, REFUSED, SERVFAIL,
+        can_forge_icmp, dns_server, hostile, pointer_chain, pointer_chain_within, scripted, Act, Reply, Step, A, AAAA,
+        REFUSED, SERVFAIL,
     };
     use super::*;
     use std::sync::atomic::AtomicUsize;
@@ -471,6 +472,28 @@ mod tests {
         let stub = Stub::new(conf(&[server.addr]), Some(Family::V4));
         assert_eq!(stub.lookup("cut.test").await, Err(DnsError::Malformed { server: server.addr }));
         assert_eq!(server.a_queries(), 1, "garbage: not asked again");
+    }
+
+    #[tokio::test]
+    async fn a_stream_of_costly_garbage_ends_the_query() {
+        use super::super::dns::steps_on_this_thread;
+        // Answers with our ID and question in which every owner is a pointer
+        // to a 255-byte name, refused only at the last record (an address of
+        // 3 bytes): each costs the decoder thousands of steps.
+        let costly = |q: &super::super::test_dns::Query| pointer_chain_within(q, 4000, &[127, 0, 0]);
+        let steps_of = |stub: Stub, name: &'static str| async move {
+            let before = steps_on_this_thread();
+            let result = stub.lookup(name).await;
+            (result, steps_on_this_thread() - before)
+        };
+        let one = scripted(move |q| vec![costly(q), real(q)]);
+        let (found, one_costs) = steps_of(Stub::new(patient(&[one.addr]), Some(Family::V4)), "n1.test").await;
+        assert_eq!(found.unwrap().addrs, [ip("127.0.0.1")], "dropped, and the real answer awaited");
+        let ten = scripted(move |q| vec![costly(q); 10]);
+        let (found, ten_cost) = steps_of(Stub::new(patient(&[ten.addr]), Some(Family::V4)), "n2.test").await;
+        assert_eq!(found, Err(DnsError::Malformed { server: ten.addr }), "ended, not timed out");
+        assert!(one_costs > 10_000, "{one_costs} steps for one");
+        assert!(ten_cost <= 4 * one_costs, "the fourth ends the query: {ten_cost} steps against {one_costs} for one");
     }
 
     #[tokio::test]

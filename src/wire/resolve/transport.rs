@@ -27,7 +27,10 @@
 //!   regard to case, type, class). Anything else is dropped and the query
 //!   keeps waiting for the real answer until its timeout; so is an answer
 //!   that matches but does not parse (then the timeout reports it as
-//!   malformed), so a forgery cannot end a query early either.
+//!   malformed), so a forgery cannot end a query early either, short of
+//!   [`MALFORMED`] of them with the right ID (one forged answer would do
+//!   more): that many end the query, which bounds the decoding work a query
+//!   can be made to do.
 //! - **ICMP errors.** A "port unreachable" (`ECONNREFUSED` on receive) ends
 //!   the query on that socket only: no other query shares it. The same server
 //!   is then asked once more at once, from a fresh port with a fresh ID,
@@ -66,6 +69,11 @@ const MAX_DATAGRAM: usize = 4096;
 /// Sockets a query to one server may use in a row when each is refused
 /// (ICMP): the first, and one fresh one in case the refusal was forged.
 const REFUSALS: usize = 2;
+/// Answers with our ID and question that do not parse, taken at most per
+/// query before it ends as malformed: each may cost the decoder its whole
+/// budget (about a millisecond), so a server, or a forger who knows the ID,
+/// cannot keep a core busy for the whole timeout.
+const MALFORMED: usize = 4;
 /// UDP sockets one lookup holds at most at once: A and AAAA are asked
 /// together, each on its own socket (a retry replaces its socket, never adds
 /// one). For the file-descriptor budget.
@@ -142,20 +150,25 @@ impl Transport {
             return Sent::Done(Err(send_failure(&e)));
         }
         let mut buf = Vec::with_capacity(MAX_DATAGRAM);
-        let mut malformed = false;
+        let mut malformed = 0;
         // Ends at the deadline whatever arrives: each datagram is one
         // receive and a parse of bounded work.
         loop {
             buf.clear();
             let received = match tokio::time::timeout_at(deadline, socket.recv_buf(&mut buf)).await {
                 Ok(received) => received,
-                Err(_) => return Sent::Done(Err(if malformed { Failure::Malformed } else { Failure::Timeout })),
+                Err(_) => return Sent::Done(Err(if malformed > 0 { Failure::Malformed } else { Failure::Timeout })),
             };
             match received {
                 Ok(_) => match dns::parse(&buf, id, question) {
                     Ok(answer) => return Sent::Done(Ok(answer)),
                     Err(WireError::NotOurs) => {}
-                    Err(WireError::Malformed) => malformed = true,
+                    Err(WireError::Malformed) => {
+                        malformed += 1;
+                        if malformed == MALFORMED {
+                            return Sent::Done(Err(Failure::Malformed));
+                        }
+                    }
                 },
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Sent::Refused(io_reason(&e)),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
