@@ -11,14 +11,15 @@
 //!   learned by a side channel (SAD DNS) or by a flood is of no use once its
 //!   query has ended. Why per query and not per lookup (one socket for a
 //!   name's A and AAAA queries, as glibc does), measured with `bench/dns`
-//!   (`bench/RESULTS.md`, "Issue 18: a fresh port per query"): against the
-//!   shared sockets of before, a socket per lookup cost about 27 µs more
-//!   client CPU per name and a socket per query about 33 µs (socket, ioctl,
-//!   connect, two `epoll_ctl` and close per query), both far under the
-//!   200 µs of hickory-resolver. For the ~5 µs between them, per query gives
-//!   no two queries a port in common (a retry, or a name's other type, is
-//!   not on a port an attacker may have seen) and needs no shared receive
-//!   task, map of waiters or wake-ups: each query reads its own socket.
+//!   (`bench/RESULTS.md`, "Issue 18: a fresh port per query"): a socket per
+//!   lookup cost about 27 µs more client CPU per name than the shared
+//!   sockets of before, a socket per query about 33 µs, and 23 µs once its
+//!   query is sent before tokio has the socket (socket, ioctl, connect, two
+//!   `epoll_ctl` and close per query), all far under the 200 µs of
+//!   hickory-resolver. For the ~5 µs between per lookup and per query, no
+//!   two queries have a port in common (a retry, or a name's other type, is
+//!   not on a port an attacker may have seen), and no shared receive task,
+//!   map of waiters or wake-ups are needed: each query reads its own socket.
 //! - **A random ID per query**, from the OS random source (`getrandom`, drawn
 //!   256 IDs at a time).
 //! - **Only the server asked, only the question asked.** The connected socket
@@ -142,11 +143,25 @@ impl Transport {
             Ok(id) => id,
             Err(failure) => return Sent::Done(Err(failure)),
         };
+        let query = dns::query(id, question);
+        let local = |e: io::Error| Sent::Done(Err(Failure::Local(format!("DNS socket: {}", io_reason(&e)))));
         let socket = match open(server) {
             Ok(socket) => socket,
-            Err(e) => return Sent::Done(Err(Failure::Local(format!("DNS socket: {}", io_reason(&e))))),
+            Err(e) => return local(e),
         };
-        if let Err(e) = socket.send(&dns::query(id, question)).await {
+        // Sent before tokio has the socket: a fresh socket can send at once,
+        // and tokio's send would first wait for the reactor to report it
+        // writable (a wake-up and a poll of the lookup for every query).
+        let sent = socket.send(&query);
+        let socket = match UdpSocket::from_std(socket.into()) {
+            Ok(socket) => socket,
+            Err(e) => return local(e),
+        };
+        let sent = match sent {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.send(&query).await,
+            sent => sent,
+        };
+        if let Err(e) = sent {
             return Sent::Done(Err(send_failure(&e)));
         }
         let mut buf = Vec::with_capacity(MAX_DATAGRAM);
@@ -209,11 +224,11 @@ impl Transport {
 /// A UDP socket connected to `server` from a port the kernel picks at random
 /// (`connect` binds it): the kernel then delivers only datagrams from the
 /// server's address and port, and reports ICMP errors about them.
-fn open(server: SocketAddr) -> io::Result<UdpSocket> {
+fn open(server: SocketAddr) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(server), Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_nonblocking(true)?;
     socket.connect(&server.into())?;
-    UdpSocket::from_std(socket.into())
+    Ok(socket)
 }
 
 fn send_failure(e: &io::Error) -> Failure {
