@@ -240,3 +240,39 @@ fn the_next_targets_lookup_runs_ahead_of_its_check() {
     assert!(at("query n1.test") < at("answer n0.test"), "{events:?}");
     assert_eq!(server.a_queries(), 4, "one query per name: {events:?}");
 }
+
+/// `-c 5000` under `ulimit -n 200`, 300 distinct names: every check and
+/// every lookup run ahead holds sockets of its own (a UDP socket per query),
+/// so concurrency is fitted to the limit counting them, and no lookup fails
+/// for want of a descriptor.
+#[test]
+fn a_low_descriptor_limit_never_turns_into_dns_errors() {
+    use std::os::unix::process::CommandExt;
+    let port = two_addresses();
+    let server = scripted(|q| match q.qtype {
+        A => vec![Reply::to(q).a(&q.name, [127, 0, 0, 1].into(), 300).bytes()],
+        _ => vec![Reply::to(q).bytes()],
+    });
+    let list: String = (0..300).map(|i| format!("http://n{i}.fd.test:{port}/\n")).collect();
+    let file = common::write_file("dns-fds.txt", list);
+    let mut command = statuscheck();
+    let dns_servers = server.addr.to_string();
+    command.args(["-c", "5000", "--format", "tsv", "--dns-servers", &dns_servers, file.to_str().unwrap()]);
+    // SAFETY: only async-signal-safe setrlimit runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit { rlim_cur: 200, rlim_max: 200 };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stderr.contains("needs more file descriptors than the limit of 200; using 34"), "{stderr}");
+    assert_eq!(stdout.lines().count(), 300);
+    assert!(stdout.lines().all(|l| l.split('\t').nth(1) == Some("200")), "{stdout}");
+    assert_eq!(server.a_queries(), 300, "one lookup per name, none failed and asked again");
+}

@@ -129,7 +129,7 @@ fn concurrency_is_lowered_to_fit_the_descriptor_limit() {
     let output = command.output().unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(stderr.matches("needs more file descriptors than the limit of 200; using 136").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("needs more file descriptors than the limit of 200; using 34").count(), 1, "{stderr}");
     assert_eq!(stdout.lines().count(), 300);
     assert!(stdout.lines().all(|l| l.split('\t').nth(1) == Some("200")), "{stdout}");
     assert_eq!(output.status.code(), Some(0));

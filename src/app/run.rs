@@ -59,21 +59,22 @@ impl<'a> Plan<'a> {
         if config.insecure {
             report::message("--insecure: TLS certificates are not verified");
         }
-        let (concurrency, lowered) = super::fdlimit::fit(config.concurrency);
-        if let Some(limit) = lowered {
-            report::message(&format!(
-                "--concurrency {} needs more file descriptors than the limit of {limit}; using {concurrency}",
-                config.concurrency
-            ));
-        }
         let limits = Limits::default()
-            .concurrency(concurrency)
+            .concurrency(config.concurrency)
             .per_host(config.per_host)
             .ordered(config.ordered)
             .dedupe(config.dedupe)
             .retries(config.retries)
             .retry_after_max(config.retry_after_max)
             .rate(config.rate);
+        let (concurrency, lowered) = super::fdlimit::fit(config.concurrency, limits.descriptors_per_check());
+        if let Some(limit) = lowered {
+            report::message(&format!(
+                "--concurrency {} needs more file descriptors than the limit of {limit}; using {concurrency}",
+                config.concurrency
+            ));
+        }
+        let limits = limits.concurrency(concurrency);
         Ok(Plan { config, runner: Runner::new(checker, limits), answered })
     }
 }

@@ -1,9 +1,10 @@
 //! One URL, checked: resolve → connect → TLS → write the request → read the
 //! response head, and with `--follow` the redirects after it. Each phase runs
 //! under its own deadline and all of them under the whole-check `--timeout`,
-//! so no check can outlive it, however slowly a server trickles bytes.
-//! With the cargo feature `tls-legacy`, a refused handshake may be tried
-//! again over legacy TLS ([`legacy`]).
+//! so no check can outlive it, however slowly a server trickles bytes. A
+//! handshake refused without a reason is followed by the legacy probe, in
+//! the same deadline; with the cargo feature `tls-legacy` and the option
+//! on, by a retry over legacy TLS first ([`legacy`]).
 
 #[cfg(feature = "tls-legacy")]
 mod legacy;
@@ -157,11 +158,63 @@ impl Checker {
                 let refused = legacy::Refused { error, url, proxy, address, name, started: handshaking };
                 return self.retry_legacy(refused, &request, deadline, trace).await;
             }
-            Err(error) => return Err(error),
+            Err(error) => return Err(self.explain_refusal(error, url, proxy, address, deadline).await),
         };
         trace.tls = Some(handshaking.elapsed());
         trace.tls_session = Some(tls::session(stream.get_ref().1, self.certificates.as_deref()));
         self.exchange(stream, &request, deadline, trace).await
+    }
+
+    /// A failed handshake that does not say why (see `tls::worth_probing`),
+    /// named `legacy-only` when a probe shows the server offers only what
+    /// rustls does not speak; any other error is returned as it is. The
+    /// probe is one more connection, only ever after a failed handshake, to
+    /// the address already connected to (so already allowed by
+    /// `deny_private`), through a tunnel of its own when a proxy is used.
+    ///
+    /// It runs under the whole-check deadline, so it never makes a check
+    /// longer than `timeout`; and whatever stops it (that deadline, a
+    /// refused connection, an answer that proves nothing) leaves the
+    /// handshake's own error. The handshake did fail, and that it failed is
+    /// the answer: a probe that could not finish is no reason to call the
+    /// check a timeout.
+    async fn explain_refusal(
+        &self,
+        refused: CheckError,
+        url: &Url,
+        proxy: Option<&Proxy>,
+        address: SocketAddr,
+        deadline: Instant,
+    ) -> CheckError {
+        if !tls::worth_probing(&refused) {
+            return refused;
+        }
+        match timeout_at(deadline, self.probe(url, proxy, address, deadline)).await {
+            Ok(Some(legacy)) => legacy.error(),
+            Ok(None) | Err(_) => refused,
+        }
+    }
+
+    /// Connects to `address` again (and through `proxy`'s tunnel) and asks
+    /// what the server offers (see `tls::legacy_offer`).
+    async fn probe(
+        &self,
+        url: &Url,
+        proxy: Option<&Proxy>,
+        address: SocketAddr,
+        deadline: Instant,
+    ) -> Option<tls::Legacy> {
+        let (mut tcp, _) = self.connect(&[address], deadline).await.ok()?;
+        let _ = tcp.set_nodelay(true);
+        if let Some(proxy) = proxy {
+            open_tunnel(&mut tcp, url, proxy, address).await.ok()?;
+        }
+        // The name our handshake sent, as rustls sends it: none for an IP.
+        let sni = match url.host()? {
+            url::Host::Domain(name) => Some(name.trim_end_matches('.')),
+            url::Host::Ipv4(_) | url::Host::Ipv6(_) => None,
+        };
+        tls::legacy_offer(&mut tcp, sni).await
     }
 
     /// A lookup of the name a check of `url` looks up first (the proxy's

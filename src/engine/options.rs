@@ -188,12 +188,14 @@ impl Options {
     /// TLS version and OpenSSL's cipher list `DEFAULT@SECLEVEL=0`. The
     /// default handshake (rustls: TLS 1.2 and 1.3, AEAD suites, forward
     /// secrecy) is always tried first; when it fails for want of a version
-    /// or suite in common, or the server refuses it with an alert or hangs
-    /// up, the check is tried once more with OpenSSL, over a new connection
-    /// to the same address (through a new tunnel of the same proxy), under
-    /// the same [`Options::timeout`] (a deadline that fires there is a
-    /// timeout, as anywhere). If that fails too, the first error is the
-    /// answer, cause included, with OpenSSL's reason added to its message.
+    /// or suite in common, or the server refuses it with an alert, hangs up
+    /// or resets, the check is tried once more with OpenSSL, over a new
+    /// connection to the same address (through a new tunnel of the same
+    /// proxy), under the same [`Options::timeout`] (a deadline that fires
+    /// there is a timeout, as anywhere). That retry comes before the probe
+    /// that names [`crate::TlsCause::LegacyOnly`]. If it fails too, the
+    /// answer is the one without this option (the first error, as the probe
+    /// explains it), with OpenSSL's reason added to its message.
     ///
     /// Only versions and suites are widened. Certificates are verified as
     /// on the default path, by the same verifier: the same roots, the same

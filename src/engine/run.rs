@@ -120,6 +120,19 @@ impl Limits {
         self
     }
 
+    /// File descriptors one unit of [`Limits::concurrency`] may hold at
+    /// once, to fit concurrency under a descriptor limit. A check holds its
+    /// connection, or the UDP sockets of its own lookup (each query has a
+    /// socket of its own, A and AAAA at once), not both: the lookup is over
+    /// before it connects, and a redirect's connection is closed before the
+    /// next lookup. With names resolved ahead, a lookup ahead holds as many
+    /// sockets again.
+    pub fn descriptors_per_check(&self) -> u64 {
+        let lookup = crate::wire::resolve::SOCKETS_PER_LOOKUP as u64;
+        let ahead = if self.ahead() > 0 { lookup } else { 0 };
+        lookup.max(1) + ahead
+    }
+
     /// How many targets are read, and looked up, ahead of a free slot.
     fn ahead(&self) -> usize {
         if self.resolve_ahead && self.rate.is_none() {
@@ -507,6 +520,13 @@ mod tests {
     use crate::wire::resolve::test_dns::scripted;
     use crate::{DnsServers, Options};
     use url::Url;
+
+    #[test]
+    fn a_check_and_its_lookup_ahead_count_their_sockets() {
+        assert_eq!(Limits::default().descriptors_per_check(), 4, "own lookup or connection, and a lookup ahead");
+        assert_eq!(Limits::default().resolve_ahead(false).descriptors_per_check(), 2);
+        assert_eq!(Limits::default().rate(Some(10.0)).descriptors_per_check(), 2, "--rate: no lookups ahead");
+    }
 
     /// Polls `done` until it holds, for at most 10 s (the DNS server is a
     /// thread: real time).

@@ -1,7 +1,7 @@
 //! Host name → socket addresses: IP literals as they are, `--resolve` pins,
 //! the hosts file, then DNS. DNS is asked by our own async stub resolver
-//! (`stub`: a few shared UDP sockets for all lookups, A and AAAA at once,
-//! record TTLs) unless the system is set up to resolve names some other way
+//! (`stub`: a UDP socket per query from a random port, A and AAAA at once,
+//! record TTLs, bounded work on every answer) unless the system is set up to resolve names some other way
 //! (nsswitch sources beyond `files` and `dns`, an unusable resolv.conf):
 //! then getaddrinfo on tokio's blocking pool, as before. Why: `bench/RESULTS.md`,
 //! "DNS at scale" and "Issue 14: a lean resolver".
@@ -29,6 +29,8 @@ use cache::Cache;
 use conf::Conf;
 pub use hosts::Hosts;
 use stub::Stub;
+/// UDP sockets one lookup holds at most at once (a socket per query).
+pub(crate) use transport::SOCKETS_PER_LOOKUP;
 
 /// The longest a DNS answer is used, whatever its TTL says.
 const MAX_TTL: Duration = Duration::from_secs(300);

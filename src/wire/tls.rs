@@ -1,14 +1,16 @@
 //! TLS for https checks: one `rustls::ClientConfig` for the whole run (so
 //! roots are parsed once and sessions can resume), what the run remembers of
 //! earlier handshakes ([`Remembered`]), the certificate chain the server was
-//! verified by; TLS errors in words are [`diagnose`]'s. With the cargo
-//! feature `tls-legacy`, [`legacy`] is the OpenSSL handshake tried when
-//! rustls cannot agree on a version or suite, verified by the same verifier.
+//! verified by; TLS errors in words are [`diagnose`]'s, and what a server
+//! that refused us offers is [`probe`]'s. With the cargo feature
+//! `tls-legacy`, [`legacy`] is the OpenSSL handshake tried when rustls
+//! cannot agree on a version or suite, verified by the same verifier.
 
 mod diagnose;
 mod fifo;
 #[cfg(feature = "tls-legacy")]
 pub mod legacy;
+mod probe;
 mod sessions;
 mod verified;
 
@@ -29,6 +31,7 @@ use x509_parser::x509::X509Name;
 
 use crate::result::{Certificate, TlsSession};
 pub use diagnose::{closed, failure};
+pub use probe::{legacy_offer, worth_probing, Legacy};
 use sessions::Sessions;
 use verified::RememberVerified;
 

@@ -11,9 +11,14 @@
 //!   `weak-key` says more than the default handshake's `protocol-version`);
 //! - the deadline fires: a timeout, as anywhere else in a check;
 //! - anything else (OpenSSL finds nothing in common either, the server
-//!   hangs up, no new connection): the default handshake's error, whose
-//!   cause is the one programs count, with the retry's reason added to its
-//!   message. OpenSSL's reason explains nothing the first did not.
+//!   hangs up, no new connection): the default handshake's error, explained
+//!   by the legacy probe as it is without the opt-in (`legacy-only` for a
+//!   server that offers only 3DES or RC4, which OpenSSL 3 no longer has),
+//!   with the retry's reason added to its message. OpenSSL's reason is not
+//!   the answer: it explains nothing the first error and the probe did not.
+//!
+//! The retry comes before the probe, not after it: for the servers the
+//! option is for, that is two connections rather than three.
 //!
 //! [`Options::tls_legacy`]: crate::Options::tls_legacy
 
@@ -63,7 +68,11 @@ impl Checker {
         let Some(legacy) = &self.legacy else { return Err(refused.error) };
         let stream = match self.legacy_attempt(legacy, &refused, deadline).await? {
             Attempt::Done(stream) => stream,
-            Attempt::Failed(why) => return Err(also_failed(refused.error, &why)),
+            Attempt::Failed(why) => {
+                let Refused { error, url, proxy, address, .. } = refused;
+                let first = self.explain_refusal(error, url, proxy, address, deadline).await;
+                return Err(also_failed(first, &why));
+            }
         };
         trace.tls = Some(refused.started.elapsed());
         trace.tls_session = Some(legacy::session(stream.ssl(), self.certificates.as_deref()));

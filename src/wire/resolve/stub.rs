@@ -1,6 +1,6 @@
 //! The stub resolver: a host name to its addresses by asking the configured
-//! servers, as glibc's resolver does, over the shared sockets of
-//! [`Transport`].
+//! servers, as glibc's resolver does, each query on a socket of its own
+//! ([`Transport`], which also says how answers are checked).
 //!
 //! - The names tried: the search list as glibc applies it ([`Conf::candidates`]);
 //!   the next name is tried when one does not exist (NXDOMAIN), has no
@@ -11,8 +11,9 @@
 //!   family with no records is no error when the other has some.
 //! - Each question goes to the servers in order (from the next one each time
 //!   with `rotate`), `timeout` each, for `attempts` rounds; a server that
-//!   answered SERVFAIL, REFUSED or garbage, or whose port is closed, is not
-//!   asked that question again. NXDOMAIN is believed at once, as glibc does.
+//!   answered SERVFAIL, REFUSED or garbage, or whose port is closed (refused
+//!   twice in a row, [`Transport`]), is not asked that question again.
+//!   NXDOMAIN is believed at once, as glibc does.
 //! - The answer's TTL is the smallest of the records used, CNAMEs included.
 
 use std::fmt;
@@ -217,7 +218,10 @@ fn has_ipv6_stack() -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_dns::{dns_server, scripted, Reply, Step, A, AAAA, REFUSED, SERVFAIL};
+    use super::super::test_dns::{
+        can_forge_icmp, dns_server, hostile, pointer_chain, pointer_chain_within, scripted, Act, Reply, Step, A, AAAA,
+        REFUSED, SERVFAIL,
+    };
     use super::*;
     use std::sync::atomic::AtomicUsize;
     use std::time::Duration;
@@ -229,6 +233,12 @@ mod tests {
     /// `servers` with a short timeout (real time: the servers are threads).
     fn conf(servers: &[SocketAddr]) -> Conf {
         Conf { timeout: Duration::from_millis(300), ..Conf::explicit(servers) }
+    }
+
+    /// `servers` with a timeout no test waits for: where the server's
+    /// attacks (a flood of 65,536 datagrams) take time before the answer.
+    fn patient(servers: &[SocketAddr]) -> Conf {
+        Conf { timeout: Duration::from_secs(10), ..Conf::explicit(servers) }
     }
 
     /// A port on 127.0.0.1 where nothing listens (ICMP port unreachable).
@@ -334,6 +344,182 @@ mod tests {
         let v6 = Stub::new(conf(&[server.addr]), Some(Family::V6));
         assert_eq!(v6.lookup("v4only.test").await, Err(DnsError::NoAddress));
         assert!(server.asked().iter().filter(|(n, _, _)| n == "v4only.test").count() >= 2);
+    }
+
+    /// A stub that asks A and AAAA whatever this machine's IPv6 stack.
+    fn both_types(servers: &[SocketAddr]) -> Stub {
+        Stub { types: &[RecordType::A, RecordType::Aaaa], ..Stub::new(conf(servers), None) }
+    }
+
+    /// The real answer: 127.0.0.N for nN.test, nothing for AAAA.
+    fn real(q: &super::super::test_dns::Query) -> Vec<u8> {
+        let n: u8 = q.name.trim_start_matches('n').split('.').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        match q.qtype {
+            A => Reply::to(q).a(&q.name, [127, 0, 0, n].into(), 60).bytes(),
+            _ => Reply::to(q).bytes(),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_query_has_a_port_of_its_own() {
+        let server = scripted(|q| vec![real(q)]);
+        let stub = both_types(&[server.addr]);
+        for i in 0..1000 {
+            let found = stub.lookup(&format!("n{}.test", i % 200)).await.unwrap();
+            assert_eq!(found.addrs, [ip(&format!("127.0.0.{}", i % 200))]);
+        }
+        let ports = server.ports();
+        let mut distinct = ports.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(ports.len(), 2000, "A and AAAA per lookup");
+        // The kernel picks each port at random from about 28,000: some come
+        // again by chance (about 70 in 2,000), none because it was kept.
+        assert!(distinct.len() >= 1800, "{} distinct ports over 1,000 lookups", distinct.len());
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_every_id_at_the_last_lookups_ports_changes_nothing() {
+        let last: std::sync::Mutex<(String, Vec<u16>, Vec<u16>)> = Default::default();
+        let server = hostile(move |q| {
+            let mut last = last.lock().unwrap();
+            if last.0 != q.name {
+                let current = std::mem::take(&mut last.2);
+                *last = (q.name.clone(), current, Vec::new());
+            }
+            last.2.push(q.port);
+            // Every ID of a forged answer to this very question, at each
+            // port the previous lookup used (unless the kernel happened to
+            // give this query the same port: then it was not learned).
+            let forged = Reply::to(q).a(&q.name, [10, 6, 6, 6].into(), 86400).bytes();
+            let mut acts: Vec<Act> =
+                last.1.iter().filter(|&&p| p != q.port).map(|&p| Act::Flood(p, forged.clone())).collect();
+            acts.push(Act::Reply(real(q)));
+            acts
+        });
+        let stub = Stub::new(patient(&[server.addr]), Some(Family::V4));
+        for i in 1..=3 {
+            assert_eq!(stub.lookup(&format!("n{i}.test")).await.unwrap().addrs, [ip(&format!("127.0.0.{i}"))]);
+        }
+        assert_eq!(server.a_queries(), 3, "each answered at once, none asked again");
+    }
+
+    #[tokio::test]
+    async fn forged_icmp_errors_change_no_result() {
+        if !can_forge_icmp() {
+            // CI runs as root: there a missing raw socket is a failure, never a skip.
+            let ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+            assert!(!ci, "CI=true: forging ICMP needs a raw socket (root or CAP_NET_RAW)");
+            eprintln!("no raw socket to forge ICMP (needs root or CAP_NET_RAW); skipping");
+            return;
+        }
+        // The first query of each name gets a forged port unreachable (at
+        // its own port and at every port learned before), and no answer;
+        // a query asked again gets the real answer.
+        let learned: std::sync::Mutex<(Vec<String>, Vec<u16>)> = Default::default();
+        let server = hostile(move |q| {
+            let mut learned = learned.lock().unwrap();
+            if learned.0.contains(&q.name) {
+                return vec![Act::Reply(real(q))];
+            }
+            learned.0.push(q.name.clone());
+            learned.1.push(q.port);
+            learned.1.iter().map(|&port| Act::Unreachable(port)).collect()
+        });
+        let stub = std::sync::Arc::new(Stub::new(patient(&[server.addr]), Some(Family::V4)));
+        let mut lookups = tokio::task::JoinSet::new();
+        for i in 1..=8 {
+            let stub = stub.clone();
+            lookups.spawn(async move { (i, stub.lookup(&format!("n{i}.test")).await) });
+        }
+        while let Some(done) = lookups.join_next().await {
+            let (i, found) = done.unwrap();
+            assert_eq!(found.unwrap().addrs, [ip(&format!("127.0.0.{i}"))]);
+        }
+        let queries = server.queries();
+        for i in 1..=8 {
+            let ports: Vec<u16> = queries.iter().filter(|q| q.name == format!("n{i}.test")).map(|q| q.port).collect();
+            assert_eq!(ports.len(), 2, "refused, then asked again at once: {ports:?}");
+            assert_ne!(ports[0], ports[1], "from a fresh port");
+        }
+    }
+
+    #[tokio::test]
+    async fn forgeries_are_ignored_and_the_real_answer_awaited() {
+        let server = hostile(|q| {
+            let forged = |r: Reply| r.a(&q.name, [10, 6, 6, 6].into(), 60);
+            let mut malformed = Reply::to(q).a(&q.name, [10, 6, 6, 6].into(), 60).bytes();
+            malformed.truncate(malformed.len() - 2);
+            vec![
+                Act::FromOtherPort(forged(Reply::to(q)).bytes()),
+                Act::Reply(forged(Reply::to(q).id(q.id ^ 1)).bytes()),
+                Act::Reply(forged(Reply::to(q).question_name("other.test")).bytes()),
+                Act::Reply(malformed),
+                Act::Reply(real(q)),
+            ]
+        });
+        let stub = Stub::new(patient(&[server.addr]), Some(Family::V4));
+        assert_eq!(stub.lookup("n7.test").await.unwrap().addrs, [ip("127.0.0.7")]);
+        assert_eq!(server.a_queries(), 1, "nothing ended the query early");
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_does_not_parse_is_reported_at_the_timeout() {
+        // Our ID and question, then a record cut short: the query waits for
+        // a better answer (a forger could have sent it), and says what it got.
+        let server = scripted(|q| {
+            let mut cut = Reply::to(q).a(&q.name, [10, 6, 6, 6].into(), 60).bytes();
+            cut.truncate(cut.len() - 2);
+            vec![cut]
+        });
+        let stub = Stub::new(conf(&[server.addr]), Some(Family::V4));
+        assert_eq!(stub.lookup("cut.test").await, Err(DnsError::Malformed { server: server.addr }));
+        assert_eq!(server.a_queries(), 1, "garbage: not asked again");
+    }
+
+    #[tokio::test]
+    async fn a_stream_of_costly_garbage_ends_the_query() {
+        use super::super::dns::steps_on_this_thread;
+        // Answers with our ID and question in which every owner is a pointer
+        // to a 255-byte name, refused only at the last record (an address of
+        // 3 bytes): each costs the decoder thousands of steps.
+        let costly = |q: &super::super::test_dns::Query| pointer_chain_within(q, 4000, &[127, 0, 0]);
+        let steps_of = |stub: Stub, name: &'static str| async move {
+            let before = steps_on_this_thread();
+            let result = stub.lookup(name).await;
+            (result, steps_on_this_thread() - before)
+        };
+        let one = scripted(move |q| vec![costly(q), real(q)]);
+        let (found, one_costs) = steps_of(Stub::new(patient(&[one.addr]), Some(Family::V4)), "n1.test").await;
+        assert_eq!(found.unwrap().addrs, [ip("127.0.0.1")], "dropped, and the real answer awaited");
+        let ten = scripted(move |q| vec![costly(q); 10]);
+        let (found, ten_cost) = steps_of(Stub::new(patient(&[ten.addr]), Some(Family::V4)), "n2.test").await;
+        assert_eq!(found, Err(DnsError::Malformed { server: ten.addr }), "ended, not timed out");
+        assert!(one_costs > 10_000, "{one_costs} steps for one");
+        assert!(ten_cost <= 4 * one_costs, "the fourth ends the query: {ten_cost} steps against {one_costs} for one");
+    }
+
+    #[tokio::test]
+    async fn a_pointer_chain_answer_costs_bounded_work_and_holds_up_nothing() {
+        use super::super::dns::{steps_on_this_thread, MAX_STEPS};
+        let chain = scripted(|q| match q.tcp {
+            false => vec![Reply::to(q).truncated().bytes()],
+            true => vec![pointer_chain(q)],
+        });
+        let good = scripted(|q| vec![real(q)]);
+        let hostile = Stub { conf: patient(&[chain.addr]), ..both_types(&[]) };
+        let unrelated = Stub::new(conf(&[good.addr]), Some(Family::V4));
+        let before = steps_on_this_thread();
+        // One thread runs both: what the hostile answer costs, the other
+        // lookup waits for.
+        let (bad, fine) = tokio::join!(hostile.lookup("n9.test"), unrelated.lookup("n5.test"));
+        let steps = steps_on_this_thread() - before;
+        assert_eq!(bad, Err(DnsError::Malformed { server: chain.addr }), "refused, not timed out");
+        assert_eq!(fine.unwrap().addrs, [ip("127.0.0.5")]);
+        let over_tcp = chain.asked().iter().filter(|(_, _, tcp)| *tcp).count() as u64;
+        assert_eq!(over_tcp, 2, "A and AAAA, once each: malformed is not asked again");
+        assert!(steps >= u64::from(MAX_STEPS), "the A answer ran into the budget: {steps} steps");
+        assert!(steps <= over_tcp * u64::from(MAX_STEPS) + 1_000, "{steps} steps");
     }
 
     #[test]

@@ -31,7 +31,7 @@ use openssl::ssl::{
 };
 
 use super::{diagnose, Anchors};
-use crate::result::{CheckError, TlsCause, TlsSession};
+use crate::result::{CheckError, Phase, TlsCause, TlsSession};
 
 /// OpenSSL's cipher list for TLS 1.2 and older: its default suites at
 /// security level 0, so weak DH groups and short keys are taken too (the
@@ -53,9 +53,10 @@ const MAX_HANDSHAKE: usize = 0xffff;
 
 /// The causes of a refused default handshake that the legacy one may
 /// change: no version or suite in common, or a server that refused or hung
-/// up before saying why. Not a certificate's cause (the legacy handshake
-/// holds certificates to the same rules), not `cert-too-large` (its limit
-/// is kept too), not `not-tls`.
+/// up before saying why (what the probe explains, see
+/// [`super::worth_probing`]). Not a certificate's cause (the legacy
+/// handshake holds certificates to the same rules), not `cert-too-large`
+/// (its limit is kept too), not `not-tls`.
 pub const RETRIED: &[TlsCause] = &[
     TlsCause::LegacyOnly,
     TlsCause::ProtocolVersion,
@@ -64,9 +65,14 @@ pub const RETRIED: &[TlsCause] = &[
     TlsCause::Closed,
 ];
 
-/// Whether a check refused with `error` is tried again over legacy TLS.
+/// Whether a check refused with `error` is tried again over legacy TLS: one
+/// of the [`RETRIED`] causes, or a connection reset during the handshake
+/// (some old servers answer a hello they do not understand so).
 pub fn retried(error: &CheckError) -> bool {
-    error.tls_cause().is_some_and(|cause| RETRIED.contains(&cause))
+    match error {
+        CheckError::Io { phase: Phase::Tls, .. } => true,
+        other => other.tls_cause().is_some_and(|cause| RETRIED.contains(&cause)),
+    }
 }
 
 /// The legacy handshake of a run: one OpenSSL context, and the verifier of
@@ -248,6 +254,17 @@ mod tests {
             assert!(!retried(&CheckError::tls(cause, "x")), "{cause}");
         }
         assert!(!retried(&CheckError::Protocol("x".into())));
+        assert!(retried(&CheckError::Io { phase: Phase::Tls, reason: "connection reset by peer".into() }));
+        assert!(!retried(&CheckError::Io { phase: Phase::Read, reason: "connection reset by peer".into() }));
+    }
+
+    #[test]
+    fn whatever_the_probe_may_explain_is_retried_first() {
+        let mut errors: Vec<CheckError> = TlsCause::ALL.iter().map(|&cause| CheckError::tls(cause, "x")).collect();
+        errors.push(CheckError::Io { phase: Phase::Tls, reason: "connection reset by peer".into() });
+        for error in errors.iter().filter(|e| super::super::worth_probing(e)) {
+            assert!(retried(error), "{error:?}");
+        }
     }
 
     #[test]
