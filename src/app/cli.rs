@@ -1,5 +1,9 @@
 //! The command line: clap definitions, turned once into a typed [`Config`]
 //! that the rest of the program uses. Nothing past this module sees clap.
+//!
+//! Read top to bottom, a flag's road: its field in [`Cli`], then one line in
+//! [`engine_options`] or [`limits`] that hands it to the library's builder;
+//! [`Config`] carries the built [`Options`] and [`Limits`] to the run.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -8,7 +12,7 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use statuscheck::{parse_header, user_agent, DnsServers, Family, OkCodes, Pin, Policy, Proxies};
+use statuscheck::{parse_header, user_agent, DnsServers, Family, Limits, OkCodes, Options, Pin, Policy, Proxies};
 
 use super::report::{self, Format, Show};
 use super::shard::Shard;
@@ -236,6 +240,15 @@ pub enum Method {
     Head,
 }
 
+impl From<Method> for statuscheck::Method {
+    fn from(method: Method) -> Self {
+        match method {
+            Method::Get => statuscheck::Method::Get,
+            Method::Head => statuscheck::Method::Head,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     Auto,
@@ -243,42 +256,23 @@ pub enum ColorChoice {
     Never,
 }
 
-/// The run, as the rest of the program sees it.
+/// The run, as the rest of the program sees it: the engine's settings, built
+/// from the flags in one step ([`engine_options`], [`limits`]), and what only
+/// the binary uses.
 #[derive(Debug)]
 pub struct Config {
+    /// How each check is made.
+    pub options: Options,
+    /// How many checks run and how targets are admitted.
+    pub limits: Limits,
     pub urls: Vec<String>,
     pub files: Vec<PathBuf>,
-    /// 1 for `--sequential`.
-    pub concurrency: usize,
-    pub ordered: bool,
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
-    pub cacert: Option<PathBuf>,
-    pub insecure: bool,
-    /// `--tls-legacy`, in a build that has it.
-    pub tls_legacy: bool,
-    pub resolve: Vec<Pin>,
-    pub dns_servers: Option<DnsServers>,
     pub report: report::Options,
     pub quiet: bool,
     pub summary_json: bool,
     pub shard: Option<Shard>,
-    pub method: statuscheck::Method,
-    pub user_agent: String,
-    /// `-H`, in order.
-    pub headers: Vec<(String, String)>,
-    pub location_trusted: bool,
-    pub follow: Option<usize>,
-    pub family: Option<Family>,
-    pub per_host: usize,
-    pub rate: Option<f64>,
-    pub dedupe: bool,
-    pub retries: u32,
-    pub retry_after_max: Duration,
     pub resume: Option<PathBuf>,
     pub watch: Option<Duration>,
-    pub proxies: Proxies,
-    pub deny_private: bool,
 }
 
 /// What the command line asks for.
@@ -294,97 +288,134 @@ impl Config {
             print_generated(command)?;
             return Ok(Action::Printed);
         }
-        let mut files = cli.files;
-        if files.is_empty() && cli.urls.is_empty() {
-            if std::io::stdin().is_terminal() {
-                bail!("no URLs to check: give a FILE, '-' for standard input, or --url URL (see --help)");
-            }
-            files.push(PathBuf::from("-"));
-        }
-        if cli.watch.is_some() && files.iter().any(|f| f.as_os_str() == "-") {
-            bail!("--watch reads its lists again each round, so it needs FILEs or --url, not standard input");
-        }
-        if cli.watch.is_some() && cli.format == Format::Prometheus {
-            bail!(
-                "--watch cannot write Prometheus metrics: a scrape needs one whole exposition, not one per round. \
-                 Run statuscheck from a timer instead, writing a file for node_exporter's textfile collector: \
-                 statuscheck --format prometheus urls.txt > DIR/statuscheck.prom.tmp; \
-                 mv DIR/statuscheck.prom.tmp DIR/statuscheck.prom"
-            );
-        }
-        if cli.tls_legacy && !TLS_LEGACY_BUILT {
-            bail!("{NO_TLS_LEGACY}");
-        }
-        let follow = follow_limit(cli.follow, cli.max_redirs, &files)?;
-        let shard = Shard::choose(cli.shard, cli.shards, |name| std::env::var(name).ok())?;
-        if let (Some((shard, origin)), false) = (&shard, cli.quiet) {
-            if let Some(origin) = origin.environment() {
-                report::message(&format!("checking shard {} of {} (from {origin})", shard.index, shard.count));
-            }
-        }
-        let shard = shard.map(|(shard, _)| shard);
-        let proxies =
-            Proxies::new(cli.proxy.as_deref(), |name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
-        if !cli.quiet {
-            for warning in proxies.warnings() {
-                report::message(&format!("{warning}; the URLs it applies to get a connect error"));
-            }
-        }
-        let show = match (cli.only_failed, cli.summary_only) {
-            (_, true) => Show::Nothing,
-            (true, false) => Show::Failed,
-            (false, false) => Show::All,
-        };
-        let report = report::Options {
-            format: cli.format,
-            color: use_color(cli.color, cli.format, |name| std::env::var_os(name)),
-            policy: Policy { ok_codes: cli.ok_codes, cert_expiry_days: cli.cert_expiry },
-            show,
-            progress: !cli.quiet && cli.watch.is_none(),
-            watch: cli.watch.is_some(),
-            verbose: cli.verbose,
-        };
-        let method = match cli.method {
-            Method::Get => statuscheck::Method::Get,
-            Method::Head => statuscheck::Method::Head,
-        };
-        let family = match (cli.ipv4, cli.ipv6) {
-            (true, _) => Some(Family::V4),
-            (_, true) => Some(Family::V6),
-            _ => None,
-        };
+        let files = files(&cli)?;
+        let options = engine_options(&cli)?;
+        let shard = shard(&cli)?;
+        let report = report_options(&cli);
         Ok(Action::Check(Box::new(Config {
+            // Certificates are parsed only when the output shows them.
+            options: options.certificates(report.wants_certificates()),
+            limits: limits(&cli),
             urls: cli.urls,
             files,
-            concurrency: if cli.sequential { 1 } else { cli.concurrency },
-            ordered: cli.ordered || cli.sequential,
-            timeout: cli.timeout,
-            connect_timeout: cli.connect_timeout.min(cli.timeout),
-            cacert: cli.cacert,
-            insecure: cli.insecure,
-            tls_legacy: cli.tls_legacy,
-            resolve: cli.resolve,
-            dns_servers: cli.dns_servers,
             report,
             quiet: cli.quiet,
             summary_json: cli.summary_json,
             shard,
-            method,
-            user_agent: cli.user_agent.unwrap_or_else(user_agent),
-            headers: cli.headers,
-            location_trusted: cli.location_trusted,
-            follow,
-            family,
-            per_host: cli.per_host as usize,
-            rate: cli.rate,
-            dedupe: cli.dedupe,
-            retries: cli.retries,
-            retry_after_max: cli.retry_after_max,
             resume: cli.resume,
             watch: cli.watch,
-            proxies,
-            deny_private: cli.deny_private,
         })))
+    }
+}
+
+/// The FILEs to read: standard input when none and no --url are given. The
+/// checks of what --watch can read and write come first.
+fn files(cli: &Cli) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = cli.files.clone();
+    if files.is_empty() && cli.urls.is_empty() {
+        if std::io::stdin().is_terminal() {
+            bail!("no URLs to check: give a FILE, '-' for standard input, or --url URL (see --help)");
+        }
+        files.push(PathBuf::from("-"));
+    }
+    if cli.watch.is_some() && files.iter().any(|f| f.as_os_str() == "-") {
+        bail!("--watch reads its lists again each round, so it needs FILEs or --url, not standard input");
+    }
+    if cli.watch.is_some() && cli.format == Format::Prometheus {
+        bail!(
+            "--watch cannot write Prometheus metrics: a scrape needs one whole exposition, not one per round. \
+             Run statuscheck from a timer instead, writing a file for node_exporter's textfile collector: \
+             statuscheck --format prometheus urls.txt > DIR/statuscheck.prom.tmp; \
+             mv DIR/statuscheck.prom.tmp DIR/statuscheck.prom"
+        );
+    }
+    Ok(files)
+}
+
+/// How each check is made: every engine flag passed to its builder method,
+/// the one place a flag meets [`Options`]. The ranges were checked by clap;
+/// the engine keeps `--connect-timeout` within `--timeout` itself.
+pub fn engine_options(cli: &Cli) -> anyhow::Result<Options> {
+    if cli.tls_legacy && !TLS_LEGACY_BUILT {
+        bail!("{NO_TLS_LEGACY}");
+    }
+    // -L's FILE is read the same with or without the standard input added.
+    let follow = follow_limit(cli.follow, cli.max_redirs, &cli.files)?;
+    let family = match (cli.ipv4, cli.ipv6) {
+        (true, _) => Some(Family::V4),
+        (_, true) => Some(Family::V6),
+        _ => None,
+    };
+    let options = Options::default()
+        .timeout(cli.timeout)
+        .connect_timeout(cli.connect_timeout)
+        .method(cli.method.into())
+        .user_agent(cli.user_agent.clone().unwrap_or_else(user_agent))
+        .follow(follow)
+        .location_trusted(cli.location_trusted)
+        .cacert(cli.cacert.clone())
+        .insecure(cli.insecure)
+        .tls_legacy(cli.tls_legacy)
+        .resolve(cli.resolve.clone())
+        .dns_servers(cli.dns_servers.clone())
+        .family(family)
+        .deny_private(cli.deny_private)
+        .proxies(proxies(cli)?);
+    Ok(cli.headers.iter().fold(options, |options, (name, value)| options.header(name, value)))
+}
+
+/// How many checks run and how targets are admitted: every scale flag passed
+/// to its builder method. `--sequential` is concurrency 1, in input order.
+pub fn limits(cli: &Cli) -> Limits {
+    Limits::default()
+        .concurrency(if cli.sequential { 1 } else { cli.concurrency })
+        .ordered(cli.ordered || cli.sequential)
+        .per_host(cli.per_host as usize)
+        .dedupe(cli.dedupe)
+        .retries(cli.retries)
+        .retry_after_max(cli.retry_after_max)
+        .rate(cli.rate)
+}
+
+/// `--proxy`, or the proxy variables of the environment; those that cannot
+/// be used are named on stderr.
+fn proxies(cli: &Cli) -> anyhow::Result<Proxies> {
+    let proxies = Proxies::new(cli.proxy.as_deref(), |name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
+    if !cli.quiet {
+        for warning in proxies.warnings() {
+            report::message(&format!("{warning}; the URLs it applies to get a connect error"));
+        }
+    }
+    Ok(proxies)
+}
+
+/// `--shard`/`--shards`, or the job array's; where it came from is said on
+/// stderr when that was the environment.
+fn shard(cli: &Cli) -> anyhow::Result<Option<Shard>> {
+    let shard = Shard::choose(cli.shard, cli.shards, |name| std::env::var(name).ok())?;
+    if let (Some((shard, origin)), false) = (&shard, cli.quiet) {
+        if let Some(origin) = origin.environment() {
+            report::message(&format!("checking shard {} of {} (from {origin})", shard.index, shard.count));
+        }
+    }
+    Ok(shard.map(|(shard, _)| shard))
+}
+
+/// How results are shown.
+fn report_options(cli: &Cli) -> report::Options {
+    let show = match (cli.only_failed, cli.summary_only) {
+        (_, true) => Show::Nothing,
+        (true, false) => Show::Failed,
+        (false, false) => Show::All,
+    };
+    report::Options {
+        format: cli.format,
+        color: use_color(cli.color, cli.format, |name| std::env::var_os(name)),
+        policy: Policy { ok_codes: cli.ok_codes.clone(), cert_expiry_days: cli.cert_expiry },
+        show,
+        progress: !cli.quiet && cli.watch.is_none(),
+        watch: cli.watch.is_some(),
+        verbose: cli.verbose,
     }
 }
 
@@ -524,6 +555,78 @@ mod tests {
         }
     }
 
+    /// The engine's settings the flags build, as text: `Options` shows its
+    /// settings only through `Debug`.
+    fn built(args: &[&str]) -> String {
+        format!("{:?}", config(args).options)
+    }
+
+    /// The same from builder calls, with the environment's proxies as the
+    /// command line takes them.
+    fn expected(options: Options) -> String {
+        format!("{:?}", options.proxies(env_proxies(None)))
+    }
+
+    fn env_proxies(explicit: Option<&str>) -> Proxies {
+        Proxies::new(explicit, |name| std::env::var(name).ok()).unwrap()
+    }
+
+    #[test]
+    fn every_engine_flag_reaches_its_builder() {
+        #[rustfmt::skip]
+        let args = [
+            "--timeout", "3s", "--connect-timeout", "4s", "--method", "head", "-A", "probe/2",
+            "-H", "X-A: 1", "-H", "X-B: 2", "-L", "--max-redirs", "3", "--location-trusted",
+            "--cacert", "ca.pem", "-k", "--resolve", "a.test:443:127.0.0.1", "--dns-servers", "127.0.0.53",
+            "--proxy", "http://proxy.test:3128", "--deny-private", "-4", "-u", "x",
+        ];
+        let options = Options::default()
+            .timeout(Duration::from_secs(3))
+            .connect_timeout(Duration::from_secs(4))
+            .method(statuscheck::Method::Head)
+            .user_agent("probe/2")
+            .follow(Some(3))
+            .location_trusted(true)
+            .cacert(Some(PathBuf::from("ca.pem")))
+            .insecure(true)
+            .resolve(vec!["a.test:443:127.0.0.1".parse().unwrap()])
+            .dns_servers(Some("127.0.0.53".parse().unwrap()))
+            .family(Some(Family::V4))
+            .deny_private(true)
+            .proxies(env_proxies(Some("http://proxy.test:3128")))
+            .header("X-A", "1")
+            .header("X-B", "2");
+        assert_eq!(built(&args), format!("{options:?}"));
+        assert!(config(&args).options.is_insecure());
+        assert_eq!(built(&["-u", "x"]), expected(Options::default()), "no flags, the library's defaults");
+    }
+
+    #[test]
+    fn every_scale_flag_reaches_its_builder() {
+        #[rustfmt::skip]
+        let args = [
+            "-c", "7", "--ordered", "--per-host", "2", "--dedupe", "--retries", "3",
+            "--retry-after-max", "5s", "--rate", "10", "-u", "x",
+        ];
+        let limits = Limits::default()
+            .concurrency(7)
+            .ordered(true)
+            .per_host(2)
+            .dedupe(true)
+            .retries(3)
+            .retry_after_max(Duration::from_secs(5))
+            .rate(Some(10.0));
+        assert_eq!(format!("{:?}", config(&args).limits), format!("{limits:?}"));
+        assert_eq!(format!("{:?}", config(&["-u", "x"]).limits), format!("{:?}", Limits::default()));
+    }
+
+    #[test]
+    fn certificates_are_captured_only_when_shown() {
+        assert_eq!(built(&["-v", "-u", "x"]), expected(Options::default().certificates(true)));
+        assert_eq!(built(&["--cert-expiry", "7", "-u", "x"]), expected(Options::default().certificates(true)));
+        assert_eq!(built(&["-u", "x"]), expected(Options::default().certificates(false)));
+    }
+
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
@@ -578,8 +681,8 @@ mod tests {
 
     #[test]
     fn sequential_means_one_at_a_time_in_order() {
-        let config = config(&["--sequential", "-c", "50", "-u", "x.test"]);
-        assert_eq!((config.concurrency, config.ordered), (1, true));
+        let limits = config(&["--sequential", "-c", "50", "-u", "x.test"]).limits;
+        assert_eq!(format!("{limits:?}"), format!("{:?}", Limits::default().concurrency(1).ordered(true)));
     }
 
     #[test]
@@ -592,17 +695,19 @@ mod tests {
 
     #[test]
     fn follow_takes_an_optional_max_without_eating_a_file() {
-        assert_eq!(config(&["-L", "list.txt"]).follow, Some(10));
-        assert_eq!(config(&["--follow=3", "list.txt"]).follow, Some(3));
-        assert_eq!(config(&["list.txt"]).follow, None);
+        assert_eq!(built(&["-L", "list.txt"]), expected(Options::default().follow(Some(10))));
+        assert_eq!(built(&["--follow=3", "list.txt"]), expected(Options::default().follow(Some(3))));
+        assert_eq!(built(&["list.txt"]), expected(Options::default().follow(None)));
         assert_eq!(config(&["-L", "list.txt"]).files, [PathBuf::from("list.txt")]);
     }
 
     #[test]
     fn max_redirs_sets_the_limit_and_a_number_for_a_file_names_it() {
-        assert_eq!(config(&["-L", "--max-redirs", "2", "list.txt"]).follow, Some(2));
-        assert_eq!(config(&["--max-redirs", "2", "list.txt"]).follow, None, "as in curl: no -L, no following");
-        assert_eq!(config(&["--follow=2", "--max-redirs", "2", "list.txt"]).follow, Some(2));
+        let two = expected(Options::default().follow(Some(2)));
+        assert_eq!(built(&["-L", "--max-redirs", "2", "list.txt"]), two);
+        let none = expected(Options::default().follow(None));
+        assert_eq!(built(&["--max-redirs", "2", "list.txt"]), none, "as in curl: no -L, no following");
+        assert_eq!(built(&["--follow=2", "--max-redirs", "2", "list.txt"]), two);
         let conflict = Config::from_cli(parse(&["--follow=2", "--max-redirs", "3", "x"]).unwrap()).err().unwrap();
         assert!(conflict.to_string().contains("disagree"), "{conflict}");
         let error = Config::from_cli(parse(&["--follow", "2", "-u", "x"]).unwrap()).err().unwrap().to_string();
@@ -629,21 +734,20 @@ mod tests {
     fn method_in_any_case() {
         use statuscheck::Method::{Get, Head};
         for (given, sent) in [("HEAD", Head), ("Head", Head), ("get", Get), ("GET", Get)] {
-            assert_eq!(config(&["--method", given, "-u", "x"]).method, sent);
+            assert_eq!(built(&["--method", given, "-u", "x"]), expected(Options::default().method(sent)));
         }
         assert!(parse(&["--method", "POST", "-u", "x"]).is_err());
     }
 
     #[test]
     fn request_options_build_the_spec() {
-        let c = config(&["--method", "head", "-A", "probe/2", "-H", "X-A: 1", "-u", "x"]);
-        assert_eq!(c.method, statuscheck::Method::Head);
-        assert_eq!((c.user_agent.as_str(), c.headers.as_slice()), ("probe/2", &[("X-A".into(), "1".into())][..]));
-        assert!(!c.location_trusted);
-        assert!(config(&["--location-trusted", "-u", "x"]).location_trusted);
+        let options = Options::default().method(statuscheck::Method::Head).user_agent("probe/2").header("X-A", "1");
+        assert_eq!(built(&["--method", "head", "-A", "probe/2", "-H", "X-A: 1", "-u", "x"]), expected(options));
+        let trusted = expected(Options::default().location_trusted(true));
+        assert_eq!(built(&["--location-trusted", "-u", "x"]), trusted);
         assert!(parse(&["-H", "Bad Name: x", "-u", "x"]).is_err());
         assert!(parse(&["-A", "a\rb", "-u", "x"]).is_err());
-        assert_eq!(config(&["-6", "-u", "x"]).family, Some(Family::V6));
+        assert_eq!(built(&["-6", "-u", "x"]), expected(Options::default().family(Some(Family::V6))));
         assert!(parse(&["-4", "-6", "-u", "x"]).is_err());
     }
 
@@ -651,13 +755,16 @@ mod tests {
     fn tls_legacy_needs_the_feature() {
         let asked = Config::from_cli(parse(&["--tls-legacy", "-u", "x"]).unwrap());
         match asked {
-            Ok(Action::Check(config)) => assert!(TLS_LEGACY_BUILT && config.tls_legacy),
+            Ok(Action::Check(config)) => {
+                let asked = format!("{:?}", config.options);
+                assert!(TLS_LEGACY_BUILT && asked == expected(Options::default().tls_legacy(true)), "{asked}");
+            }
             Ok(Action::Printed) => panic!("not a check"),
             Err(error) => {
                 assert!(!TLS_LEGACY_BUILT && error.to_string().contains("lacks the cargo feature"), "{error}")
             }
         }
-        assert!(!config(&["-u", "x"]).tls_legacy);
+        assert_eq!(built(&["-u", "x"]), expected(Options::default().tls_legacy(false)));
     }
 
     #[test]

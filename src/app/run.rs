@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use statuscheck::{Checker, Limits, Options, Results, Runner};
+use statuscheck::{Checker, Limits, Results, Runner};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use super::cli::Config;
@@ -46,7 +46,7 @@ impl<'a> Plan<'a> {
     /// `--cacert` or `--resume` file.
     pub fn new(config: &'a Config) -> anyhow::Result<Plan<'a>> {
         let answered = config.resume.as_deref().map(Answered::load).transpose()?.map(Arc::new);
-        let checker = Checker::new(engine_options(config))?;
+        let checker = Checker::new(config.options.clone())?;
         // After the setup that can fail, so a refused run leaves FILE as it was.
         if let (Some(answered), Some(path)) = (&answered, &config.resume) {
             let mended = input::mend_resume_output(answered).context("mending the end of --resume")?;
@@ -56,51 +56,25 @@ impl<'a> Plan<'a> {
                 report::message(&format!("--resume '{name}' ends in a cut record: {removed}its line is checked again"));
             }
         }
-        if config.insecure {
+        if config.options.is_insecure() {
             report::message("--insecure: TLS certificates are not verified");
         }
-        let limits = Limits::default()
-            .concurrency(config.concurrency)
-            .per_host(config.per_host)
-            .ordered(config.ordered)
-            .dedupe(config.dedupe)
-            .retries(config.retries)
-            .retry_after_max(config.retry_after_max)
-            .rate(config.rate);
-        let (concurrency, lowered) = super::fdlimit::fit(config.concurrency, limits.descriptors_per_check());
-        if let Some(limit) = lowered {
-            report::message(&format!(
-                "--concurrency {} needs more file descriptors than the limit of {limit}; using {concurrency}",
-                config.concurrency
-            ));
-        }
-        let limits = limits.concurrency(concurrency);
+        let limits = fit_descriptors(config.limits);
         Ok(Plan { config, runner: Runner::new(checker, limits), answered })
     }
 }
 
-/// The engine's options, from the command line's.
-fn engine_options(config: &Config) -> Options {
-    let mut options = Options::default()
-        .timeout(config.timeout)
-        .connect_timeout(config.connect_timeout)
-        .method(config.method)
-        .user_agent(config.user_agent.clone())
-        .follow(config.follow)
-        .location_trusted(config.location_trusted)
-        .cacert(config.cacert.clone())
-        .insecure(config.insecure)
-        .tls_legacy(config.tls_legacy)
-        .proxies(config.proxies.clone())
-        .resolve(config.resolve.clone())
-        .dns_servers(config.dns_servers.clone())
-        .family(config.family)
-        .deny_private(config.deny_private)
-        .certificates(config.report.wants_certificates());
-    for (name, value) in &config.headers {
-        options = options.header(name.clone(), value.clone());
+/// The limits with `--concurrency` lowered, and the user told, when its
+/// sockets would not fit under the file descriptor limit.
+fn fit_descriptors(limits: Limits) -> Limits {
+    let asked = limits.concurrency_limit();
+    let (concurrency, lowered) = super::fdlimit::fit(asked, limits.descriptors_per_check());
+    if let Some(limit) = lowered {
+        report::message(&format!(
+            "--concurrency {asked} needs more file descriptors than the limit of {limit}; using {concurrency}"
+        ));
     }
-    options
+    limits.concurrency(concurrency)
 }
 
 /// How often the progress line learns how many targets were read.
@@ -156,7 +130,7 @@ async fn all_rounds(
         let (targets, reader) =
             input::stream(config.urls.clone(), opened, 1024, config.shard, plan.answered.clone(), widths.clone());
         let results = plan.runner.stream(targets);
-        let ending = round(results, &widths, plan.config.per_host, report, signals).await?;
+        let ending = round(results, &widths, config.limits.per_host_limit(), report, signals).await?;
         if ending != Ending::Finished {
             return Ok(ending);
         }

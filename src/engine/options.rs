@@ -145,6 +145,11 @@ impl Options {
         self
     }
 
+    /// Whether certificates go unverified, for a caller that warns about it.
+    pub fn is_insecure(&self) -> bool {
+        self.insecure
+    }
+
     /// Which proxy each URL goes through (see [`Proxies::new`]).
     pub fn proxies(mut self, proxies: Proxies) -> Self {
         self.proxies = proxies;

@@ -78,6 +78,17 @@ impl Limits {
         self
     }
 
+    /// The [`Limits::concurrency`] in effect, for a caller that fits it under
+    /// a descriptor limit or names it in a message.
+    pub fn concurrency_limit(&self) -> usize {
+        self.concurrency
+    }
+
+    /// The [`Limits::per_host`] in effect, for a caller that names it.
+    pub fn per_host_limit(&self) -> usize {
+        self.per_host
+    }
+
     /// Results in the order the targets came in, not as they finish.
     pub fn ordered(mut self, ordered: bool) -> Self {
         self.ordered = ordered;
