@@ -533,6 +533,13 @@ mod tests {
     use url::Url;
 
     #[test]
+    fn the_limits_read_back_are_those_in_effect() {
+        let limits = Limits::default().concurrency(0).per_host(0);
+        assert_eq!((limits.concurrency_limit(), limits.per_host_limit()), (1, 1), "at least one");
+        assert_eq!((Limits::default().concurrency_limit(), Limits::default().per_host_limit()), (100, 4));
+    }
+
+    #[test]
     fn a_check_and_its_lookup_ahead_count_their_sockets() {
         assert_eq!(Limits::default().descriptors_per_check(), 4, "own lookup or connection, and a lookup ahead");
         assert_eq!(Limits::default().resolve_ahead(false).descriptors_per_check(), 2);
