@@ -324,7 +324,7 @@ impl Config {
         }
         let shard = shard.map(|(shard, _)| shard);
         let proxies =
-            Proxies::new(cli.proxy.as_deref(), |name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
+            Proxies::new(cli.proxy.as_deref(), |name| std::env::var(name).ok()).map_err(super::flags::setup_error)?;
         if !cli.quiet {
             for warning in proxies.warnings() {
                 report::message(&format!("{warning}; the URLs it applies to get a connect error"));
@@ -338,7 +338,7 @@ impl Config {
         let report = report::Options {
             format: cli.format,
             color: use_color(cli.color, cli.format, |name| std::env::var_os(name)),
-            policy: Policy { ok_codes: cli.ok_codes, cert_expiry_days: cli.cert_expiry },
+            policy: Policy::new(cli.ok_codes).cert_expiry_days(cli.cert_expiry),
             show,
             progress: !cli.quiet && cli.watch.is_none(),
             watch: cli.watch.is_some(),
@@ -479,7 +479,7 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 }
 
 fn parse_user_agent(text: &str) -> Result<String, String> {
-    parse_header(&format!("User-Agent: {text}")).map(|(_, value)| value)
+    parse_header(&format!("User-Agent: {text}")).map(|(_, value)| value).map_err(|e| e.to_string())
 }
 
 fn parse_concurrency(text: &str) -> Result<usize, String> {

@@ -45,6 +45,7 @@ impl Method {
 /// # let _ = options;
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Options {
     pub(crate) timeout: Duration,
     pub(crate) connect_timeout: Duration,

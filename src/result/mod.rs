@@ -7,9 +7,11 @@
 //! a [`CheckError`] of one of the documented [`ErrorKind`]s.
 
 mod date;
+mod setup;
 mod verdict;
 
 pub use date::{date, unix_now};
+pub use setup::SetupError;
 pub use verdict::{OkCodes, Policy, Verdict};
 
 use std::fmt;
@@ -56,6 +58,13 @@ pub struct Response {
     pub retry_after: Option<u64>,
 }
 
+impl Hop {
+    /// A redirect from `url`, which answered `code`.
+    pub fn new(url: url::Url, code: u16) -> Self {
+        Hop { url, code }
+    }
+}
+
 impl Response {
     /// A response with only its status line; the header-derived fields empty.
     pub fn new(version: HttpVersion, code: u16, reason: impl Into<String>) -> Self {
@@ -65,6 +74,7 @@ impl Response {
 
 /// One redirect on the way: the URL asked and the code it answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Hop {
     /// The URL asked.
     pub url: url::Url,
@@ -141,7 +151,9 @@ impl Certificate {
 }
 
 /// The version of a status line: we speak HTTP/1.1, servers may answer 1.0.
+/// Non-exhaustive: another version may come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HttpVersion {
     /// `HTTP/1.0`
     Http10,
@@ -177,7 +189,9 @@ impl fmt::Display for Response {
 }
 
 /// The network phase a check was in, so a timeout can say where it stalled.
+/// Non-exhaustive: a new step (a proxy handshake of its own, ...) may come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Phase {
     /// Looking up the host.
     Dns,
@@ -353,7 +367,9 @@ pub enum CheckError {
     Protocol(String),
     /// `--follow` could not go on: a loop, too many hops, or another scheme.
     Redirect(String),
-    /// `--deny-private` refused to connect to `addr`, which is in `range`.
+    /// [`crate::Options::deny_private`] refused to connect to `addr`, which
+    /// is in `range`. The message names no option; a command line may add
+    /// its flag where it prints.
     PrivateAddress {
         /// The refused address.
         addr: SocketAddr,
@@ -405,7 +421,7 @@ impl fmt::Display for CheckError {
             CheckError::Dns { host, reason } => write!(f, "{reason} ({host})"),
             CheckError::Connect { addr, reason } => write!(f, "{reason} ({addr})"),
             CheckError::PrivateAddress { addr, range } => {
-                write!(f, "refusing {addr}: {range} address (--deny-private)")
+                write!(f, "refusing {addr}: {range} address")
             }
             CheckError::Timeout { phase, limit } => {
                 let limit = HumanDuration(*limit);
@@ -428,7 +444,12 @@ impl fmt::Display for CheckError {
     }
 }
 
+/// So `?` carries a check's error into `Box<dyn Error>`, `anyhow` and the
+/// like; it has no source (the message holds the reason in words).
+impl std::error::Error for CheckError {}
+
 /// Durations as a person writes them: `10s`, `1.5s`, `250ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HumanDuration(pub Duration);
 
 impl fmt::Display for HumanDuration {

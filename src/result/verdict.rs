@@ -4,10 +4,12 @@
 use std::ops::RangeInclusive;
 use std::str::FromStr;
 
-use super::{unix_now, CheckError, Checked, Response};
+use super::{unix_now, CheckError, Checked, Response, SetupError};
 
 /// How a result counts toward the summary and the exit status.
+/// Non-exhaustive: health states (degraded, ...) are to come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Verdict {
     /// A status code in the accepted set.
     Ok,
@@ -18,8 +20,10 @@ pub enum Verdict {
 }
 
 /// What counts as success: an accepted code, and with `--cert-expiry DAYS`
-/// a certificate that lasts longer than that.
+/// a certificate that lasts longer than that. Non-exhaustive (expectations
+/// are to come): build it with [`Policy::new`] or [`Policy::default`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Policy {
     /// The accepted status codes.
     pub ok_codes: OkCodes,
@@ -28,6 +32,17 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// Success is a code in `ok_codes`; certificates do not count.
+    pub fn new(ok_codes: OkCodes) -> Self {
+        Policy { ok_codes, cert_expiry_days: None }
+    }
+
+    /// A certificate of the chain that expires within `days` fails the check.
+    pub fn cert_expiry_days(mut self, days: Option<i64>) -> Self {
+        self.cert_expiry_days = days;
+        self
+    }
+
     /// How `checked` counts.
     pub fn verdict<T>(&self, checked: &Checked<T>) -> Verdict {
         match &checked.outcome {
@@ -72,39 +87,43 @@ impl Default for OkCodes {
 }
 
 impl FromStr for OkCodes {
-    type Err = String;
+    type Err = SetupError;
 
     /// `200,204,300-399`: codes and inclusive ranges, each within 100–599.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let parse_code = |text: &str| -> Result<u16, String> {
-            match text.trim().parse::<u16>() {
-                Ok(code @ 100..=599) => Ok(code),
-                _ => Err(format!(
-                    "'{}' is not a status code: use numbers from 100 to 599, \
+    fn from_str(s: &str) -> Result<Self, SetupError> {
+        parse_ok_codes(s).map_err(SetupError::OkCodes)
+    }
+}
+
+fn parse_ok_codes(s: &str) -> Result<OkCodes, String> {
+    let parse_code = |text: &str| -> Result<u16, String> {
+        match text.trim().parse::<u16>() {
+            Ok(code @ 100..=599) => Ok(code),
+            _ => Err(format!(
+                "'{}' is not a status code: use numbers from 100 to 599, \
                      as in 200,204,300-399",
-                    text.trim()
-                )),
+                text.trim()
+            )),
+        }
+    };
+    let mut ranges = Vec::new();
+    for part in s.split(',') {
+        let range = match part.split_once('-') {
+            Some((low, high)) => {
+                let (low, high) = (parse_code(low)?, parse_code(high)?);
+                if low > high {
+                    return Err(format!("range '{}' is empty: write low-high", part.trim()));
+                }
+                low..=high
+            }
+            None => {
+                let code = parse_code(part)?;
+                code..=code
             }
         };
-        let mut ranges = Vec::new();
-        for part in s.split(',') {
-            let range = match part.split_once('-') {
-                Some((low, high)) => {
-                    let (low, high) = (parse_code(low)?, parse_code(high)?);
-                    if low > high {
-                        return Err(format!("range '{}' is empty: write low-high", part.trim()));
-                    }
-                    low..=high
-                }
-                None => {
-                    let code = parse_code(part)?;
-                    code..=code
-                }
-            };
-            ranges.push(range);
-        }
-        Ok(OkCodes(ranges))
+        ranges.push(range);
     }
+    Ok(OkCodes(ranges))
 }
 
 #[cfg(test)]
@@ -126,7 +145,7 @@ mod tests {
     #[test]
     fn ok_codes_reject_out_of_range_and_garbage() {
         for bad in ["99-700", "99", "600", "abc", "", "300-200", "200,"] {
-            let err = bad.parse::<OkCodes>().unwrap_err();
+            let err = bad.parse::<OkCodes>().unwrap_err().to_string();
             assert!(err.contains("100 to 599") || err.contains("empty"), "{bad}: {err}");
         }
     }

@@ -9,6 +9,7 @@ use percent_encoding::percent_decode_str;
 use url::Url;
 
 use super::mask_userinfo;
+use crate::result::SetupError;
 
 /// A proxy to talk to: where it is, and its `Proxy-Authorization`, if any.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,13 +40,13 @@ pub struct Proxies {
 impl Proxies {
     /// `explicit` (from `--proxy`) wins over the environment, read by `env`.
     /// Only an unusable `--proxy` is an error; messages never show credentials.
-    pub fn new(explicit: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result<Proxies, String> {
+    pub fn new(explicit: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result<Proxies, SetupError> {
         let first = |names: &[&'static str]| {
             names.iter().find_map(|&n| env(n).filter(|v| !v.trim().is_empty()).map(|v| (n, v)))
         };
         let (http, https) = match explicit {
             Some(text) => {
-                let route = Route::Via(parse(text).map_err(|reason| format!("--proxy {reason}"))?);
+                let route = Route::Via(parse(text).map_err(|reason| SetupError::Proxy { reason })?);
                 (Some(route.clone()), Some(route))
             }
             None => {
@@ -205,7 +206,9 @@ mod tests {
     #[test]
     fn messages_never_show_proxy_credentials() {
         let explicit = Proxies::new(Some("socks5://alice:S3cretPW@p.test:1080"), env(&[])).unwrap_err();
-        assert_eq!(explicit, "--proxy socks5://***@p.test:1080 is not supported (only http://)");
+        let SetupError::Proxy { reason } = &explicit else { panic!("{explicit:?}") };
+        assert_eq!(reason, "socks5://***@p.test:1080 is not supported (only http://)");
+        assert_eq!(explicit.to_string(), format!("the proxy {reason}"));
         for bad in ["alice:S3cretPW@p.test:port", "http://alice:S3cretPW@", "http://alice:S3cretPW@/x"] {
             let message = parse(bad).unwrap_err();
             assert!(!message.contains("S3cretPW") && message.contains("***@"), "{message}");

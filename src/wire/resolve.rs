@@ -29,6 +29,8 @@ use cache::Cache;
 use conf::Conf;
 pub use hosts::Hosts;
 use stub::Stub;
+
+use crate::result::SetupError;
 /// UDP sockets one lookup holds at most at once (a socket per query).
 pub(crate) use transport::SOCKETS_PER_LOOKUP;
 
@@ -40,6 +42,7 @@ const SYSTEM_AGE: Duration = Duration::from_secs(60);
 
 /// `-4` / `-6`: use only addresses of one family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Family {
     /// IPv4 only.
     V4,
@@ -58,10 +61,11 @@ pub struct Pin {
 }
 
 impl FromStr for Pin {
-    type Err = String;
+    type Err = SetupError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        let usage = || format!("'{s}' is not HOST:PORT:ADDR[,ADDR...] (e.g. example.com:443:127.0.0.1)");
+    fn from_str(s: &str) -> Result<Self, SetupError> {
+        let usage =
+            || SetupError::Pin(format!("'{s}' is not HOST:PORT:ADDR[,ADDR...] (e.g. example.com:443:127.0.0.1)"));
         let (host, rest) = s.split_once(':').ok_or_else(usage)?;
         let (port, addrs) = rest.split_once(':').ok_or_else(usage)?;
         let port = port.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(usage)?;
@@ -83,15 +87,17 @@ impl FromStr for Pin {
 pub struct DnsServers(pub Vec<SocketAddr>);
 
 impl FromStr for DnsServers {
-    type Err = String;
+    type Err = SetupError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, SetupError> {
         let one = |a: &str| {
             a.parse::<SocketAddr>()
                 .or_else(|_| {
                     a.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53))
                 })
-                .map_err(|_| format!("'{a}' is not ADDR or ADDR:PORT (e.g. 127.0.0.1:5353 or [::1]:53)"))
+                .map_err(|_| {
+                    SetupError::DnsServers(format!("'{a}' is not ADDR or ADDR:PORT (e.g. 127.0.0.1:5353 or [::1]:53)"))
+                })
         };
         s.split(',').map(one).collect::<Result<Vec<_>, _>>().map(DnsServers)
     }
