@@ -449,7 +449,7 @@ impl fmt::Display for CheckError {
 impl std::error::Error for CheckError {}
 
 /// Durations as a person writes them: `10s`, `1.5s`, `250ms`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HumanDuration(pub Duration);
 
 impl fmt::Display for HumanDuration {
