@@ -461,7 +461,7 @@ fn location_cut(code: u16, cut: http::Cut, timeout: Duration) -> String {
         http::Cut::Eof => "ended (the server closed the connection)".into(),
         http::Cut::Deadline => format!("was not complete after {}", HumanDuration(timeout)),
     };
-    format!("the {code}'s head {why} and no Location came before that, so -L cannot follow it")
+    format!("the {code}'s head {why} and no Location came before that, so it cannot be followed")
 }
 
 fn tls_error(error: io::Error) -> CheckError {
@@ -625,6 +625,13 @@ mod tests {
         let error = checker.check(&url(&format!("ftp://127.0.0.1:{port}/"))).await.outcome.unwrap_err();
         assert_eq!(error.to_string(), "scheme 'ftp' is not supported: only http and https");
         assert!(listener.accept().is_err(), "nothing connected");
+    }
+
+    #[test]
+    fn a_cut_redirect_names_no_flag() {
+        // src/app/flags.rs puts `-L` back by this ending.
+        let why = location_cut(302, http::Cut::Eof, Duration::from_secs(1));
+        assert!(why.ends_with(", so it cannot be followed") && !why.contains("-L"), "{why}");
     }
 
     #[test]

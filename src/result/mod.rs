@@ -31,11 +31,11 @@ pub struct Checked<T> {
     pub elapsed: Duration,
     /// How the last request went: address, phase timings, TLS session.
     pub trace: Trace,
-    /// Redirects followed before the final answer (`--follow`), in order.
+    /// Redirects followed before the final answer ([`crate::Options::follow`]), in order.
     pub redirects: Vec<Hop>,
     /// The URL of the final answer when redirects were followed.
     pub final_url: Option<url::Url>,
-    /// Tries made (more than 1 with `--retries`).
+    /// Tries made (more than 1 with [`crate::Limits::retries`]).
     pub attempts: u32,
 }
 
@@ -341,8 +341,9 @@ pub enum CheckError {
     },
     /// The environment names a proxy for this URL that we cannot use.
     UnusableProxy(String),
-    /// `limit` is whichever deadline fired: `--connect-timeout` for one
-    /// connection attempt, `--timeout` for everything else.
+    /// `limit` is whichever deadline fired: [`crate::Options::connect_timeout`]
+    /// for one connection attempt, [`crate::Options::timeout`] for
+    /// everything else.
     Timeout {
         /// Where the check was when it fired.
         phase: Phase,
@@ -365,7 +366,8 @@ pub enum CheckError {
     },
     /// The answer is not HTTP we accept; the message quotes what came.
     Protocol(String),
-    /// `--follow` could not go on: a loop, too many hops, or another scheme.
+    /// Redirects ([`crate::Options::follow`]) could not go on: a loop, too
+    /// many hops, or another scheme.
     Redirect(String),
     /// [`crate::Options::deny_private`] refused to connect to `addr`, which
     /// is in `range`. The message names no option; a command line may add
@@ -480,7 +482,8 @@ impl<T> Checked<T> {
         }
     }
 
-    /// This answer, given to another target with the same URL (`--dedupe`).
+    /// This answer, given to another target with the same URL
+    /// ([`crate::Limits::dedupe`]).
     pub fn answer_for<U>(&self, target: U) -> Checked<U> {
         Checked {
             target,

@@ -19,15 +19,15 @@ pub enum Verdict {
     Error,
 }
 
-/// What counts as success: an accepted code, and with `--cert-expiry DAYS`
-/// a certificate that lasts longer than that. Non-exhaustive (expectations
+/// What counts as success: an accepted code, and with
+/// [`Policy::cert_expiry_days`] a certificate that lasts longer than that. Non-exhaustive (expectations
 /// are to come): build it with [`Policy::new`] or [`Policy::default`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Policy {
     /// The accepted status codes.
     pub ok_codes: OkCodes,
-    /// `--cert-expiry DAYS`: a certificate that expires sooner fails.
+    /// A certificate that expires within this many days fails.
     pub cert_expiry_days: Option<i64>,
 }
 
@@ -51,7 +51,8 @@ impl Policy {
         }
     }
 
-    /// Whether a certificate of the chain expires within `--cert-expiry` days.
+    /// Whether a certificate of the chain expires within
+    /// [`Policy::cert_expiry_days`] days.
     pub fn cert_expiring<T>(&self, checked: &Checked<T>) -> bool {
         let (Some(days), Some(certificate)) = (self.cert_expiry_days, checked.earliest_expiry()) else {
             return false;
@@ -60,7 +61,7 @@ impl Policy {
     }
 }
 
-/// The status codes that count as success (`--ok-codes`).
+/// The status codes that count as success; parsed from `200,204,300-399`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OkCodes(Vec<RangeInclusive<u16>>);
 

@@ -187,8 +187,8 @@ impl Resolver {
         let wanted: Vec<SocketAddr> = addrs.into_iter().filter(|a| self.wanted(a)).collect();
         match (wanted.is_empty(), self.family) {
             (false, _) => Ok(wanted),
-            (true, Some(Family::V4)) => Err("no IPv4 address (-4)".into()),
-            (true, Some(Family::V6)) => Err("no IPv6 address (-6)".into()),
+            (true, Some(Family::V4)) => Err("no IPv4 address (only IPv4 asked for)".into()),
+            (true, Some(Family::V6)) => Err("no IPv6 address (only IPv6 asked for)".into()),
             (true, None) => Err("no address found".into()),
         }
     }
@@ -475,7 +475,7 @@ mod tests {
         let v6 = Resolver::new(&pins, Some(Family::V6), None);
         assert_eq!(v6.lookup(&url::Host::Domain("a.test"), 80).await.unwrap(), ["[::1]:80".parse().unwrap()]);
         let literal = url::Host::Ipv4("127.0.0.1".parse().unwrap());
-        assert_eq!(v6.lookup(&literal, 80).await.unwrap_err(), "no IPv6 address (-6)");
+        assert_eq!(v6.lookup(&literal, 80).await.unwrap_err(), "no IPv6 address (only IPv6 asked for)");
     }
 
     #[tokio::test]
