@@ -637,6 +637,8 @@ mod tests {
     #[test]
     fn debug_shows_settings_not_secrets() {
         let options = Options::default().header("Authorization", "Bearer s3cret").follow(Some(3));
+        let debug = format!("{options:?}");
+        assert!(debug.contains("Authorization") && !debug.contains("s3cret"), "{debug}");
         let debug = format!("{:?}", Checker::new(options).unwrap());
         assert!(debug.starts_with("Checker {") && debug.contains("follow: Some(3)"), "{debug}");
         assert!(debug.contains("Authorization") && !debug.contains("s3cret"), "{debug}");

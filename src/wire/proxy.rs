@@ -12,10 +12,20 @@ use super::mask_userinfo;
 use crate::result::SetupError;
 
 /// A proxy to talk to: where it is, and its `Proxy-Authorization`, if any.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Proxy {
     pub url: Url,
     pub authorization: Option<String>,
+}
+
+/// Credentials masked: `Proxies` and `Options` print with `{:?}`.
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("url", &mask_userinfo(self.url.as_str(), true))
+            .field("authorization", &self.authorization.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 /// How URLs of one scheme are reached.
@@ -201,6 +211,13 @@ mod tests {
         assert_eq!(proxy.authorization.as_deref(), Some(format!("Basic {}", base64(b"us@er:p:ss")).as_str()));
         assert!(parse("socks5://p:1").is_err());
         assert!(parse("http://").is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_proxy_credentials() {
+        let proxies = Proxies::new(Some("http://alice:S3cretPW@p.test:3128"), env(&[])).unwrap();
+        let debug = format!("{proxies:?}");
+        assert!(!debug.contains("S3cretPW") && !debug.contains("Basic") && debug.contains("***@p.test"), "{debug}");
     }
 
     #[test]
