@@ -14,11 +14,17 @@
 //! needed by the library; `tls-legacy` (off by default) adds OpenSSL for
 //! servers that offer only legacy TLS, see [`Options::tls_legacy`].
 //!
-//! ```no_run
-//! use statuscheck::{Checker, Limits, Options, Runner};
-//! use url::Url;
+//! Errors are typed: building a [`Checker`] (or parsing a setting) fails
+//! with a [`SetupError`] to match on; a check fails with a [`CheckError`] of
+//! one [`ErrorKind`]. Both implement [`std::error::Error`]. The enums and
+//! the structs that will grow are `#[non_exhaustive]`. The [`url`] crate is
+//! re-exported, as [`Url`](url::Url) is in every signature.
 //!
-//! # async fn demo() -> anyhow::Result<()> {
+//! ```no_run
+//! use statuscheck::url::Url;
+//! use statuscheck::{Checker, Limits, Options, Runner};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! // One URL.
 //! let checker = Checker::new(Options::default().follow(Some(5)))?;
 //! let answer = checker.check(&Url::parse("https://example.com/")?).await;
@@ -37,6 +43,65 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Setup errors say what went wrong, for a program to act on:
+//!
+//! ```
+//! use statuscheck::{Checker, Options, Proxies, SetupError};
+//!
+//! let proxies = Proxies::new(Some("socks5://proxy.test:1080"), |_| None);
+//! assert!(matches!(proxies, Err(SetupError::Proxy { .. })));
+//!
+//! match Checker::new(Options::default().cacert(Some("/nonexistent/ca.pem".into()))) {
+//!     Err(SetupError::CaFileUnreadable { path, source }) => eprintln!("{}: {source}", path.display()),
+//!     Err(other) => eprintln!("setup: {other}"),
+//!     Ok(checker) => println!("{checker:?}"),
+//! }
+//! ```
+//!
+//! A check's error goes into `Box<dyn Error>` with `?`; only http and https
+//! are checked, any other scheme is an invalid URL, found without network
+//! traffic:
+//!
+//! ```
+//! use std::error::Error;
+//! use statuscheck::url::Url;
+//! use statuscheck::{Checker, ErrorKind, Options};
+//!
+//! async fn status(checker: &Checker, url: &Url) -> Result<u16, Box<dyn Error>> {
+//!     Ok(checker.check(url).await.outcome?.code)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn Error>> {
+//! let checker = Checker::new(Options::default())?;
+//! let ftp = Url::parse("ftp://127.0.0.1:21/")?;
+//! let error = checker.check(&ftp).await.outcome.unwrap_err();
+//! assert_eq!(error.kind(), ErrorKind::InvalidUrl);
+//! assert!(status(&checker, &ftp).await.is_err());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The error enums are `#[non_exhaustive]`: a match needs a wildcard arm,
+//! so a kind added later breaks no embedder. Without one it does not compile:
+//!
+//! ```compile_fail,E0004
+//! fn name(kind: statuscheck::ErrorKind) -> &'static str {
+//!     use statuscheck::ErrorKind::*;
+//!     match kind {
+//!         InvalidUrl => "invalid-url",
+//!         Dns => "dns",
+//!         Connect => "connect",
+//!         Timeout => "timeout",
+//!         Tls => "tls",
+//!         Io => "io",
+//!         Protocol => "protocol",
+//!         Redirect => "redirect",
+//!         PrivateAddress => "private-address",
+//!     }
+//! }
+//! ```
 #![warn(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -44,10 +109,12 @@ mod engine;
 pub mod result;
 mod wire;
 
+pub use url;
+
 pub use engine::{user_agent, Answer, Checker, Limits, Method, Options, Results, Runner, Target};
 pub use result::{
     Certificate, CheckError, Checked, ErrorKind, Hop, HttpVersion, HumanDuration, OkCodes, Phase, Policy, Response,
-    TlsCause, TlsSession, Trace, Verdict,
+    SetupError, TlsCause, TlsSession, Trace, Verdict,
 };
 pub use wire::http::parse_header;
 pub use wire::mask_userinfo;

@@ -380,7 +380,7 @@ pub fn limits(cli: &Cli) -> Limits {
 /// `--proxy`, or the proxy variables of the environment; those that cannot
 /// be used are named on stderr.
 fn proxies(cli: &Cli) -> anyhow::Result<Proxies> {
-    let proxies = Proxies::new(cli.proxy.as_deref(), |name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
+    let proxies = Proxies::new(cli.proxy.as_deref(), |name| std::env::var(name).ok()).map_err(super::flags::setup_error)?;
     if !cli.quiet {
         for warning in proxies.warnings() {
             report::message(&format!("{warning}; the URLs it applies to get a connect error"));
@@ -411,7 +411,7 @@ fn report_options(cli: &Cli) -> report::Options {
     report::Options {
         format: cli.format,
         color: use_color(cli.color, cli.format, |name| std::env::var_os(name)),
-        policy: Policy { ok_codes: cli.ok_codes.clone(), cert_expiry_days: cli.cert_expiry },
+        policy: Policy::new(cli.ok_codes.clone()).cert_expiry_days(cli.cert_expiry),
         show,
         progress: !cli.quiet && cli.watch.is_none(),
         watch: cli.watch.is_some(),
@@ -510,7 +510,7 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 }
 
 fn parse_user_agent(text: &str) -> Result<String, String> {
-    parse_header(&format!("User-Agent: {text}")).map(|(_, value)| value)
+    parse_header(&format!("User-Agent: {text}")).map(|(_, value)| value).map_err(|e| e.to_string())
 }
 
 fn parse_concurrency(text: &str) -> Result<usize, String> {

@@ -46,7 +46,7 @@ impl<'a> Plan<'a> {
     /// `--cacert` or `--resume` file.
     pub fn new(config: &'a Config) -> anyhow::Result<Plan<'a>> {
         let answered = config.resume.as_deref().map(Answered::load).transpose()?.map(Arc::new);
-        let checker = Checker::new(config.options.clone())?;
+        let checker = Checker::new(config.options.clone()).map_err(super::flags::setup_error)?;
         // After the setup that can fail, so a refused run leaves FILE as it was.
         if let (Some(answered), Some(path)) = (&answered, &config.resume) {
             let mended = input::mend_resume_output(answered).context("mending the end of --resume")?;

@@ -22,7 +22,7 @@ use tokio_rustls::TlsConnector;
 use url::Url;
 
 use super::Options;
-use crate::result::{CheckError, Hop, HumanDuration, Phase, Response, Trace};
+use crate::result::{CheckError, Hop, HumanDuration, Phase, Response, SetupError, Trace};
 use crate::wire::http::{self, RequestSpec};
 use crate::wire::proxy::{Proxies, Proxy};
 use crate::wire::resolve::{io_reason, Resolver};
@@ -53,6 +53,26 @@ pub struct Checker {
     legacy: Option<tls::legacy::Legacy>,
 }
 
+/// The settings, not the internals (TLS state, caches); no header values
+/// or proxy credentials, which may be secrets.
+impl std::fmt::Debug for Checker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut debug = f.debug_struct("Checker");
+        debug
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("method", &self.request.method)
+            .field("user_agent", &self.request.user_agent)
+            .field("headers", &self.request.headers.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>())
+            .field("follow", &self.follow)
+            .field("deny_private", &self.deny_private)
+            .field("certificates", &self.certificates.is_some());
+        #[cfg(feature = "tls-legacy")]
+        debug.field("tls_legacy", &self.legacy.is_some());
+        debug.finish_non_exhaustive()
+    }
+}
+
 /// The answer to one check: the final outcome, how its request went, and
 /// the redirects on the way.
 #[derive(Debug)]
@@ -70,7 +90,13 @@ pub struct Answer {
 
 impl Checker {
     /// Checks `url`, following redirects if asked, all under one deadline.
+    /// Only http and https are checked: any other scheme is an
+    /// [`ErrorKind::InvalidUrl`](crate::ErrorKind::InvalidUrl) error, found
+    /// without any network traffic.
     pub async fn check(&self, url: &Url) -> Answer {
+        if let Err(error) = checkable_scheme(url) {
+            return Answer { outcome: Err(error), trace: Trace::default(), redirects: Vec::new(), final_url: None };
+        }
         let deadline = later(Instant::now(), self.timeout);
         let mut redirects = Vec::new();
         let mut current = url.clone();
@@ -230,6 +256,7 @@ impl Checker {
     /// lookup in flight), so a check that starts after a failed lookup ahead
     /// asks again, and one that starts while it is in flight shares it.
     pub(crate) fn resolve_ahead(self: &Arc<Self>, url: &Url) -> Option<impl Future<Output = ()> + Send + 'static> {
+        checkable_scheme(url).ok()?;
         let proxy = self.proxies.for_url(url).ok()?;
         let (url::Host::Domain(domain), port) = looked_up(url, proxy).ok()? else { return None };
         if !self.resolver.would_ask(domain, port) {
@@ -413,6 +440,19 @@ async fn read_head<S: AsyncRead + Unpin>(
     }
 }
 
+/// The library's scheme rule: http and https only. A URL whose "scheme"
+/// may be a user name (`bob:secret@host` parses as the scheme `bob`) gets
+/// no scheme quoted.
+fn checkable_scheme(url: &Url) -> Result<(), CheckError> {
+    match url.scheme() {
+        "http" | "https" => Ok(()),
+        _ if url.cannot_be_a_base() => {
+            Err(CheckError::InvalidUrl("a scheme other than http or https: only http and https are checked".into()))
+        }
+        other => Err(CheckError::InvalidUrl(format!("scheme '{other}' is not supported: only http and https"))),
+    }
+}
+
 /// Why `-L` cannot go on from a redirect whose head ended before a
 /// `Location`: following nothing would report the 3xx as the final answer.
 fn location_cut(code: u16, cut: http::Cut, timeout: Duration) -> String {
@@ -421,7 +461,7 @@ fn location_cut(code: u16, cut: http::Cut, timeout: Duration) -> String {
         http::Cut::Eof => "ended (the server closed the connection)".into(),
         http::Cut::Deadline => format!("was not complete after {}", HumanDuration(timeout)),
     };
-    format!("the {code}'s head {why} and no Location came before that, so -L cannot follow it")
+    format!("the {code}'s head {why} and no Location came before that, so it cannot be followed")
 }
 
 fn tls_error(error: io::Error) -> CheckError {
@@ -442,10 +482,11 @@ fn read_write_error(phase: Phase, error: &io::Error) -> CheckError {
 }
 
 impl Checker {
-    /// The engine for `options`. Only setup can fail here (legacy TLS asked
-    /// of a build without the feature `tls-legacy`, an unreadable or
-    /// empty `cacert` file); every check's failure is a [`CheckError`].
-    pub fn new(options: Options) -> anyhow::Result<Checker> {
+    /// The engine for `options`. Only setup can fail here, with a typed
+    /// [`SetupError`] (legacy TLS asked of a build without the feature
+    /// `tls-legacy`, an unreadable or empty `cacert` file, ...); every
+    /// check's failure is a [`CheckError`].
+    pub fn new(options: Options) -> Result<Checker, SetupError> {
         let tls = tls::client_config(options.cacert.as_deref(), options.insecure)?;
         #[cfg(feature = "tls-legacy")]
         let legacy = match options.tls_legacy {
@@ -454,10 +495,7 @@ impl Checker {
         };
         #[cfg(not(feature = "tls-legacy"))]
         if options.tls_legacy {
-            anyhow::bail!(
-                "legacy TLS was asked for, but this build of statuscheck lacks the cargo feature `tls-legacy` \
-                 (OpenSSL): build it with `--features tls-legacy`"
-            );
+            return Err(SetupError::TlsLegacyUnavailable);
         }
         Ok(Checker {
             tls: TlsConnector::from(tls.config),
@@ -571,10 +609,47 @@ mod tests {
         assert!(sends_user_headers(&original, &url("https://a.test/back"), true, true));
     }
 
+    #[tokio::test]
+    async fn other_schemes_are_invalid_urls_without_traffic() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let checker = Arc::new(Checker::new(Options::default()).unwrap());
+        for text in [format!("ftp://127.0.0.1:{port}/"), format!("gopher://127.0.0.1:{port}/"), "bob:pw@x".into()] {
+            let target = url(&text);
+            assert!(checker.resolve_ahead(&target).is_none(), "{text}: no lookup ahead");
+            let error = checker.check(&target).await.outcome.unwrap_err();
+            assert_eq!(error.kind(), crate::ErrorKind::InvalidUrl, "{text}");
+            assert!(!error.to_string().contains("bob"), "{error}");
+        }
+        let error = checker.check(&url(&format!("ftp://127.0.0.1:{port}/"))).await.outcome.unwrap_err();
+        assert_eq!(error.to_string(), "scheme 'ftp' is not supported: only http and https");
+        assert!(listener.accept().is_err(), "nothing connected");
+    }
+
+    #[test]
+    fn a_cut_redirect_names_no_flag() {
+        // src/app/flags.rs puts `-L` back by this ending.
+        let why = location_cut(302, http::Cut::Eof, Duration::from_secs(1));
+        assert!(why.ends_with(", so it cannot be followed") && !why.contains("-L"), "{why}");
+    }
+
+    #[test]
+    fn debug_shows_settings_not_secrets() {
+        let options = Options::default().header("Authorization", "Bearer s3cret").follow(Some(3));
+        let debug = format!("{options:?}");
+        assert!(debug.contains("Authorization") && !debug.contains("s3cret"), "{debug}");
+        let debug = format!("{:?}", Checker::new(options).unwrap());
+        assert!(debug.starts_with("Checker {") && debug.contains("follow: Some(3)"), "{debug}");
+        assert!(debug.contains("Authorization") && !debug.contains("s3cret"), "{debug}");
+    }
+
     #[cfg(not(feature = "tls-legacy"))]
     #[test]
     fn legacy_tls_needs_the_feature() {
-        let error = Checker::new(Options::default().tls_legacy(true)).err().unwrap().to_string();
+        let error = Checker::new(Options::default().tls_legacy(true)).err().unwrap();
+        assert!(matches!(error, SetupError::TlsLegacyUnavailable), "{error:?}");
+        let error = error.to_string();
         assert!(error.contains("lacks the cargo feature `tls-legacy`"), "{error}");
         assert!(Checker::new(Options::default().tls_legacy(false)).is_ok());
     }

@@ -44,7 +44,8 @@ impl Method {
 ///     .header("Accept", "text/html");
 /// # let _ = options;
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
+#[non_exhaustive]
 pub struct Options {
     pub(crate) timeout: Duration,
     pub(crate) connect_timeout: Duration,
@@ -59,6 +60,31 @@ pub struct Options {
     pub(crate) deny_private: bool,
     pub(crate) certificates: bool,
     pub(crate) tls_legacy: bool,
+}
+
+/// The settings, with header values left out (they may hold secrets) and
+/// proxy credentials masked.
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("method", &self.request.method)
+            .field("user_agent", &self.request.user_agent)
+            .field("headers", &self.request.headers.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>())
+            .field("location_trusted", &self.request.location_trusted)
+            .field("follow", &self.follow)
+            .field("cacert", &self.cacert)
+            .field("insecure", &self.insecure)
+            .field("proxies", &self.proxies)
+            .field("resolve", &self.resolve)
+            .field("dns_servers", &self.dns_servers)
+            .field("family", &self.family)
+            .field("deny_private", &self.deny_private)
+            .field("certificates", &self.certificates)
+            .field("tls_legacy", &self.tls_legacy)
+            .finish()
+    }
 }
 
 impl Default for Options {

@@ -36,6 +36,7 @@ const RESULTS: usize = 64;
 
 /// How many checks may run, and how targets are admitted and tried.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct Limits {
     concurrency: usize,
     per_host: usize,
@@ -218,12 +219,29 @@ impl Runner {
     }
 }
 
+/// The engine's settings and the limits; not the pauses in effect.
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner").field("checker", &self.checker).field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
 /// The results of a stream of targets, as they come. Dropping it cancels
 /// the checks still running.
 pub struct Results<T> {
     receiver: mpsc::Receiver<Checked<T>>,
     stop: Option<oneshot::Sender<()>>,
     state: Arc<State>,
+}
+
+/// How far the stream is, not the results waiting in it.
+impl<T> std::fmt::Debug for Results<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Results")
+            .field("received", &self.received())
+            .field("stopped", &self.stop.is_none())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T> Results<T> {

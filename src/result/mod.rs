@@ -7,9 +7,11 @@
 //! a [`CheckError`] of one of the documented [`ErrorKind`]s.
 
 mod date;
+mod setup;
 mod verdict;
 
 pub use date::{date, unix_now};
+pub use setup::SetupError;
 pub use verdict::{OkCodes, Policy, Verdict};
 
 use std::fmt;
@@ -29,11 +31,11 @@ pub struct Checked<T> {
     pub elapsed: Duration,
     /// How the last request went: address, phase timings, TLS session.
     pub trace: Trace,
-    /// Redirects followed before the final answer (`--follow`), in order.
+    /// Redirects followed before the final answer ([`crate::Options::follow`]), in order.
     pub redirects: Vec<Hop>,
     /// The URL of the final answer when redirects were followed.
     pub final_url: Option<url::Url>,
-    /// Tries made (more than 1 with `--retries`).
+    /// Tries made (more than 1 with [`crate::Limits::retries`]).
     pub attempts: u32,
 }
 
@@ -56,6 +58,13 @@ pub struct Response {
     pub retry_after: Option<u64>,
 }
 
+impl Hop {
+    /// A redirect from `url`, which answered `code`.
+    pub fn new(url: url::Url, code: u16) -> Self {
+        Hop { url, code }
+    }
+}
+
 impl Response {
     /// A response with only its status line; the header-derived fields empty.
     pub fn new(version: HttpVersion, code: u16, reason: impl Into<String>) -> Self {
@@ -65,6 +74,7 @@ impl Response {
 
 /// One redirect on the way: the URL asked and the code it answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Hop {
     /// The URL asked.
     pub url: url::Url,
@@ -141,7 +151,9 @@ impl Certificate {
 }
 
 /// The version of a status line: we speak HTTP/1.1, servers may answer 1.0.
+/// Non-exhaustive: another version may come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HttpVersion {
     /// `HTTP/1.0`
     Http10,
@@ -177,7 +189,9 @@ impl fmt::Display for Response {
 }
 
 /// The network phase a check was in, so a timeout can say where it stalled.
+/// Non-exhaustive: a new step (a proxy handshake of its own, ...) may come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Phase {
     /// Looking up the host.
     Dns,
@@ -327,8 +341,9 @@ pub enum CheckError {
     },
     /// The environment names a proxy for this URL that we cannot use.
     UnusableProxy(String),
-    /// `limit` is whichever deadline fired: `--connect-timeout` for one
-    /// connection attempt, `--timeout` for everything else.
+    /// `limit` is whichever deadline fired: [`crate::Options::connect_timeout`]
+    /// for one connection attempt, [`crate::Options::timeout`] for
+    /// everything else.
     Timeout {
         /// Where the check was when it fired.
         phase: Phase,
@@ -351,9 +366,12 @@ pub enum CheckError {
     },
     /// The answer is not HTTP we accept; the message quotes what came.
     Protocol(String),
-    /// `--follow` could not go on: a loop, too many hops, or another scheme.
+    /// Redirects ([`crate::Options::follow`]) could not go on: a loop, too
+    /// many hops, or another scheme.
     Redirect(String),
-    /// `--deny-private` refused to connect to `addr`, which is in `range`.
+    /// [`crate::Options::deny_private`] refused to connect to `addr`, which
+    /// is in `range`. The message names no option; a command line may add
+    /// its flag where it prints.
     PrivateAddress {
         /// The refused address.
         addr: SocketAddr,
@@ -405,7 +423,7 @@ impl fmt::Display for CheckError {
             CheckError::Dns { host, reason } => write!(f, "{reason} ({host})"),
             CheckError::Connect { addr, reason } => write!(f, "{reason} ({addr})"),
             CheckError::PrivateAddress { addr, range } => {
-                write!(f, "refusing {addr}: {range} address (--deny-private)")
+                write!(f, "refusing {addr}: {range} address")
             }
             CheckError::Timeout { phase, limit } => {
                 let limit = HumanDuration(*limit);
@@ -428,7 +446,12 @@ impl fmt::Display for CheckError {
     }
 }
 
+/// So `?` carries a check's error into `Box<dyn Error>`, `anyhow` and the
+/// like; it has no source (the message holds the reason in words).
+impl std::error::Error for CheckError {}
+
 /// Durations as a person writes them: `10s`, `1.5s`, `250ms`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HumanDuration(pub Duration);
 
 impl fmt::Display for HumanDuration {
@@ -459,7 +482,8 @@ impl<T> Checked<T> {
         }
     }
 
-    /// This answer, given to another target with the same URL (`--dedupe`).
+    /// This answer, given to another target with the same URL
+    /// ([`crate::Limits::dedupe`]).
     pub fn answer_for<U>(&self, target: U) -> Checked<U> {
         Checked {
             target,

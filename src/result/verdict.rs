@@ -4,10 +4,12 @@
 use std::ops::RangeInclusive;
 use std::str::FromStr;
 
-use super::{unix_now, CheckError, Checked, Response};
+use super::{unix_now, CheckError, Checked, Response, SetupError};
 
 /// How a result counts toward the summary and the exit status.
+/// Non-exhaustive: health states (degraded, ...) are to come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Verdict {
     /// A status code in the accepted set.
     Ok,
@@ -17,17 +19,30 @@ pub enum Verdict {
     Error,
 }
 
-/// What counts as success: an accepted code, and with `--cert-expiry DAYS`
-/// a certificate that lasts longer than that.
+/// What counts as success: an accepted code, and with
+/// [`Policy::cert_expiry_days`] a certificate that lasts longer than that. Non-exhaustive (expectations
+/// are to come): build it with [`Policy::new`] or [`Policy::default`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Policy {
     /// The accepted status codes.
     pub ok_codes: OkCodes,
-    /// `--cert-expiry DAYS`: a certificate that expires sooner fails.
+    /// A certificate that expires within this many days fails.
     pub cert_expiry_days: Option<i64>,
 }
 
 impl Policy {
+    /// Success is a code in `ok_codes`; certificates do not count.
+    pub fn new(ok_codes: OkCodes) -> Self {
+        Policy { ok_codes, cert_expiry_days: None }
+    }
+
+    /// A certificate of the chain that expires within `days` fails the check.
+    pub fn cert_expiry_days(mut self, days: Option<i64>) -> Self {
+        self.cert_expiry_days = days;
+        self
+    }
+
     /// How `checked` counts.
     pub fn verdict<T>(&self, checked: &Checked<T>) -> Verdict {
         match &checked.outcome {
@@ -36,7 +51,8 @@ impl Policy {
         }
     }
 
-    /// Whether a certificate of the chain expires within `--cert-expiry` days.
+    /// Whether a certificate of the chain expires within
+    /// [`Policy::cert_expiry_days`] days.
     pub fn cert_expiring<T>(&self, checked: &Checked<T>) -> bool {
         let (Some(days), Some(certificate)) = (self.cert_expiry_days, checked.earliest_expiry()) else {
             return false;
@@ -45,7 +61,7 @@ impl Policy {
     }
 }
 
-/// The status codes that count as success (`--ok-codes`).
+/// The status codes that count as success; parsed from `200,204,300-399`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OkCodes(Vec<RangeInclusive<u16>>);
 
@@ -72,39 +88,43 @@ impl Default for OkCodes {
 }
 
 impl FromStr for OkCodes {
-    type Err = String;
+    type Err = SetupError;
 
     /// `200,204,300-399`: codes and inclusive ranges, each within 100–599.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let parse_code = |text: &str| -> Result<u16, String> {
-            match text.trim().parse::<u16>() {
-                Ok(code @ 100..=599) => Ok(code),
-                _ => Err(format!(
-                    "'{}' is not a status code: use numbers from 100 to 599, \
+    fn from_str(s: &str) -> Result<Self, SetupError> {
+        parse_ok_codes(s).map_err(SetupError::OkCodes)
+    }
+}
+
+fn parse_ok_codes(s: &str) -> Result<OkCodes, String> {
+    let parse_code = |text: &str| -> Result<u16, String> {
+        match text.trim().parse::<u16>() {
+            Ok(code @ 100..=599) => Ok(code),
+            _ => Err(format!(
+                "'{}' is not a status code: use numbers from 100 to 599, \
                      as in 200,204,300-399",
-                    text.trim()
-                )),
+                text.trim()
+            )),
+        }
+    };
+    let mut ranges = Vec::new();
+    for part in s.split(',') {
+        let range = match part.split_once('-') {
+            Some((low, high)) => {
+                let (low, high) = (parse_code(low)?, parse_code(high)?);
+                if low > high {
+                    return Err(format!("range '{}' is empty: write low-high", part.trim()));
+                }
+                low..=high
+            }
+            None => {
+                let code = parse_code(part)?;
+                code..=code
             }
         };
-        let mut ranges = Vec::new();
-        for part in s.split(',') {
-            let range = match part.split_once('-') {
-                Some((low, high)) => {
-                    let (low, high) = (parse_code(low)?, parse_code(high)?);
-                    if low > high {
-                        return Err(format!("range '{}' is empty: write low-high", part.trim()));
-                    }
-                    low..=high
-                }
-                None => {
-                    let code = parse_code(part)?;
-                    code..=code
-                }
-            };
-            ranges.push(range);
-        }
-        Ok(OkCodes(ranges))
+        ranges.push(range);
     }
+    Ok(OkCodes(ranges))
 }
 
 #[cfg(test)]
@@ -126,7 +146,7 @@ mod tests {
     #[test]
     fn ok_codes_reject_out_of_range_and_garbage() {
         for bad in ["99-700", "99", "600", "abc", "", "300-200", "200,"] {
-            let err = bad.parse::<OkCodes>().unwrap_err();
+            let err = bad.parse::<OkCodes>().unwrap_err().to_string();
             assert!(err.contains("100 to 599") || err.contains("empty"), "{bad}: {err}");
         }
     }

@@ -3,7 +3,7 @@
 
 use url::{Position, Url};
 
-use crate::result::{HttpVersion, Response};
+use crate::result::{HttpVersion, Response, SetupError};
 
 /// The longest status line we read before calling the response malformed.
 pub const MAX_STATUS_LINE: usize = 8 * 1024;
@@ -45,7 +45,11 @@ impl RequestSpec {
 
 /// `Name: value`, as given to `-H`: a token for a name, and a value without
 /// control characters (so no header can smuggle in another).
-pub fn parse_header(text: &str) -> Result<(String, String), String> {
+pub fn parse_header(text: &str) -> Result<(String, String), SetupError> {
+    header(text).map_err(SetupError::Header)
+}
+
+fn header(text: &str) -> Result<(String, String), String> {
     let (name, value) = text.split_once(':').ok_or_else(|| format!("'{text}' is not 'Name: value'"))?;
     let is_tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if name.is_empty() || !name.chars().all(is_tchar) {

@@ -9,12 +9,23 @@ use percent_encoding::percent_decode_str;
 use url::Url;
 
 use super::mask_userinfo;
+use crate::result::SetupError;
 
 /// A proxy to talk to: where it is, and its `Proxy-Authorization`, if any.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Proxy {
     pub url: Url,
     pub authorization: Option<String>,
+}
+
+/// Credentials masked: `Proxies` and `Options` print with `{:?}`.
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("url", &mask_userinfo(self.url.as_str(), true))
+            .field("authorization", &self.authorization.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 /// How URLs of one scheme are reached.
@@ -39,13 +50,13 @@ pub struct Proxies {
 impl Proxies {
     /// `explicit` (from `--proxy`) wins over the environment, read by `env`.
     /// Only an unusable `--proxy` is an error; messages never show credentials.
-    pub fn new(explicit: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result<Proxies, String> {
+    pub fn new(explicit: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result<Proxies, SetupError> {
         let first = |names: &[&'static str]| {
             names.iter().find_map(|&n| env(n).filter(|v| !v.trim().is_empty()).map(|v| (n, v)))
         };
         let (http, https) = match explicit {
             Some(text) => {
-                let route = Route::Via(parse(text).map_err(|reason| format!("--proxy {reason}"))?);
+                let route = Route::Via(parse(text).map_err(|reason| SetupError::Proxy { reason })?);
                 (Some(route.clone()), Some(route))
             }
             None => {
@@ -203,9 +214,18 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_shows_proxy_credentials() {
+        let proxies = Proxies::new(Some("http://alice:S3cretPW@p.test:3128"), env(&[])).unwrap();
+        let debug = format!("{proxies:?}");
+        assert!(!debug.contains("S3cretPW") && !debug.contains("Basic") && debug.contains("***@p.test"), "{debug}");
+    }
+
+    #[test]
     fn messages_never_show_proxy_credentials() {
         let explicit = Proxies::new(Some("socks5://alice:S3cretPW@p.test:1080"), env(&[])).unwrap_err();
-        assert_eq!(explicit, "--proxy socks5://***@p.test:1080 is not supported (only http://)");
+        let SetupError::Proxy { reason } = &explicit else { panic!("{explicit:?}") };
+        assert_eq!(reason, "socks5://***@p.test:1080 is not supported (only http://)");
+        assert_eq!(explicit.to_string(), format!("the proxy {reason}"));
         for bad in ["alice:S3cretPW@p.test:port", "http://alice:S3cretPW@", "http://alice:S3cretPW@/x"] {
             let message = parse(bad).unwrap_err();
             assert!(!message.contains("S3cretPW") && message.contains("***@"), "{message}");

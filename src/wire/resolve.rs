@@ -29,6 +29,8 @@ use cache::Cache;
 use conf::Conf;
 pub use hosts::Hosts;
 use stub::Stub;
+
+use crate::result::SetupError;
 /// UDP sockets one lookup holds at most at once (a socket per query).
 pub(crate) use transport::SOCKETS_PER_LOOKUP;
 
@@ -40,6 +42,7 @@ const SYSTEM_AGE: Duration = Duration::from_secs(60);
 
 /// `-4` / `-6`: use only addresses of one family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Family {
     /// IPv4 only.
     V4,
@@ -58,10 +61,11 @@ pub struct Pin {
 }
 
 impl FromStr for Pin {
-    type Err = String;
+    type Err = SetupError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        let usage = || format!("'{s}' is not HOST:PORT:ADDR[,ADDR...] (e.g. example.com:443:127.0.0.1)");
+    fn from_str(s: &str) -> Result<Self, SetupError> {
+        let usage =
+            || SetupError::Pin(format!("'{s}' is not HOST:PORT:ADDR[,ADDR...] (e.g. example.com:443:127.0.0.1)"));
         let (host, rest) = s.split_once(':').ok_or_else(usage)?;
         let (port, addrs) = rest.split_once(':').ok_or_else(usage)?;
         let port = port.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(usage)?;
@@ -83,15 +87,17 @@ impl FromStr for Pin {
 pub struct DnsServers(pub Vec<SocketAddr>);
 
 impl FromStr for DnsServers {
-    type Err = String;
+    type Err = SetupError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, SetupError> {
         let one = |a: &str| {
             a.parse::<SocketAddr>()
                 .or_else(|_| {
                     a.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53))
                 })
-                .map_err(|_| format!("'{a}' is not ADDR or ADDR:PORT (e.g. 127.0.0.1:5353 or [::1]:53)"))
+                .map_err(|_| {
+                    SetupError::DnsServers(format!("'{a}' is not ADDR or ADDR:PORT (e.g. 127.0.0.1:5353 or [::1]:53)"))
+                })
         };
         s.split(',').map(one).collect::<Result<Vec<_>, _>>().map(DnsServers)
     }
@@ -181,8 +187,8 @@ impl Resolver {
         let wanted: Vec<SocketAddr> = addrs.into_iter().filter(|a| self.wanted(a)).collect();
         match (wanted.is_empty(), self.family) {
             (false, _) => Ok(wanted),
-            (true, Some(Family::V4)) => Err("no IPv4 address (-4)".into()),
-            (true, Some(Family::V6)) => Err("no IPv6 address (-6)".into()),
+            (true, Some(Family::V4)) => Err("no IPv4 address (only IPv4 asked for)".into()),
+            (true, Some(Family::V6)) => Err("no IPv6 address (only IPv6 asked for)".into()),
             (true, None) => Err("no address found".into()),
         }
     }
@@ -469,7 +475,7 @@ mod tests {
         let v6 = Resolver::new(&pins, Some(Family::V6), None);
         assert_eq!(v6.lookup(&url::Host::Domain("a.test"), 80).await.unwrap(), ["[::1]:80".parse().unwrap()]);
         let literal = url::Host::Ipv4("127.0.0.1".parse().unwrap());
-        assert_eq!(v6.lookup(&literal, 80).await.unwrap_err(), "no IPv6 address (-6)");
+        assert_eq!(v6.lookup(&literal, 80).await.unwrap_err(), "no IPv6 address (only IPv6 asked for)");
     }
 
     #[tokio::test]

@@ -18,18 +18,17 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::{ring, CryptoProvider};
-use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CipherSuite, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use x509_parser::asn1_rs::{FromDer, Header};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::x509::X509Name;
 
-use crate::result::{Certificate, TlsSession};
+use crate::result::{Certificate, SetupError, TlsSession};
 pub use diagnose::{closed, failure};
 pub use probe::{legacy_offer, worth_probing, Legacy};
 use sessions::Sessions;
@@ -104,15 +103,15 @@ fn provider() -> CryptoProvider {
 }
 
 /// Builds the shared client configuration: webpki-roots plus the PEM bundle
-/// of `--cacert`, ALPN `http/1.1`; or no verification at all for `--insecure`.
+/// of `cacert` (`--cacert`), ALPN `http/1.1`; or no verification at all for `--insecure`.
 /// Verification is the standard webpki one, wrapped only so a failure can
 /// say what the presented certificate was. The roots' names are kept in
 /// both cases, for the chain walk.
-pub fn client_config(cacert: Option<&Path>, insecure: bool) -> anyhow::Result<ClientTls> {
+pub fn client_config(cacert: Option<&Path>, insecure: bool) -> Result<ClientTls, SetupError> {
     let provider = Arc::new(provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .context("setting up TLS")?
+        .map_err(|e| SetupError::Tls(format!("setting up TLS: {e}")))?
         .dangerous();
     let mut roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = cacert {
@@ -129,7 +128,7 @@ pub fn client_config(cacert: Option<&Path>, insecure: bool) -> anyhow::Result<Cl
     } else {
         let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
-            .context("setting up certificate verification")?;
+            .map_err(|e| SetupError::Tls(format!("setting up certificate verification: {e}")))?;
         let chains = Arc::new(RememberVerified::new(DescribeFailures(webpki), verified::CHAINS));
         (chains.clone(), Some(chains))
     };
@@ -227,16 +226,23 @@ fn certificate(cert: &X509Certificate<'_>) -> Certificate {
     }
 }
 
-fn add_pem_bundle(roots: &mut RootCertStore, path: &Path) -> anyhow::Result<()> {
-    let name = path.display();
+/// Adds the certificates of the PEM file at `path`; an I/O error, opening
+/// or reading, is an unreadable file (a directory included).
+fn add_pem_bundle(roots: &mut RootCertStore, path: &Path) -> Result<(), SetupError> {
+    let file = |error: pem::Error| match error {
+        pem::Error::Io(source) => SetupError::CaFileUnreadable { path: path.to_owned(), source },
+        other => SetupError::CaFileNotPem { path: path.to_owned(), reason: other.to_string() },
+    };
     let mut added = 0;
-    for cert in CertificateDer::pem_file_iter(path).with_context(|| format!("cannot read --cacert '{name}'"))? {
-        let cert = cert.with_context(|| format!("--cacert '{name}' is not a valid PEM file"))?;
-        roots.add(cert).with_context(|| format!("--cacert '{name}' holds a certificate that cannot be used"))?;
+    for cert in CertificateDer::pem_file_iter(path).map_err(file)? {
+        let cert = cert.map_err(file)?;
+        roots
+            .add(cert)
+            .map_err(|e| SetupError::CaCertificateUnusable { path: path.to_owned(), reason: e.to_string() })?;
         added += 1;
     }
     if added == 0 {
-        bail!("--cacert '{name}' holds no PEM certificate");
+        return Err(SetupError::CaFileEmpty { path: path.to_owned() });
     }
     Ok(())
 }
@@ -464,9 +470,15 @@ mod tests {
         let empty = dir.join("empty.pem");
         std::fs::write(&empty, "no pem here\n").unwrap();
         let err = client_config(Some(&empty), false).err().unwrap();
-        assert!(format!("{err:#}").contains("no PEM certificate"), "{err:#}");
+        assert!(matches!(&err, SetupError::CaFileEmpty { path } if *path == empty), "{err:?}");
+        assert!(err.to_string().contains("no PEM certificate") && !err.to_string().contains("--"), "{err}");
         let missing = dir.join("missing.pem");
-        assert!(format!("{:#}", client_config(Some(&missing), false).err().unwrap()).contains("cannot read"));
+        let err = client_config(Some(&missing), false).err().unwrap();
+        assert!(
+            matches!(&err, SetupError::CaFileUnreadable { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+        );
+        assert!(std::error::Error::source(&err).is_some(), "the io error is the source");
+        assert!(matches!(client_config(Some(&dir), false).err().unwrap(), SetupError::CaFileUnreadable { .. }));
         assert!(client_config(Some(&missing), true).is_ok(), "--insecure verifies nothing");
         std::fs::remove_dir_all(&dir).unwrap();
     }

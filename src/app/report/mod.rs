@@ -196,7 +196,7 @@ impl Changes {
         let key = format!("{}\0{}", checked.target.source, checked.target.input);
         let outcome = match &checked.outcome {
             Ok(response) => response.to_string(),
-            Err(error) => format!("{}: {error}", error.kind()),
+            Err(error) => format!("{}: {}", error.kind(), crate::app::flags::message(error)),
         };
         let previous = self.last.insert(key, (self.round, outcome.clone()));
         self.round == 0 || previous.is_none_or(|(_, before)| before != outcome)

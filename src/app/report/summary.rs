@@ -40,6 +40,8 @@ impl Summary {
             Verdict::Ok => self.ok += 1,
             Verdict::Failed => self.failed += 1,
             Verdict::Error => self.errors += 1,
+            // A verdict added to the library later: not ok, counted as failed.
+            _ => self.failed += 1,
         }
         match &checked.outcome {
             Ok(response) => self.classes[usize::from(response.code / 100).min(5)] += 1,

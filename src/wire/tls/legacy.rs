@@ -31,7 +31,7 @@ use openssl::ssl::{
 };
 
 use super::{diagnose, Anchors};
-use crate::result::{CheckError, Phase, TlsCause, TlsSession};
+use crate::result::{CheckError, Phase, SetupError, TlsCause, TlsSession};
 
 /// OpenSSL's cipher list for TLS 1.2 and older: its default suites at
 /// security level 0, so weak DH groups and short keys are taken too (the
@@ -99,8 +99,9 @@ pub enum Refusal {
 impl Legacy {
     /// The context for every legacy handshake of a run, verified by
     /// `verifier` (that of [`super::ClientTls`]) unless `insecure`.
-    pub fn new(verifier: Arc<dyn ServerCertVerifier>, insecure: bool) -> anyhow::Result<Legacy> {
-        Ok(Legacy { context: context()?.build(), verifier, insecure })
+    pub fn new(verifier: Arc<dyn ServerCertVerifier>, insecure: bool) -> Result<Legacy, SetupError> {
+        let context = context().map_err(|e| SetupError::TlsLegacy(e.to_string()))?;
+        Ok(Legacy { context: context.build(), verifier, insecure })
     }
 
     /// The handshake with the server `name` over `tcp`, then the checks of

@@ -42,7 +42,7 @@ fn csv(out: &mut String, checked: &Checked, verdict: Verdict) {
         Cow::Borrowed(response.map(|r| r.version.number()).unwrap_or("")),
         Cow::Owned(elapsed_ms(checked).map(|ms| format!("{ms:.3}")).unwrap_or_default()),
         Cow::Borrowed(error.map(|e| e.kind().as_str()).unwrap_or("")),
-        Cow::Owned(error.map(|e| e.to_string()).unwrap_or_default()),
+        Cow::Owned(error.map(crate::app::flags::message).unwrap_or_default()),
     ];
     for (i, field) in fields.iter().enumerate() {
         if i > 0 {

@@ -56,7 +56,7 @@ fn jsonl(out: &mut String, checked: &Checked, judged: Judged, with_time: bool) {
         "error": checked.outcome.as_ref().err().map(|e| json!({
             "kind": e.kind().as_str(),
             "cause": e.tls_cause().map(|c| c.as_str()),
-            "message": e.to_string(),
+            "message": crate::app::flags::message(e),
         })),
         "location": response.and_then(|r| r.location.as_deref()),
         "redirects": checked.redirects.iter().map(|hop| json!({"url": hop.url.as_str(), "code": hop.code})).collect::<Vec<_>>(),

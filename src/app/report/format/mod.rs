@@ -101,7 +101,7 @@ pub struct Judged {
 pub(super) fn status_text(checked: &Checked) -> String {
     match &checked.outcome {
         Ok(response) => sanitize(&response.to_string()).into_owned(),
-        Err(error) => format!("error {}: {}", error.kind(), sanitize(&error.to_string())),
+        Err(error) => format!("error {}: {}", error.kind(), sanitize(&crate::app::flags::message(error))),
     }
 }
 

@@ -21,7 +21,7 @@ fn tsv(out: &mut String, checked: &Checked) {
     let url = sanitize(shown_url(checked));
     let (code, reason, error) = match &checked.outcome {
         Ok(r) => (r.code.to_string(), sanitize(&r.reason).into_owned(), String::new()),
-        Err(e) => (String::new(), String::new(), format!("{}: {}", e.kind(), sanitize(&e.to_string()))),
+        Err(e) => (String::new(), String::new(), format!("{}: {}", e.kind(), sanitize(&crate::app::flags::message(e)))),
     };
     let elapsed = elapsed_ms(checked).map(|ms| format!("{ms:.3}")).unwrap_or_default();
     let _ = writeln!(out, "{url}\t{code}\t{reason}\t{elapsed}\t{error}");
