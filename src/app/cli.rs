@@ -380,7 +380,8 @@ pub fn limits(cli: &Cli) -> Limits {
 /// `--proxy`, or the proxy variables of the environment; those that cannot
 /// be used are named on stderr.
 fn proxies(cli: &Cli) -> anyhow::Result<Proxies> {
-    let proxies = Proxies::new(cli.proxy.as_deref(), |name| std::env::var(name).ok()).map_err(super::flags::setup_error)?;
+    let proxies =
+        Proxies::new(cli.proxy.as_deref(), |name| std::env::var(name).ok()).map_err(super::flags::setup_error)?;
     if !cli.quiet {
         for warning in proxies.warnings() {
             report::message(&format!("{warning}; the URLs it applies to get a connect error"));
