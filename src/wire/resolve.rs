@@ -29,6 +29,8 @@ use cache::Cache;
 use conf::Conf;
 pub use hosts::Hosts;
 use stub::Stub;
+
+use super::sync::lock;
 /// UDP sockets one lookup holds at most at once (a socket per query).
 pub(crate) use transport::SOCKETS_PER_LOOKUP;
 
@@ -147,7 +149,7 @@ impl Resolver {
     pub fn new_round(&self) {
         self.cache.clear();
         if let Backend::Dns { hosts, .. } = &self.backend {
-            let mut hosts = hosts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut hosts = lock(hosts);
             if let Some(now) = hosts.reread() {
                 *hosts = Arc::new(now);
             }
@@ -203,7 +205,7 @@ impl Resolver {
                 Err(e) => (Err(io_reason(&e)), Duration::ZERO),
             },
             Backend::Dns { dns, hosts, v6_first } => {
-                let hosts = hosts.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+                let hosts = lock(hosts).clone();
                 if let Some(ips) = hosts.get(domain) {
                     let mut addrs: Vec<SocketAddr> = ips.iter().map(|&ip| SocketAddr::new(ip, port)).collect();
                     order_families(&mut addrs, *v6_first);

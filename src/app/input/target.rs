@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
-use statuscheck::mask_userinfo;
+use statuscheck::{lock, mask_userinfo};
 use url::Url;
 
 use super::{Source, MAX_LINE};
@@ -92,13 +92,13 @@ impl Widths {
         let width = width.min(URL_COLUMN_CAP);
         if width > *widest {
             *widest = width;
-            self.0.lock().unwrap_or_else(|p| p.into_inner()).push((index, width));
+            lock(&self.0).push((index, width));
         }
     }
 
     /// The widest of the first `read` targets.
     pub fn widest(&self, read: u64) -> usize {
-        let widths = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let widths = lock(&self.0);
         widths.iter().take_while(|(index, _)| *index < read).last().map_or(0, |(_, width)| *width)
     }
 }
