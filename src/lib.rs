@@ -120,4 +120,6 @@ pub use wire::http::parse_header;
 pub use wire::mask_userinfo;
 pub use wire::proxy::Proxies;
 pub use wire::resolve::{DnsServers, Family, Pin};
+#[doc(hidden)] // For the binary's own locks, taken as the library's are.
+pub use wire::sync::lock;
 pub use wire::urltext::explain_parse_error;

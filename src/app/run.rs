@@ -150,8 +150,9 @@ async fn all_rounds(
     }
 }
 
-/// One round: every result of `results` to the report. Errors are only
-/// what ends the program: a failed write to stdout.
+/// One round: every result of `results` to the report. A signal ends it as
+/// [`Ending::Interrupted`], an answer like any other; errors are only what
+/// ends the program: a failed write to stdout.
 async fn round(
     mut results: Results<Target>,
     widths: &Widths,
@@ -164,7 +165,7 @@ async fn round(
     let mut tick = tokio::time::interval(PROGRESS_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let progress = report.wants_total();
-    let step: anyhow::Result<()> = async {
+    let step: anyhow::Result<Ending> = async {
         loop {
             let (pending, writable) = (report.output().has_pending(), !report.output().is_full());
             tokio::select! {
@@ -178,7 +179,7 @@ async fn round(
                         report.emit(&checked)?;
                     }
                     report.end()?;
-                    return Err(anyhow!(Interrupt(signal)));
+                    return Ok(Ending::Interrupted { signal });
                 }
                 sent = report.output().send(), if pending => sent?,
                 next = results.next(), if writable => match next {
@@ -206,38 +207,23 @@ async fn round(
         while report.output().has_pending() {
             tokio::select! {
                 biased;
-                signal = signals.next() => return Err(anyhow!(Interrupt(signal))),
+                signal = signals.next() => return Ok(Ending::Interrupted { signal }),
                 sent = report.output().send() => sent?,
             }
         }
-        Ok(())
+        Ok(Ending::Finished)
     }
     .await;
     report.summary.held_back(per_host, results.held_back().unwrap_or_default());
 
     match step {
-        Ok(()) => Ok(Ending::Finished),
-        Err(e) => match e.downcast::<Interrupt>() {
-            Ok(Interrupt(signal)) => Ok(Ending::Interrupted { signal }),
-            Err(e) => match e.downcast_ref::<io::Error>() {
-                Some(io) if io.kind() == io::ErrorKind::BrokenPipe => Ok(Ending::OutputClosed),
-                _ => Err(e.context("writing results")),
-            },
+        Ok(ending) => Ok(ending),
+        Err(e) => match e.downcast_ref::<io::Error>() {
+            Some(io) if io.kind() == io::ErrorKind::BrokenPipe => Ok(Ending::OutputClosed),
+            _ => Err(e.context("writing results")),
         },
     }
 }
-
-/// The signal that ended the run, carried through `anyhow` to `round`.
-#[derive(Debug)]
-struct Interrupt(i32);
-
-impl std::fmt::Display for Interrupt {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "interrupted by signal {}", self.0)
-    }
-}
-
-impl std::error::Error for Interrupt {}
 
 /// SIGINT and SIGTERM, listened to from the start of the run to its end:
 /// one that arrives while nobody waits is kept for the next wait, so none is

@@ -15,6 +15,7 @@ use super::check::{Answer, Checker};
 use super::Target;
 use crate::result::{CheckError, Checked, ErrorKind};
 use crate::wire::later;
+use crate::wire::sync::lock;
 
 /// First backoff; doubled per retry, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -51,7 +52,7 @@ impl Tries {
     async fn wait_for_rate(&self) {
         let Some((interval, next)) = &self.rate else { return };
         let at = {
-            let mut next = next.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut next = lock(next);
             let at = (*next).max(Instant::now());
             *next = later(at, *interval);
             at
@@ -60,14 +61,14 @@ impl Tries {
     }
 
     async fn wait_for_host(&self, host: &str) {
-        let until = self.paused.lock().unwrap_or_else(|p| p.into_inner()).get(host).copied();
+        let until = lock(&self.paused).get(host).copied();
         if let Some(until) = until {
             sleep_until(until).await;
         }
     }
 
     fn pause_host(&self, host: &str, until: Instant) {
-        let mut paused = self.paused.lock().unwrap_or_else(|p| p.into_inner());
+        let mut paused = lock(&self.paused);
         let entry = paused.entry(host.to_owned()).or_insert(until);
         *entry = (*entry).max(until);
     }

@@ -4,7 +4,9 @@
 //! so no check can outlive it, however slowly a server trickles bytes. A
 //! handshake refused without a reason is followed by the legacy probe, in
 //! the same deadline; with the cargo feature `tls-legacy` and the option
-//! on, by a retry over legacy TLS first ([`legacy`]).
+//! on, by a retry over legacy TLS first ([`legacy`]). The bytes of the
+//! exchange itself, proxy tunnels included, are `wire::http`'s: this module
+//! holds a check's phases, its deadline and its redirects.
 
 #[cfg(feature = "tls-legacy")]
 mod legacy;
@@ -15,18 +17,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tokio_rustls::TlsConnector;
 use url::Url;
 
 use super::Options;
-use crate::result::{CheckError, Hop, HumanDuration, Phase, Response, SetupError, Trace};
+use crate::result::{CheckError, Hop, Phase, Response, SetupError, Trace};
 use crate::wire::http::{self, RequestSpec};
 use crate::wire::proxy::{Proxies, Proxy};
 use crate::wire::resolve::{io_reason, Resolver};
-use crate::wire::{blocked, connect, later, tls, urltext};
+use crate::wire::{connect, later, tls, urltext};
 
 /// The engine: everything a check needs, built once from [`Options`] and
 /// shared by all checks (put it in an `Arc` to share it between tasks).
@@ -170,7 +172,7 @@ impl Checker {
         // hold a write back (a plain request is one write, which it never holds).
         let _ = tcp.set_nodelay(true);
         if let Some(proxy) = proxy {
-            let tunnel = open_tunnel(&mut tcp, url, proxy, address);
+            let tunnel = http::open_tunnel(&mut tcp, url, proxy, address);
             self.within(Phase::Connect, deadline, tunnel).await??;
         }
         trace.connect = Some(connecting.elapsed());
@@ -233,7 +235,7 @@ impl Checker {
         let (mut tcp, _) = self.connect(&[address], deadline).await.ok()?;
         let _ = tcp.set_nodelay(true);
         if let Some(proxy) = proxy {
-            open_tunnel(&mut tcp, url, proxy, address).await.ok()?;
+            http::open_tunnel(&mut tcp, url, proxy, address).await.ok()?;
         }
         // The name our handshake sent, as rustls sends it: none for an IP.
         let sni = match url.host()? {
@@ -275,10 +277,11 @@ impl Checker {
         self.within(Phase::Connect, deadline, connect::connect(addrs, limits)).await?
     }
 
-    /// Sends the request in one write and reads back the head.
+    /// Sends the request and reads back the head (see `http::exchange`); a
+    /// redirect to follow whose head was cut before its `Location` is an error.
     async fn exchange<S>(
         &self,
-        mut stream: S,
+        stream: S,
         request: &[u8],
         deadline: Instant,
         trace: &mut Trace,
@@ -286,26 +289,10 @@ impl Checker {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let send = async {
-            stream.write_all(request).await?;
-            stream.flush().await
-        };
-        self.within(Phase::Write, deadline, send).await?.map_err(|e| read_write_error(Phase::Write, &e))?;
-        let sent = Instant::now();
-        let mut parser = http::HeadParser::new(wants_headers, keeps_header);
-        let reading = read_head(&mut stream, &mut parser, Some((sent, trace)));
-        match timeout_at(deadline, reading).await {
-            Ok(read) => read?,
-            // Headers only add: once the status line is in, it is the answer.
-            Err(_) if parser.status().is_some() => parser.deadline(),
-            Err(_) => return Err(CheckError::Timeout { phase: Phase::Read, limit: self.timeout }),
-        }
-        let head = parser.into_head().ok_or_else(|| CheckError::Protocol("no status line".into()))?;
-        let mut response = head.response;
-        apply_headers(&mut response, &head.headers);
-        if let (Some(_), Some(cut), None) = (self.follow, head.cut, &response.location) {
+        let (response, cut) = http::exchange(stream, request, deadline, self.timeout, trace).await?;
+        if let (Some(_), Some(cut), None) = (self.follow, cut, &response.location) {
             if is_redirect(response.code) {
-                return Err(CheckError::Protocol(location_cut(response.code, cut, self.timeout)));
+                return Err(CheckError::Protocol(http::location_cut(response.code, cut, self.timeout)));
             }
         }
         Ok(response)
@@ -326,56 +313,8 @@ fn looked_up<'a>(url: &'a Url, proxy: Option<&'a Proxy>) -> Result<(url::Host<&'
     Ok((host, via.port_or_known_default().unwrap_or(443)))
 }
 
-/// Asks an http proxy for a tunnel to `url`'s host and port; any answer but
-/// 2xx is a `connect` error naming the proxy.
-async fn open_tunnel(tcp: &mut TcpStream, url: &Url, proxy: &Proxy, address: SocketAddr) -> Result<(), CheckError> {
-    let refused = |reason: String| CheckError::Connect { addr: address, reason };
-    let connect = http::build_connect(url, proxy.authorization.as_deref()).map_err(CheckError::InvalidUrl)?;
-    tcp.write_all(&connect).await.map_err(|e| refused(format!("proxy: {}", io_reason(&e))))?;
-    // The whole head of a 2xx, since the tunnel starts right after it.
-    let mut parser = http::HeadParser::new(|code| (200..300).contains(&code), |_| false);
-    read_head(tcp, &mut parser, None).await.map_err(|e| refused(format!("proxy did not answer CONNECT: {e}")))?;
-    let head = parser.into_head().ok_or_else(|| refused("proxy did not answer CONNECT".into()))?;
-    if !(200..300).contains(&head.response.code) {
-        return Err(refused(format!("proxy refused the tunnel: {}", head.response)));
-    }
-    if head.cut.is_some() {
-        return Err(refused("proxy's answer to CONNECT did not end".into()));
-    }
-    Ok(())
-}
-
 fn is_redirect(code: u16) -> bool {
     matches!(code, 301 | 302 | 303 | 307 | 308)
-}
-
-/// Headers are read only when they change the answer: where a 3xx points,
-/// and whether a 403/429/503 is a block.
-fn wants_headers(code: u16) -> bool {
-    (300..400).contains(&code) || matches!(code, 403 | 429 | 503)
-}
-
-/// The header fields an answer is made of: where a 3xx points, when to come
-/// back, and the signatures of blocks. No other field is held in memory.
-fn keeps_header(name: &str) -> bool {
-    matches!(name, "location" | "retry-after") || blocked::SIGNATURE_HEADERS.contains(&name)
-}
-
-fn apply_headers(response: &mut Response, headers: &[(String, String)]) {
-    let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
-    response.location = location(headers).filter(|_| (300..400).contains(&response.code));
-    response.retry_after = header("retry-after").and_then(|v| http::retry_after_seconds(&v));
-    response.blocked_by = blocked::blocked_by(response.code, headers);
-}
-
-/// The first `Location` with a value. An empty one (`Location:`, or only
-/// white space) is no Location, as in curl: a 3xx without one is the final
-/// answer, and following it would only come back to the same URL.
-fn location(headers: &[(String, String)]) -> Option<String> {
-    headers
-        .iter()
-        .find(|(name, value)| name == "location" && !value.trim().is_empty())
-        .map(|(_, v)| v.trim().to_owned())
 }
 
 /// Whether a hop to `current` gets the `-H` headers given for `original`.
@@ -412,34 +351,6 @@ fn next_hop(current: &Url, location: &str, hops: &[Hop], max: usize) -> Result<U
     Ok(next)
 }
 
-/// Feeds what the server sends into `parser` until the head is as complete
-/// as it needs to be; notes the time to the first byte if given a trace.
-/// Bytes after the head may be read and are dropped: we hang up after an
-/// answer, and after CONNECT the server says nothing until our TLS hello.
-async fn read_head<S: AsyncRead + Unpin>(
-    stream: &mut S,
-    parser: &mut http::HeadParser,
-    mut ttfb: Option<(Instant, &mut Trace)>,
-) -> Result<(), CheckError> {
-    let mut chunk = [0u8; 2048];
-    loop {
-        let n = match stream.read(&mut chunk).await {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
-            Err(e) => return Err(read_write_error(Phase::Read, &e)),
-        };
-        if n == 0 {
-            return parser.eof().map_err(CheckError::Protocol);
-        }
-        if let Some((sent, trace)) = ttfb.take() {
-            trace.ttfb = Some(sent.elapsed());
-        }
-        if let http::Fed::Done { .. } = parser.feed(&chunk[..n]).map_err(CheckError::Protocol)? {
-            return Ok(());
-        }
-    }
-}
-
 /// The library's scheme rule: http and https only. A URL whose "scheme"
 /// may be a user name (`bob:secret@host` parses as the scheme `bob`) gets
 /// no scheme quoted.
@@ -453,17 +364,6 @@ fn checkable_scheme(url: &Url) -> Result<(), CheckError> {
     }
 }
 
-/// Why `-L` cannot go on from a redirect whose head ended before a
-/// `Location`: following nothing would report the 3xx as the final answer.
-fn location_cut(code: u16, cut: http::Cut, timeout: Duration) -> String {
-    let why = match cut {
-        http::Cut::Limit => format!("is over {} KiB", http::MAX_HEAD / 1024),
-        http::Cut::Eof => "ended (the server closed the connection)".into(),
-        http::Cut::Deadline => format!("was not complete after {}", HumanDuration(timeout)),
-    };
-    format!("the {code}'s head {why} and no Location came before that, so it cannot be followed")
-}
-
 fn tls_error(error: io::Error) -> CheckError {
     if let Some(tls) = error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
         return tls::failure(tls);
@@ -471,13 +371,6 @@ fn tls_error(error: io::Error) -> CheckError {
     match error.kind() {
         io::ErrorKind::UnexpectedEof => tls::closed(),
         _ => CheckError::Io { phase: Phase::Tls, reason: io_reason(&error) },
-    }
-}
-
-fn read_write_error(phase: Phase, error: &io::Error) -> CheckError {
-    match error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-        Some(tls) => tls::failure(tls),
-        None => CheckError::Io { phase, reason: io_reason(error) },
     }
 }
 
@@ -575,22 +468,6 @@ mod tests {
         );
     }
 
-    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
-    }
-
-    #[test]
-    fn an_empty_location_is_no_location() {
-        for empty in ["", "   ", "\t"] {
-            let mut response = Response::new(crate::result::HttpVersion::Http11, 301, "Moved");
-            apply_headers(&mut response, &headers(&[("location", empty)]));
-            assert_eq!(response.location, None, "{empty:?}");
-        }
-        // As in curl, the first Location with a value is the one.
-        let found = location(&headers(&[("location", ""), ("server", "x"), ("location", " /next ")]));
-        assert_eq!(found.as_deref(), Some("/next"));
-    }
-
     #[test]
     fn user_headers_go_to_their_own_origin_only() {
         let original = url("https://a.test/start");
@@ -628,13 +505,6 @@ mod tests {
     }
 
     #[test]
-    fn a_cut_redirect_names_no_flag() {
-        // src/app/flags.rs puts `-L` back by this ending.
-        let why = location_cut(302, http::Cut::Eof, Duration::from_secs(1));
-        assert!(why.ends_with(", so it cannot be followed") && !why.contains("-L"), "{why}");
-    }
-
-    #[test]
     fn debug_shows_settings_not_secrets() {
         let options = Options::default().header("Authorization", "Bearer s3cret").follow(Some(3));
         let debug = format!("{options:?}");
@@ -652,13 +522,5 @@ mod tests {
         let error = error.to_string();
         assert!(error.contains("lacks the cargo feature `tls-legacy`"), "{error}");
         assert!(Checker::new(Options::default().tls_legacy(false)).is_ok());
-    }
-
-    #[test]
-    fn headers_add_location_retry_after_and_blocks() {
-        let mut response = Response::new(crate::result::HttpVersion::Http11, 503, "");
-        let headers = vec![("retry-after".to_string(), "30".to_string()), ("server".into(), "nginx".into())];
-        apply_headers(&mut response, &headers);
-        assert_eq!((response.retry_after, response.blocked_by, response.location), (Some(30), None, None));
     }
 }

@@ -30,6 +30,7 @@ use super::attempt::{check_one, Tries};
 use super::schedule::{Admit, Scheduler};
 use super::{Checker, Target};
 use crate::result::Checked;
+use crate::wire::sync::lock;
 
 /// Results the runner may hand over before the consumer takes them.
 const RESULTS: usize = 64;
@@ -301,7 +302,7 @@ struct Ended {
 
 impl State {
     fn ended(&self) -> std::sync::MutexGuard<'_, Ended> {
-        self.ended.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.ended)
     }
 }
 

@@ -1,14 +1,16 @@
 //! The wire layer: bytes and sockets for one request, built on the result
 //! types only. HTTP/1.1 request and head parsing (`http`), TLS (`tls`),
 //! name lookup (`resolve`), proxies (`proxy`), Happy Eyeballs connects
-//! (`connect`), block signatures (`blocked`) and URL text the URL parser
-//! would hide or explain badly (`urltext`).
+//! (`connect`), block signatures (`blocked`), URL text the URL parser
+//! would hide or explain badly (`urltext`) and locks that survive a panic
+//! (`sync`).
 
 pub mod blocked;
 pub mod connect;
 pub mod http;
 pub mod proxy;
 pub mod resolve;
+pub mod sync;
 pub mod tls;
 pub mod urltext;
 

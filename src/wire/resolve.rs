@@ -30,6 +30,7 @@ use conf::Conf;
 pub use hosts::Hosts;
 use stub::Stub;
 
+use super::sync::lock;
 use crate::result::SetupError;
 /// UDP sockets one lookup holds at most at once (a socket per query).
 pub(crate) use transport::SOCKETS_PER_LOOKUP;
@@ -153,7 +154,7 @@ impl Resolver {
     pub fn new_round(&self) {
         self.cache.clear();
         if let Backend::Dns { hosts, .. } = &self.backend {
-            let mut hosts = hosts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut hosts = lock(hosts);
             if let Some(now) = hosts.reread() {
                 *hosts = Arc::new(now);
             }
@@ -209,7 +210,7 @@ impl Resolver {
                 Err(e) => (Err(io_reason(&e)), Duration::ZERO),
             },
             Backend::Dns { dns, hosts, v6_first } => {
-                let hosts = hosts.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+                let hosts = lock(hosts).clone();
                 if let Some(ips) = hosts.get(domain) {
                     let mut addrs: Vec<SocketAddr> = ips.iter().map(|&ip| SocketAddr::new(ip, port)).collect();
                     order_families(&mut addrs, *v6_first);

@@ -30,8 +30,9 @@ use tokio::time::Instant;
 use tokio_openssl::SslStream;
 use url::Url;
 
-use super::{open_tunnel, Checker};
+use super::Checker;
 use crate::result::{CheckError, Phase, Response, Trace};
+use crate::wire::http;
 use crate::wire::proxy::Proxy;
 use crate::wire::tls::legacy::{self, Refusal};
 
@@ -94,7 +95,7 @@ impl Checker {
         };
         let _ = tcp.set_nodelay(true);
         if let Some(proxy) = refused.proxy {
-            let tunnel = open_tunnel(&mut tcp, refused.url, proxy, refused.address);
+            let tunnel = http::open_tunnel(&mut tcp, refused.url, proxy, refused.address);
             if let Err(error) = self.within(Phase::Connect, deadline, tunnel).await? {
                 return Ok(Attempt::Failed(format!("no new tunnel: {error}")));
             }

@@ -24,12 +24,12 @@ const SEEDS: &[&[u8]] = &[
     b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n",
 ];
 
-/// The codes whose headers a check reads (as `check::wants_headers`).
+/// The codes whose headers a check reads (as `exchange::wants_headers`).
 fn wants(code: u16) -> bool {
     (300..400).contains(&code) || matches!(code, 403 | 429 | 503)
 }
 
-/// The fields a check keeps (as `check::keeps_header`): names no longer
+/// The fields a check keeps (as `exchange::keeps_header`): names no longer
 /// than `LONGEST_KEPT_NAME`, as the reader assumes.
 fn keeps(name: &str) -> bool {
     matches!(name, "location" | "retry-after" | "server" | "x-datadome" | "cf-mitigated")

@@ -12,6 +12,8 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
+use crate::wire::sync::lock;
+
 /// Host names cached at most: past this, stale entries go, and if that is
 /// not enough the older half of the answers (those nearest to going stale),
 /// so memory stays bounded on lists of millions of distinct hosts. Lookups
@@ -84,7 +86,7 @@ impl Cache {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u16), Slot>> {
-        self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.slots)
     }
 }
 

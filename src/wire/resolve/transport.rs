@@ -53,7 +53,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -63,6 +63,7 @@ use tokio::time::Instant;
 
 use super::dns::{self, Answer, Question, WireError};
 use super::io_reason;
+use crate::wire::sync::lock;
 
 /// Largest datagram read: a 512-byte answer without EDNS, with room to spare
 /// for a server that sends more.
@@ -265,10 +266,6 @@ impl Random {
         *used += 2;
         Ok(id)
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

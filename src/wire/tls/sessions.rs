@@ -6,13 +6,14 @@
 //! that each round verifies every server's certificate afresh.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use rustls::client::{ClientSessionStore, Tls12ClientSessionValue, Tls13ClientSessionValue};
 use rustls::pki_types::ServerName;
 use rustls::NamedGroup;
 
 use super::fifo::Fifo;
+use crate::wire::sync::lock;
 
 /// How many servers are remembered. Every session holds a copy of the
 /// server's certificate chain (a few KB for a public site), so this bounds
@@ -57,9 +58,7 @@ impl Sessions {
     }
 
     fn servers(&self) -> MutexGuard<'_, Fifo<ServerName<'static>, Server>> {
-        // A panic elsewhere while holding the lock leaves nothing half-done
-        // that matters here: at worst a session is missing.
-        self.servers.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.servers)
     }
 
     fn edit(&self, name: ServerName<'static>, change: impl FnOnce(&mut Server)) {

@@ -11,7 +11,7 @@
 //! round. The handshake signature, the proof that the server holds the
 //! certificate's key, is still checked every time.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use ring::digest;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -21,6 +21,7 @@ use rustls::server::ParsedCertificate;
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use super::fifo::Fifo;
+use crate::wire::sync::lock;
 
 /// How many verified chains are remembered (about 100 bytes each).
 pub const CHAINS: usize = 8192;
@@ -52,8 +53,7 @@ impl<V> RememberVerified<V> {
     }
 
     fn verified(&self) -> MutexGuard<'_, Fifo<Key, Span>> {
-        // Nothing is left half-done by a panic under the lock.
-        self.verified.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.verified)
     }
 }
 
