@@ -162,12 +162,30 @@ impl Checker {
             trace.dns = Some(started.elapsed());
         }
         let connecting = Instant::now();
-        let (mut tcp, address) = self.connect(&addrs, deadline).await?;
+        let (tcp, address) = self.connect(&addrs, deadline).await?;
         trace.address = Some(address);
         if url.scheme() != "https" {
             trace.connect = Some(connecting.elapsed());
             return self.exchange(tcp, &request, deadline, trace).await;
         }
+        // Boxed: the TLS states (handshake, probe, legacy retry) are far
+        // larger than a plain exchange's, and a future is as large as its
+        // largest state, so unboxed they would enlarge every http check too.
+        let tls = TlsRoute { url, proxy, host: &target_host, address, connecting };
+        Box::pin(self.tls_exchange(tcp, tls, &request, deadline, trace)).await
+    }
+
+    /// The https part of a check: the proxy tunnel if any, the handshake
+    /// (explained, or retried over legacy TLS, when refused), the exchange.
+    async fn tls_exchange(
+        &self,
+        mut tcp: TcpStream,
+        route: TlsRoute<'_>,
+        request: &[u8],
+        deadline: Instant,
+        trace: &mut Trace,
+    ) -> Result<Response, CheckError> {
+        let TlsRoute { url, proxy, host: target_host, address, connecting } = route;
         // TLS writes more than once before the answer comes; don't let Nagle
         // hold a write back (a plain request is one write, which it never holds).
         let _ = tcp.set_nodelay(true);
@@ -176,7 +194,7 @@ impl Checker {
             self.within(Phase::Connect, deadline, tunnel).await??;
         }
         trace.connect = Some(connecting.elapsed());
-        let name = tls::server_name(&target_host).map_err(CheckError::InvalidUrl)?;
+        let name = tls::server_name(target_host).map_err(CheckError::InvalidUrl)?;
         let handshaking = Instant::now();
         let handshake = self.tls.connect(name.clone(), tcp);
         let stream = match self.within(Phase::Tls, deadline, handshake).await?.map_err(tls_error) {
@@ -184,13 +202,15 @@ impl Checker {
             #[cfg(feature = "tls-legacy")]
             Err(error) if self.legacy.is_some() && tls::legacy::retried(&error) => {
                 let refused = legacy::Refused { error, url, proxy, address, name, started: handshaking };
-                return self.retry_legacy(refused, &request, deadline, trace).await;
+                return Box::pin(self.retry_legacy(refused, request, deadline, trace)).await;
             }
-            Err(error) => return Err(self.explain_refusal(error, url, proxy, address, deadline).await),
+            // Boxed, as the legacy retry: the probe's state would otherwise
+            // enlarge every https check, on a path only a refusal takes.
+            Err(error) => return Err(Box::pin(self.explain_refusal(error, url, proxy, address, deadline)).await),
         };
         trace.tls = Some(handshaking.elapsed());
         trace.tls_session = Some(tls::session(stream.get_ref().1, self.certificates.as_deref()));
-        self.exchange(stream, &request, deadline, trace).await
+        self.exchange(stream, request, deadline, trace).await
     }
 
     /// A failed handshake that does not say why (see `tls::worth_probing`),
@@ -302,6 +322,16 @@ impl Checker {
     async fn within<F: Future>(&self, phase: Phase, deadline: Instant, work: F) -> Result<F::Output, CheckError> {
         timeout_at(deadline, work).await.map_err(|_| CheckError::Timeout { phase, limit: self.timeout })
     }
+}
+
+/// Where an https check's connection goes, for its TLS part.
+struct TlsRoute<'a> {
+    url: &'a Url,
+    proxy: Option<&'a Proxy>,
+    host: &'a url::Host<&'a str>,
+    address: SocketAddr,
+    /// When connecting began: the trace's connect time includes the tunnel.
+    connecting: Instant,
 }
 
 /// The host a request for `url` looks up and connects to, and its port:
