@@ -430,7 +430,9 @@ pub fn require_in(ci: bool, what: &str, present: bool, install: &str) -> bool {
         return true;
     }
     assert!(!ci, "{what} is missing and CI=true, where every test must run: {install}");
-    eprintln!("{what} is missing; skipping ({install})");
+    // One write, so no other test's output lands inside the line.
+    let line = format!("{what} is missing; skipping ({install})\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
     false
 }
 
