@@ -247,7 +247,6 @@ fn the_next_targets_lookup_runs_ahead_of_its_check() {
 /// for want of a descriptor.
 #[test]
 fn a_low_descriptor_limit_never_turns_into_dns_errors() {
-    use std::os::unix::process::CommandExt;
     let port = two_addresses();
     let server = scripted(|q| match q.qtype {
         A => vec![Reply::to(q).a(&q.name, [127, 0, 0, 1].into(), 300).bytes()],
@@ -258,16 +257,7 @@ fn a_low_descriptor_limit_never_turns_into_dns_errors() {
     let mut command = statuscheck();
     let dns_servers = server.addr.to_string();
     command.args(["-c", "5000", "--format", "tsv", "--dns-servers", &dns_servers, file.to_str().unwrap()]);
-    // SAFETY: only async-signal-safe setrlimit runs between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            let limit = libc::rlimit { rlim_cur: 200, rlim_max: 200 };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    common::limit_descriptors(&mut command, 200);
     let output = command.output().unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();

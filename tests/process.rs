@@ -4,7 +4,6 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -116,16 +115,7 @@ fn concurrency_is_lowered_to_fit_the_descriptor_limit() {
     let file = write_file("fds.txt", list);
     let mut command = statuscheck();
     command.args(["-c", "5000", "--format", "tsv", file.to_str().unwrap()]);
-    // SAFETY: only async-signal-safe setrlimit runs between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            let limit = libc::rlimit { rlim_cur: 200, rlim_max: 200 };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    limit_descriptors(&mut command, 200);
     let output = command.output().unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();

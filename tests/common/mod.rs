@@ -388,6 +388,21 @@ pub fn statuscheck() -> Command {
     command
 }
 
+/// Makes `command` run with at most `limit` file descriptors (soft and hard).
+pub fn limit_descriptors(command: &mut Command, limit: libc::rlim_t) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe setrlimit runs between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Runs the binary with `args` and no stdin, and waits for it.
 pub fn run(args: &[&str]) -> Run {
     finish(statuscheck().args(args).output().unwrap())
