@@ -111,10 +111,11 @@ mod wire;
 
 pub use url;
 
-pub use engine::{user_agent, Answer, Checker, Limits, Method, Options, Results, Runner, Target};
+pub use engine::{user_agent, Answer, Checker, Limits, Method, Options, Profile, Results, Runner, Target};
 pub use result::{
-    Certificate, CheckError, Checked, ErrorKind, Hop, HttpVersion, HumanDuration, OkCodes, Phase, Policy, Response,
-    SetupError, TlsCause, TlsSession, Trace, Verdict,
+    BodyRule, Certificate, CheckError, Checked, ErrorKind, Expectation, HeaderRule, Hop, HttpVersion, HumanDuration,
+    OkCodes, Pattern, Phase, Policy, Response, SetupError, State, TlsCause, TlsSession, Trace, Unmet, Verdict,
+    BODY_LIMIT,
 };
 pub use wire::http::parse_header;
 pub use wire::mask_userinfo;

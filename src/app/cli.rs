@@ -360,6 +360,7 @@ pub fn engine_options(cli: &Cli) -> anyhow::Result<Options> {
         .dns_servers(cli.dns_servers.clone())
         .family(family)
         .deny_private(cli.deny_private)
+        .policy(Policy::new(cli.ok_codes.clone()).cert_expiry_days(cli.cert_expiry))
         .proxies(proxies(cli)?);
     Ok(cli.headers.iter().fold(options, |options, (name, value)| options.header(name, value)))
 }
@@ -412,7 +413,6 @@ fn report_options(cli: &Cli) -> report::Options {
     report::Options {
         format: cli.format,
         color: use_color(cli.color, cli.format, |name| std::env::var_os(name)),
-        policy: Policy::new(cli.ok_codes.clone()).cert_expiry_days(cli.cert_expiry),
         show,
         progress: !cli.quiet && cli.watch.is_none(),
         watch: cli.watch.is_some(),
@@ -624,7 +624,9 @@ mod tests {
     #[test]
     fn certificates_are_captured_only_when_shown() {
         assert_eq!(built(&["-v", "-u", "x"]), expected(Options::default().certificates(true)));
-        assert_eq!(built(&["--cert-expiry", "7", "-u", "x"]), expected(Options::default().certificates(true)));
+        // --cert-expiry is an expectation: the engine parses the certificates of its checks.
+        let expiry = Policy::default().cert_expiry_days(Some(7));
+        assert_eq!(built(&["--cert-expiry", "7", "-u", "x"]), expected(Options::default().policy(expiry)));
         assert_eq!(built(&["-u", "x"]), expected(Options::default().certificates(false)));
     }
 

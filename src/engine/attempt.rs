@@ -13,7 +13,7 @@ use tokio::time::{sleep_until, Instant};
 
 use super::check::{Answer, Checker};
 use super::Target;
-use crate::result::{CheckError, Checked, ErrorKind};
+use crate::result::{CheckError, Checked, ErrorKind, State};
 use crate::wire::later;
 use crate::wire::sync::lock;
 
@@ -117,11 +117,12 @@ pub async fn check_one<T: Target>(checker: Arc<Checker>, tries: Arc<Tries>, targ
     let host = url.host_str().unwrap_or("").to_owned();
     let started = Instant::now();
     let mut attempt = 0;
+    let profile = target.profile().unwrap_or(checker.profile());
     let answer = loop {
         attempt += 1;
         tries.wait_for_host(&host).await;
         tries.wait_for_rate().await;
-        let answer = checker.check(&url).await;
+        let answer = checker.check_as(&url, profile).await;
         let Some(delay) = tries.retry_delay(&answer, attempt) else { break answer };
         let resume_at = later(Instant::now(), delay);
         if answer.outcome.is_ok() {
@@ -130,7 +131,7 @@ pub async fn check_one<T: Target>(checker: Arc<Checker>, tries: Arc<Tries>, targ
         }
         sleep_until(resume_at).await;
     };
-    Checked {
+    let mut checked = Checked {
         elapsed: started.elapsed(),
         target,
         outcome: answer.outcome,
@@ -138,7 +139,12 @@ pub async fn check_one<T: Target>(checker: Arc<Checker>, tries: Arc<Tries>, targ
         redirects: answer.redirects,
         final_url: answer.final_url,
         attempts: attempt,
-    }
+        state: State::Down,
+        unmet: Vec::new(),
+    };
+    let policy = &checked.target.profile().unwrap_or(checker.profile()).policy;
+    (checked.state, checked.unmet) = policy.judge(&checked, answer.unmet);
+    checked
 }
 
 #[cfg(test)]
@@ -147,7 +153,7 @@ mod tests {
     use crate::result::{CheckError, HttpVersion, Phase, Response, Trace};
 
     fn answer(outcome: Result<Response, CheckError>) -> Answer {
-        Answer { outcome, trace: Trace::default(), redirects: Vec::new(), final_url: None }
+        Answer { outcome, trace: Trace::default(), redirects: Vec::new(), final_url: None, unmet: Vec::new() }
     }
 
     fn status(code: u16, retry_after: Option<u64>) -> Answer {

@@ -23,8 +23,8 @@ use tokio::time::{timeout_at, Instant};
 use tokio_rustls::TlsConnector;
 use url::Url;
 
-use super::Options;
-use crate::result::{CheckError, Hop, Phase, Response, SetupError, Trace};
+use super::{Options, Profile};
+use crate::result::{CheckError, Hop, Phase, Response, SetupError, Trace, Unmet};
 use crate::wire::http::{self, RequestSpec};
 use crate::wire::proxy::{Proxies, Proxy};
 use crate::wire::resolve::{io_reason, Resolver};
@@ -34,21 +34,25 @@ use crate::wire::{connect, later, tls, urltext};
 /// shared by all checks (put it in an `Arc` to share it between tasks).
 pub struct Checker {
     tls: TlsConnector,
+    /// The request, deadline and expectations of targets without their own.
+    profile: Profile,
     /// The TLS sessions and verified chains of this round.
     remembered: tls::Remembered,
     resolver: Resolver,
-    timeout: Duration,
+    /// Never longer than a check's own timeout in effect.
     connect_timeout: Duration,
     /// `--deny-private`: never connect to a loopback, private or link-local
     /// address of a target (see `connect::private_range`).
     deny_private: bool,
-    request: RequestSpec,
     /// `--follow MAX`: how many redirects to follow; `None` follows none.
     follow: Option<usize>,
     proxies: Proxies,
-    /// With the trust anchors' names: parse the server's certificates into
-    /// the trace ([`Options::certificates`]).
-    certificates: Option<Arc<tls::Anchors>>,
+    /// Parse the server's certificates into the trace
+    /// ([`Options::certificates`]); they are also parsed for a check whose
+    /// policy expects certificate days left.
+    certificates: bool,
+    /// The trust anchors' names, for the certificates parsed.
+    anchors: Arc<tls::Anchors>,
     /// [`Options::tls_legacy`]: the OpenSSL handshake to try when rustls'
     /// is refused for want of a version or suite in common.
     #[cfg(feature = "tls-legacy")]
@@ -61,14 +65,11 @@ impl std::fmt::Debug for Checker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut debug = f.debug_struct("Checker");
         debug
-            .field("timeout", &self.timeout)
+            .field("profile", &self.profile)
             .field("connect_timeout", &self.connect_timeout)
-            .field("method", &self.request.method)
-            .field("user_agent", &self.request.user_agent)
-            .field("headers", &self.request.headers.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>())
             .field("follow", &self.follow)
             .field("deny_private", &self.deny_private)
-            .field("certificates", &self.certificates.is_some());
+            .field("certificates", &self.certificates);
         #[cfg(feature = "tls-legacy")]
         debug.field("tls_legacy", &self.legacy.is_some());
         debug.finish_non_exhaustive()
@@ -88,28 +89,45 @@ pub struct Answer {
     pub redirects: Vec<Hop>,
     /// Where the last request went, when redirects were followed.
     pub final_url: Option<Url>,
+    /// The header and body expectations the final answer did not meet
+    /// (see [`crate::Policy::judge_content`]).
+    pub unmet: Vec<Unmet>,
 }
 
 impl Checker {
+    /// The request, deadline and expectations of targets without their own.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
     /// Checks `url`, following redirects if asked, all under one deadline.
     /// Only http and https are checked: any other scheme is an
     /// [`ErrorKind::InvalidUrl`](crate::ErrorKind::InvalidUrl) error, found
     /// without any network traffic.
     pub async fn check(&self, url: &Url) -> Answer {
+        self.check_as(url, &self.profile).await
+    }
+
+    /// Checks `url` with `profile`'s request, deadline and expectations
+    /// instead of those of the [`Options`] (a target's own, see
+    /// [`crate::Target::profile`]).
+    pub async fn check_as(&self, url: &Url, profile: &Profile) -> Answer {
         if let Err(error) = checkable_scheme(url) {
-            return Answer { outcome: Err(error), trace: Trace::default(), redirects: Vec::new(), final_url: None };
+            let (trace, redirects, unmet) = (Trace::default(), Vec::new(), Vec::new());
+            return Answer { outcome: Err(error), trace, redirects, final_url: None, unmet };
         }
-        let deadline = later(Instant::now(), self.timeout);
+        let certificates = self.certificates || profile.policy.cert_expiry_days.is_some();
+        let deadline = Deadline { at: later(Instant::now(), profile.timeout), limit: profile.timeout, certificates };
         let mut redirects = Vec::new();
         let mut current = url.clone();
         let mut downgraded = false;
         loop {
             let mut trace = Trace::default();
-            let user_headers = sends_user_headers(url, &current, self.request.location_trusted, downgraded);
-            let outcome = self.get_status(&current, user_headers, deadline, &mut trace).await;
+            let user_headers = sends_user_headers(url, &current, profile.request.location_trusted, downgraded);
+            let outcome = self.get_status(&current, &profile.request, user_headers, deadline, &mut trace).await;
             let answer = |outcome, redirects: Vec<Hop>, last: Url| {
                 let final_url = (!redirects.is_empty()).then_some(last);
-                Answer { outcome, trace, redirects, final_url }
+                Answer { outcome, trace, redirects, final_url, unmet: Vec::new() }
             };
             let (Some(max), Ok(response)) = (self.follow, &outcome) else {
                 return answer(outcome, redirects, current);
@@ -133,16 +151,17 @@ impl Checker {
     async fn get_status(
         &self,
         url: &Url,
+        spec: &RequestSpec,
         user_headers: bool,
-        deadline: Instant,
+        deadline: Deadline,
         trace: &mut Trace,
     ) -> Result<Response, CheckError> {
         let proxy = self.proxies.for_url(url).map_err(|reason| CheckError::UnusableProxy(reason.to_owned()))?;
         let request = match proxy {
             Some(proxy) if url.scheme() == "http" => {
-                http::build_proxy_request(url, &self.request, user_headers, proxy.authorization.as_deref())
+                http::build_proxy_request(url, spec, user_headers, proxy.authorization.as_deref())
             }
-            _ => http::build_request(url, &self.request, user_headers),
+            _ => http::build_request(url, spec, user_headers),
         }
         .map_err(CheckError::InvalidUrl)?;
         let target_host = url.host().ok_or_else(|| CheckError::InvalidUrl("URL has no host".into()))?;
@@ -182,7 +201,7 @@ impl Checker {
         mut tcp: TcpStream,
         route: TlsRoute<'_>,
         request: &[u8],
-        deadline: Instant,
+        deadline: Deadline,
         trace: &mut Trace,
     ) -> Result<Response, CheckError> {
         let TlsRoute { url, proxy, host: target_host, address, connecting } = route;
@@ -209,7 +228,8 @@ impl Checker {
             Err(error) => return Err(Box::pin(self.explain_refusal(error, url, proxy, address, deadline)).await),
         };
         trace.tls = Some(handshaking.elapsed());
-        trace.tls_session = Some(tls::session(stream.get_ref().1, self.certificates.as_deref()));
+        let anchors = deadline.certificates.then_some(&*self.anchors);
+        trace.tls_session = Some(tls::session(stream.get_ref().1, anchors));
         self.exchange(stream, request, deadline, trace).await
     }
 
@@ -232,12 +252,12 @@ impl Checker {
         url: &Url,
         proxy: Option<&Proxy>,
         address: SocketAddr,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> CheckError {
         if !tls::worth_probing(&refused) {
             return refused;
         }
-        match timeout_at(deadline, self.probe(url, proxy, address, deadline)).await {
+        match timeout_at(deadline.at, self.probe(url, proxy, address, deadline)).await {
             Ok(Some(legacy)) => legacy.error(),
             Ok(None) | Err(_) => refused,
         }
@@ -250,7 +270,7 @@ impl Checker {
         url: &Url,
         proxy: Option<&Proxy>,
         address: SocketAddr,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Option<tls::Legacy> {
         let (mut tcp, _) = self.connect(&[address], deadline).await.ok()?;
         let _ = tcp.set_nodelay(true);
@@ -292,8 +312,9 @@ impl Checker {
 
     /// Happy Eyeballs over `addrs` (see `connect`), each attempt under
     /// `--connect-timeout`, all of them under the whole-check deadline.
-    async fn connect(&self, addrs: &[SocketAddr], deadline: Instant) -> Result<(TcpStream, SocketAddr), CheckError> {
-        let limits = connect::Limits { connect_timeout: self.connect_timeout, timeout: self.timeout, deadline };
+    async fn connect(&self, addrs: &[SocketAddr], deadline: Deadline) -> Result<(TcpStream, SocketAddr), CheckError> {
+        let connect_timeout = self.connect_timeout.min(deadline.limit);
+        let limits = connect::Limits { connect_timeout, timeout: deadline.limit, deadline: deadline.at };
         self.within(Phase::Connect, deadline, connect::connect(addrs, limits)).await?
     }
 
@@ -303,25 +324,36 @@ impl Checker {
         &self,
         stream: S,
         request: &[u8],
-        deadline: Instant,
+        deadline: Deadline,
         trace: &mut Trace,
     ) -> Result<Response, CheckError>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let (response, cut) = http::exchange(stream, request, deadline, self.timeout, trace).await?;
+        let (response, cut) = http::exchange(stream, request, deadline.at, deadline.limit, trace).await?;
         if let (Some(_), Some(cut), None) = (self.follow, cut, &response.location) {
             if is_redirect(response.code) {
-                return Err(CheckError::Protocol(http::location_cut(response.code, cut, self.timeout)));
+                return Err(CheckError::Protocol(http::location_cut(response.code, cut, deadline.limit)));
             }
         }
         Ok(response)
     }
 
     /// Runs one phase under the whole-check deadline.
-    async fn within<F: Future>(&self, phase: Phase, deadline: Instant, work: F) -> Result<F::Output, CheckError> {
-        timeout_at(deadline, work).await.map_err(|_| CheckError::Timeout { phase, limit: self.timeout })
+    async fn within<F: Future>(&self, phase: Phase, deadline: Deadline, work: F) -> Result<F::Output, CheckError> {
+        timeout_at(deadline.at, work).await.map_err(|_| CheckError::Timeout { phase, limit: deadline.limit })
     }
+}
+
+/// When a check must be over, and the timeout that set it (named in a
+/// timeout error): the target's own, or the [`Options`]'; with what else of
+/// its profile the TLS part needs.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Deadline {
+    at: Instant,
+    limit: Duration,
+    /// Whether this check parses the server's certificates.
+    certificates: bool,
 }
 
 /// Where an https check's connection goes, for its TLS part.
@@ -424,13 +456,13 @@ impl Checker {
             tls: TlsConnector::from(tls.config),
             remembered: tls.remembered,
             resolver: Resolver::new(&options.resolve, options.family, options.dns_servers.as_ref()),
-            timeout: options.timeout,
-            connect_timeout: options.connect_timeout.min(options.timeout),
+            connect_timeout: options.connect_timeout,
             deny_private: options.deny_private,
-            request: options.request,
+            profile: options.profile,
             follow: options.follow,
             proxies: options.proxies,
-            certificates: options.certificates.then_some(tls.anchors),
+            certificates: options.certificates,
+            anchors: tls.anchors,
             #[cfg(feature = "tls-legacy")]
             legacy,
         })

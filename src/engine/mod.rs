@@ -13,6 +13,6 @@ mod schedule;
 mod target;
 
 pub use check::{Answer, Checker};
-pub use options::{user_agent, Method, Options};
+pub use options::{user_agent, Method, Options, Profile};
 pub use run::{Limits, Results, Runner};
 pub use target::Target;

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::result::Policy;
 use crate::wire::http::RequestSpec;
 use crate::wire::proxy::Proxies;
 use crate::wire::resolve::{DnsServers, Family, Pin};
@@ -47,9 +48,10 @@ impl Method {
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Options {
-    pub(crate) timeout: Duration,
+    /// The request, deadline and expectations of every target that has no
+    /// profile of its own ([`crate::Target::profile`]).
+    pub(crate) profile: Profile,
     pub(crate) connect_timeout: Duration,
-    pub(crate) request: RequestSpec,
     pub(crate) follow: Option<usize>,
     pub(crate) cacert: Option<PathBuf>,
     pub(crate) insecure: bool,
@@ -67,12 +69,8 @@ pub struct Options {
 impl std::fmt::Debug for Options {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Options")
-            .field("timeout", &self.timeout)
+            .field("profile", &self.profile)
             .field("connect_timeout", &self.connect_timeout)
-            .field("method", &self.request.method)
-            .field("user_agent", &self.request.user_agent)
-            .field("headers", &self.request.headers.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>())
-            .field("location_trusted", &self.request.location_trusted)
             .field("follow", &self.follow)
             .field("cacert", &self.cacert)
             .field("insecure", &self.insecure)
@@ -89,14 +87,14 @@ impl std::fmt::Debug for Options {
 
 impl Default for Options {
     /// A 10 s deadline per check, 5 s per connection attempt, `GET` with
-    /// our `User-Agent`, no redirects followed, webpki's roots, no proxy, the
+    /// our `User-Agent`, codes 100-399 accepted and nothing else expected,
+    /// no redirects followed, webpki's roots, no proxy, the
     /// system's DNS, both address families, certificates not captured,
     /// TLS 1.2 and 1.3 only.
     fn default() -> Self {
         Options {
-            timeout: Duration::from_secs(10),
+            profile: Profile::default(),
             connect_timeout: Duration::from_secs(5),
-            request: RequestSpec::get(&user_agent()),
             follow: None,
             cacert: None,
             insecure: false,
@@ -115,8 +113,22 @@ impl Options {
     /// The deadline of each whole check (lookup, connect, TLS, request,
     /// status line, and every redirect followed).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.profile = self.profile.timeout(timeout);
         self
+    }
+
+    /// What counts as healthy ([`Policy`]): accepted codes, latency budgets,
+    /// certificate days, headers, body. Header and body expectations make
+    /// the engine read more than the status line, for their URLs only.
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.profile = self.profile.policy(policy);
+        self
+    }
+
+    /// The request, deadline and expectations of a target without a profile
+    /// of its own: the start from which to build one.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
     }
 
     /// The deadline of each connection attempt (one per address); never
@@ -128,7 +140,7 @@ impl Options {
 
     /// The request method.
     pub fn method(mut self, method: Method) -> Self {
-        self.request.method = method.as_str();
+        self.profile = self.profile.method(method);
         self
     }
 
@@ -136,13 +148,13 @@ impl Options {
     /// secrets, so redirects to other origins do not get them unless
     /// [`Options::location_trusted`].
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.request.headers.push((name.into(), value.into()));
+        self.profile = self.profile.header(name, value);
         self
     }
 
     /// The `User-Agent` header (default: [`user_agent`]).
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.request.user_agent = user_agent.into();
+        self.profile.request.user_agent = user_agent.into();
         self
     }
 
@@ -155,7 +167,7 @@ impl Options {
     /// Send the headers to every hop of a redirect chain, except after a
     /// downgrade from https to http.
     pub fn location_trusted(mut self, trusted: bool) -> Self {
-        self.request.location_trusted = trusted;
+        self.profile.request.location_trusted = trusted;
         self
     }
 
@@ -241,5 +253,93 @@ impl Options {
     pub fn tls_legacy(mut self, legacy: bool) -> Self {
         self.tls_legacy = legacy;
         self
+    }
+}
+
+/// The settings a target may have of its own: its request (method and
+/// headers), its deadline and what is expected of it. [`Options`] holds the
+/// one for every target without its own; a target's own
+/// ([`crate::Target::profile`]) replaces it whole, so build it from
+/// [`Options::profile`] to keep the rest:
+///
+/// ```
+/// use std::time::Duration;
+/// use statuscheck::{Options, Policy};
+///
+/// let options = Options::default().header("X-Team", "web");
+/// let health = options
+///     .profile()
+///     .clone()
+///     .timeout(Duration::from_secs(3))
+///     .policy(Policy::new("200".parse()?));
+/// # let _ = health;
+/// # Ok::<(), statuscheck::SetupError>(())
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Profile {
+    pub(crate) request: RequestSpec,
+    pub(crate) timeout: Duration,
+    pub(crate) policy: Policy,
+}
+
+impl Default for Profile {
+    /// `GET` with our `User-Agent`, 10 s, codes 100-399 accepted.
+    fn default() -> Self {
+        Profile {
+            request: RequestSpec::get(&user_agent()),
+            timeout: Duration::from_secs(10),
+            policy: Policy::default(),
+        }
+    }
+}
+
+/// Header names only: their values may be secrets.
+impl std::fmt::Debug for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Profile")
+            .field("timeout", &self.timeout)
+            .field("method", &self.request.method)
+            .field("user_agent", &self.request.user_agent)
+            .field("headers", &self.request.headers.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>())
+            .field("location_trusted", &self.request.location_trusted)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl Profile {
+    /// The deadline of the whole check, redirects included.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The request method.
+    pub fn method(mut self, method: Method) -> Self {
+        self.request.method = method.as_str();
+        self
+    }
+
+    /// Adds or replaces a request header (see [`Options::header`]).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.request.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// What counts as healthy.
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The deadline in effect.
+    pub fn timeout_limit(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The policy in effect.
+    pub fn policy_ref(&self) -> &Policy {
+        &self.policy
     }
 }

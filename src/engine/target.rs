@@ -4,6 +4,8 @@
 
 use url::Url;
 
+use super::Profile;
+
 /// A target of the runner: a URL, or a caller's record that holds one.
 ///
 /// Targets may wait in memory by the hundred thousand (for a host held by
@@ -36,6 +38,12 @@ pub trait Target: Send + 'static {
 
     /// Back from waiting, as it was.
     fn unpark(parked: Self::Parked) -> Self;
+
+    /// This target's own request, deadline and expectations (a checks
+    /// file's entry, say), instead of those of the [`crate::Options`].
+    fn profile(&self) -> Option<&Profile> {
+        None
+    }
 }
 
 impl Target for Url {

@@ -25,40 +25,6 @@ pub enum Phase {
     Read,
 }
 
-/// Declares an enum whose variants have stable machine names, with `ALL`
-/// (every variant, in the documented order) and `as_str` from one list, so
-/// the list can never drift from the enum. Scripts match on the names, so
-/// they are a contract; the enum is `#[non_exhaustive]`, so adding one
-/// breaks no embedder.
-macro_rules! stable_names {
-    ($(#[$enum_doc:meta])* $enum:ident { $($(#[$doc:meta])* $variant:ident => $name:literal,)+ }) => {
-        $(#[$enum_doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[non_exhaustive]
-        pub enum $enum {
-            $($(#[$doc])* $variant,)+
-        }
-
-        impl $enum {
-            /// Every variant, in the documented order (summaries count them all).
-            pub const ALL: &'static [$enum] = &[$($enum::$variant,)+];
-
-            /// The stable machine name, as in `--format json`.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($enum::$variant => $name,)+
-                }
-            }
-        }
-
-        impl fmt::Display for $enum {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
 stable_names! {
     /// The documented, fixed set of ways a check can fail (`error.kind` in
     /// JSON, `error_kind` in TSV and CSV).

@@ -6,15 +6,51 @@
 //! becomes exactly one [`Checked`], whose `outcome` is either a [`Response`] or
 //! a [`CheckError`] of one of the documented [`ErrorKind`]s.
 
+/// Declares an enum whose variants have stable machine names, with `ALL`
+/// (every variant, in the documented order) and `as_str` from one list, so
+/// the list can never drift from the enum. Scripts match on the names, so
+/// they are a contract; the enum is `#[non_exhaustive]`, so adding one
+/// breaks no embedder.
+macro_rules! stable_names {
+    ($(#[$enum_doc:meta])* $enum:ident { $($(#[$doc:meta])* $variant:ident => $name:literal,)+ }) => {
+        $(#[$enum_doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum $enum {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl $enum {
+            /// Every variant, in the documented order (summaries count them all).
+            pub const ALL: &'static [$enum] = &[$($enum::$variant,)+];
+
+            /// The stable machine name, as in `--format json`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($enum::$variant => $name,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $enum {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 mod date;
 mod error;
+mod health;
 mod setup;
 mod verdict;
 
 pub use date::{date, unix_now};
 pub use error::{CheckError, ErrorKind, Phase, TlsCause};
+pub use health::{BodyRule, Expectation, HeaderRule, Pattern, Policy, State, Unmet, BODY_LIMIT};
 pub use setup::SetupError;
-pub use verdict::{OkCodes, Policy, Verdict};
+pub use verdict::{OkCodes, Verdict};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -39,6 +75,11 @@ pub struct Checked<T> {
     pub final_url: Option<url::Url>,
     /// Tries made (more than 1 with [`crate::Limits::retries`]).
     pub attempts: u32,
+    /// What the check came to under its [`Policy`]: down for an error.
+    pub state: State,
+    /// The expectations of its [`Policy`] it did not meet (for a degraded
+    /// check, the latency budget); empty for an error, whose error says why.
+    pub unmet: Vec<Unmet>,
 }
 
 /// What the server said: its status line, and what a few headers add.
@@ -219,6 +260,8 @@ impl<T> Checked<T> {
             redirects: Vec::new(),
             final_url: None,
             attempts: 0,
+            state: State::Down,
+            unmet: Vec::new(),
         }
     }
 
@@ -233,6 +276,8 @@ impl<T> Checked<T> {
             redirects: self.redirects.clone(),
             final_url: self.final_url.clone(),
             attempts: self.attempts,
+            state: self.state,
+            unmet: self.unmet.clone(),
         }
     }
 

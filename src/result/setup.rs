@@ -75,6 +75,13 @@ pub enum SetupError {
     OkCodes(String),
     /// A header ([`crate::parse_header`]) is not `Name: value`.
     Header(String),
+    /// A pattern of an expectation ([`crate::Pattern`]) does not compile.
+    Pattern {
+        /// The pattern as written.
+        pattern: String,
+        /// What the regex compiler said.
+        reason: String,
+    },
 }
 
 impl fmt::Display for SetupError {
@@ -95,6 +102,7 @@ impl fmt::Display for SetupError {
             ),
             SetupError::TlsLegacy(reason) => write!(f, "setting up legacy TLS (OpenSSL): {reason}"),
             SetupError::Proxy { reason } => write!(f, "the proxy {reason}"),
+            SetupError::Pattern { pattern, reason } => write!(f, "the pattern {pattern:?} is not usable: {reason}"),
             SetupError::Pin(message)
             | SetupError::DnsServers(message)
             | SetupError::OkCodes(message)

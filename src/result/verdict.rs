@@ -1,13 +1,14 @@
-//! How a result counts: the accepted status codes and the certificate
-//! policy, giving each [`Checked`] its [`Verdict`].
+//! How a result counts toward a summary's first line ([`Verdict`]), and the
+//! accepted status codes ([`OkCodes`]); the rest of what is expected is in
+//! `health`.
 
 use std::ops::RangeInclusive;
 use std::str::FromStr;
 
-use super::{unix_now, CheckError, Checked, Response, SetupError};
+use super::{CheckError, Response, SetupError};
 
 /// How a result counts toward the summary and the exit status.
-/// Non-exhaustive: health states (degraded, ...) are to come.
+/// Degraded counts as ok here; [`crate::State`] tells them apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Verdict {
@@ -17,48 +18,6 @@ pub enum Verdict {
     Failed,
     /// No status code at all.
     Error,
-}
-
-/// What counts as success: an accepted code, and with
-/// [`Policy::cert_expiry_days`] a certificate that lasts longer than that. Non-exhaustive (expectations
-/// are to come): build it with [`Policy::new`] or [`Policy::default`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Policy {
-    /// The accepted status codes.
-    pub ok_codes: OkCodes,
-    /// A certificate that expires within this many days fails.
-    pub cert_expiry_days: Option<i64>,
-}
-
-impl Policy {
-    /// Success is a code in `ok_codes`; certificates do not count.
-    pub fn new(ok_codes: OkCodes) -> Self {
-        Policy { ok_codes, cert_expiry_days: None }
-    }
-
-    /// A certificate of the chain that expires within `days` fails the check.
-    pub fn cert_expiry_days(mut self, days: Option<i64>) -> Self {
-        self.cert_expiry_days = days;
-        self
-    }
-
-    /// How `checked` counts.
-    pub fn verdict<T>(&self, checked: &Checked<T>) -> Verdict {
-        match &checked.outcome {
-            Ok(_) if self.cert_expiring(checked) => Verdict::Failed,
-            outcome => self.ok_codes.verdict(outcome),
-        }
-    }
-
-    /// Whether a certificate of the chain expires within
-    /// [`Policy::cert_expiry_days`] days.
-    pub fn cert_expiring<T>(&self, checked: &Checked<T>) -> bool {
-        let (Some(days), Some(certificate)) = (self.cert_expiry_days, checked.earliest_expiry()) else {
-            return false;
-        };
-        certificate.days_left(unix_now()) < days
-    }
 }
 
 /// The status codes that count as success; parsed from `200,204,300-399`.
@@ -78,6 +37,20 @@ impl OkCodes {
     /// Whether `code` is accepted.
     pub fn accepts(&self, code: u16) -> bool {
         self.0.iter().any(|range| range.contains(&code))
+    }
+}
+
+/// As parsed: `200,204,300-399`.
+impl std::fmt::Display for OkCodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, range) in self.0.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            match (range.start(), range.end()) {
+                (low, high) if low == high => write!(f, "{sep}{low}")?,
+                (low, high) => write!(f, "{sep}{low}-{high}")?,
+            }
+        }
+        Ok(())
     }
 }
 

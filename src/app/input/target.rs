@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
-use statuscheck::{lock, mask_userinfo};
+use statuscheck::{lock, mask_userinfo, Profile};
 use url::Url;
 
 use super::{Source, MAX_LINE};
@@ -22,6 +22,37 @@ pub struct Target {
     pub input: String,
     /// The URL to check, or why the line cannot be checked.
     pub url: Result<Url, String>,
+    /// The checks file's entry this URL came from (`None` for a plain list).
+    pub entry: Option<Arc<Entry>>,
+}
+
+/// What a checks file says of its URLs beyond the URL itself, shared by
+/// every target of one entry or group.
+#[derive(Debug, Default)]
+pub struct Entry {
+    /// A name for reports, instead of the URL.
+    pub name: Option<String>,
+    /// The group it is reported under.
+    pub group: Option<String>,
+    /// Its own request, deadline and expectations (`None`: the run's).
+    pub profile: Option<Profile>,
+}
+
+impl Target {
+    /// A target of a plain list or `-u`: no checks file entry.
+    pub fn plain(source: Source, input: String, url: Result<Url, String>) -> Target {
+        Target { source, input, url, entry: None }
+    }
+
+    /// The entry's name, if the checks file gave one.
+    pub fn name(&self) -> Option<&str> {
+        self.entry.as_ref()?.name.as_deref()
+    }
+
+    /// The entry's group, if the checks file gave one.
+    pub fn group(&self) -> Option<&str> {
+        self.entry.as_ref()?.group.as_deref()
+    }
 }
 
 /// A line, checked.
@@ -41,6 +72,10 @@ impl statuscheck::Target for Target {
     fn unpark(parked: Parked) -> Target {
         parked.unpark()
     }
+
+    fn profile(&self) -> Option<&Profile> {
+        self.entry.as_ref()?.profile.as_ref()
+    }
 }
 
 /// A waiting target, about half the size of a [`Target`]: the URL is kept as
@@ -51,6 +86,7 @@ pub struct Parked {
     /// The URL's text (only targets with a URL wait; others start at once).
     url: Result<Box<str>, String>,
     input: Option<Box<str>>,
+    entry: Option<Arc<Entry>>,
 }
 
 impl Parked {
@@ -60,7 +96,7 @@ impl Parked {
             Ok(text) if **text == *target.input => None,
             _ => Some(target.input.into_boxed_str()),
         };
-        Parked { source: target.source, url, input }
+        Parked { source: target.source, url, input, entry: target.entry }
     }
 
     fn unpark(self) -> Target {
@@ -72,7 +108,7 @@ impl Parked {
         let source = self.source;
         // The text came from a parsed URL, so it parses again to the same URL.
         let url = self.url.and_then(|text| Url::parse(&text).map_err(|e| format!("invalid URL at {source}: {e}")));
-        Target { source, input, url }
+        Target { source, input, url, entry: self.entry }
     }
 }
 
@@ -119,7 +155,7 @@ pub(super) fn to_target(source: Source, line: &[u8], too_long: Option<usize>) ->
     };
     let url = url.map_err(|reason| format!("invalid URL at {source}: {reason}"));
     let input = echo(line, url.is_ok());
-    Target { source, input, url }
+    Target::plain(source, input, url)
 }
 
 /// The line as shown back to the user: lossily decoded, its user-info
@@ -197,7 +233,7 @@ mod tests {
     use statuscheck::Target as _;
 
     fn target(url: &str) -> Target {
-        Target { source: Source::Arg(1), input: url.into(), url: parse_url(url) }
+        Target::plain(Source::Arg(1), url.into(), parse_url(url))
     }
 
     #[test]

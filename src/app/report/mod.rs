@@ -10,7 +10,7 @@ mod writer;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use statuscheck::{Policy, Verdict};
+use statuscheck::Verdict;
 
 use crate::app::input::{Checked, Widths};
 
@@ -35,7 +35,6 @@ pub enum Show {
 pub struct Options {
     pub format: Format,
     pub color: bool,
-    pub policy: Policy,
     pub show: Show,
     pub progress: bool,
     /// Text gets a second line per URL with the trace.
@@ -49,7 +48,7 @@ impl Options {
     /// issuer, expiry): parsing it is work on every https check, so it is
     /// done only when asked for.
     pub fn wants_certificates(&self) -> bool {
-        format::exporter(self.format).shows_certificates() || self.verbose || self.policy.cert_expiry_days.is_some()
+        format::exporter(self.format).shows_certificates() || self.verbose
     }
 }
 
@@ -115,8 +114,9 @@ impl<W: Write> Report<W> {
     /// Tallies one result and writes it if it is to be shown. Output is
     /// buffered: the run loop calls [`Report::flush`] whenever it is about to wait.
     pub fn emit(&mut self, checked: &Checked) -> io::Result<()> {
-        let verdict = self.options.policy.verdict(checked);
-        self.summary.add(checked, verdict);
+        let judged = Judged::of(checked);
+        let verdict = judged.verdict;
+        self.summary.add(checked, judged);
         self.progress.done(&self.summary);
         let shown = match self.options.show {
             Show::All => true,
@@ -129,7 +129,6 @@ impl<W: Write> Report<W> {
         }
 
         self.line.clear();
-        let judged = Judged { verdict, expiring: self.options.policy.cert_expiring(checked) };
         self.export.record(&mut self.line, self.style, checked, judged);
         self.out.write_all(self.line.as_bytes())
     }

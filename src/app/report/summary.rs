@@ -8,7 +8,7 @@ use serde_json::json;
 
 use statuscheck::{ErrorKind, TlsCause, Verdict};
 
-use super::format::{human_duration, sanitize, shown_url};
+use super::format::{human_duration, sanitize, shown_url, Judged};
 use crate::app::input::Checked;
 
 #[derive(Debug, Default, Clone)]
@@ -35,8 +35,8 @@ const HELD_SHARE: f64 = 0.25;
 const HELD_AT_LEAST: Duration = Duration::from_millis(100);
 
 impl Summary {
-    pub fn add(&mut self, checked: &Checked, verdict: Verdict) {
-        match verdict {
+    pub fn add(&mut self, checked: &Checked, judged: Judged) {
+        match judged.verdict {
             Verdict::Ok => self.ok += 1,
             Verdict::Failed => self.failed += 1,
             Verdict::Error => self.errors += 1,
@@ -248,11 +248,11 @@ mod tests {
     fn every_error_kind_is_counted_in_the_json() {
         use crate::app::input::{parse_url, Source, Target};
         use statuscheck::CheckError;
-        let target = Target { source: Source::Arg(1), input: "a.test".into(), url: parse_url("a.test") };
+        let target = Target::plain(Source::Arg(1), "a.test".into(), parse_url("a.test"));
         let mut checked = Checked::invalid(target, "");
         checked.outcome = Err(CheckError::Redirect("more than 10 redirects".into()));
         let mut summary = Summary::default();
-        summary.add(&checked, Verdict::Error);
+        summary.add(&checked, Judged::of(&checked));
         let json = summary.json(Duration::from_secs(1), false);
         assert_eq!(json["error_kinds"]["redirect"], 1);
         assert_eq!(json["error_kinds"].as_object().unwrap().len(), ErrorKind::ALL.len());
@@ -264,12 +264,12 @@ mod tests {
     fn tls_errors_are_counted_by_cause() {
         use crate::app::input::{parse_url, Source, Target};
         use statuscheck::CheckError;
-        let target = Target { source: Source::Arg(1), input: "a.test".into(), url: parse_url("https://a.test") };
+        let target = Target::plain(Source::Arg(1), "a.test".into(), parse_url("https://a.test"));
         let mut summary = Summary::default();
         for cause in [TlsCause::Expired, TlsCause::WeakKey, TlsCause::Expired] {
             let mut checked = Checked::invalid(target.clone(), "");
             checked.outcome = Err(CheckError::tls(cause, "words"));
-            summary.add(&checked, Verdict::Error);
+            summary.add(&checked, Judged::of(&checked));
         }
         let json = summary.json(Duration::from_secs(1), false);
         assert_eq!(

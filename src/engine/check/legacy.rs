@@ -30,7 +30,7 @@ use tokio::time::Instant;
 use tokio_openssl::SslStream;
 use url::Url;
 
-use super::Checker;
+use super::{Checker, Deadline};
 use crate::result::{CheckError, Phase, Response, Trace};
 use crate::wire::http;
 use crate::wire::proxy::Proxy;
@@ -63,7 +63,7 @@ impl Checker {
         &self,
         refused: Refused<'_>,
         request: &[u8],
-        deadline: Instant,
+        deadline: Deadline,
         trace: &mut Trace,
     ) -> Result<Response, CheckError> {
         let Some(legacy) = &self.legacy else { return Err(refused.error) };
@@ -76,7 +76,8 @@ impl Checker {
             }
         };
         trace.tls = Some(refused.started.elapsed());
-        trace.tls_session = Some(legacy::session(stream.ssl(), self.certificates.as_deref()));
+        let anchors = deadline.certificates.then_some(&*self.anchors);
+        trace.tls_session = Some(legacy::session(stream.ssl(), anchors));
         self.exchange(stream, request, deadline, trace).await
     }
 
@@ -86,7 +87,7 @@ impl Checker {
         &self,
         legacy: &legacy::Legacy,
         refused: &Refused<'_>,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Result<Attempt, CheckError> {
         let mut tcp = match self.connect(&[refused.address], deadline).await {
             Ok((tcp, _)) => tcp,

@@ -74,6 +74,10 @@ fn jsonl(out: &mut String, checked: &Checked, judged: Judged, with_time: bool) {
         },
         "tls": tls,
         "attempts": checked.attempts,
+        "state": judged.state.as_str(),
+        "unmet": checked.unmet.iter().map(|u| json!({"kind": u.kind.as_str(), "expect": u.expect, "got": u.got})).collect::<Vec<_>>(),
+        "name": target.name(),
+        "group": target.group(),
     });
     if with_time {
         // `--watch`: when the result was printed.

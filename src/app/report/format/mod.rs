@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 use statuscheck::result::{date, unix_now};
-use statuscheck::{Certificate, ErrorKind, Verdict};
+use statuscheck::{Certificate, ErrorKind, Expectation, State, Verdict};
 use url::Url;
 
 use crate::app::input::Checked;
@@ -89,12 +89,21 @@ pub struct Style {
     pub timestamp: bool,
 }
 
-/// How the policy judged a result.
+/// How the policy judged a result, as the formats show it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Judged {
     pub verdict: Verdict,
+    pub state: State,
     /// The certificate expires within `--cert-expiry` days.
     pub expiring: bool,
+}
+
+impl Judged {
+    /// What the engine's judgement of `checked` comes to.
+    pub fn of(checked: &Checked) -> Judged {
+        let expiring = checked.unmet.iter().any(|unmet| unmet.kind == Expectation::Certificate);
+        Judged { verdict: checked.verdict(), state: checked.state, expiring }
+    }
 }
 
 /// The status line as received, or `error <kind>: <message>`, escaped.

@@ -6,7 +6,7 @@ use crate::app::input::{parse_url, Source, Target};
 use serde_json::json;
 use statuscheck::result::{date, unix_now};
 use statuscheck::Certificate;
-use statuscheck::{CheckError, HttpVersion, OkCodes, Phase, Response};
+use statuscheck::{CheckError, HttpVersion, Phase, Policy, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -25,11 +25,12 @@ fn checked(line: &str, outcome: Result<Response, CheckError>) -> Checked {
         Err(e) => Err(CheckError::InvalidUrl(e.clone())),
         Ok(_) => outcome,
     };
-    let target = Target { source, input: line.into(), url };
+    let target = Target::plain(source, line.into(), url);
     let mut checked = Checked::invalid(target, "");
     checked.outcome = outcome;
     checked.elapsed = Duration::from_micros(12_345);
     checked.attempts = 1;
+    (checked.state, checked.unmet) = Policy::default().judge(&checked, Vec::new());
     checked
 }
 
@@ -44,9 +45,8 @@ fn refused() -> Result<Response, CheckError> {
 
 fn render_with(format: Format, color: bool, c: &Checked) -> String {
     let mut out = String::new();
-    let verdict = OkCodes::default().verdict(&c.outcome);
     let style = Style { color, url_width: 40, verbose: false, timestamp: false };
-    record(&mut out, format, style, c, Judged { verdict, expiring: false });
+    record(&mut out, format, style, c, Judged::of(c));
     out
 }
 
@@ -95,7 +95,8 @@ fn json_carries_every_documented_field() {
         "elapsed_ms": 12.345, "error": null, "location": null, "redirects": [], "final_url": null,
         "blocked": false, "blocked_by": null, "retry_after": null, "address": null,
         "timings_ms": {"dns": null, "connect": null, "tls": null, "ttfb": null, "total": 12.345},
-        "tls": null, "attempts": 1});
+        "tls": null, "attempts": 1, "state": "down",
+        "unmet": [{"kind": "status", "expect": "status 100-399", "got": "404"}], "name": null, "group": null});
     assert_eq!(record, expected);
     let keys: Vec<&String> = record.as_object().unwrap().keys().collect();
     assert_eq!(keys[..9], ["input", "source", "url", "ok", "code", "reason", "http_version", "elapsed_ms", "error"]);
@@ -129,7 +130,7 @@ fn csv_quotes_per_rfc_4180() {
 #[test]
 fn prometheus_groups_series_by_metric() {
     let mut metrics = Metrics::default();
-    let judged = |c: &Checked| Judged { verdict: OkCodes::default().verdict(&c.outcome), expiring: false };
+    let judged = Judged::of;
     let a = checked("https://a.test/x?q=\"1\"", ok(200, "OK"));
     let b = checked("http://b.test/", refused());
     metrics.add(&a, judged(&a));
@@ -159,7 +160,7 @@ fn expiry_is_the_chains_and_names_the_intermediate() {
     let leaf = Certificate::new("CN=a.test", "CN=I", now + 60 * 86_400 + 600);
     let intermediate = Certificate::new("CN=I\x1b[2J", "CN=R", now + 5 * 86_400 + 600);
     let c = with_chain(leaf.clone(), intermediate.clone());
-    let judged = Judged { verdict: Verdict::Failed, expiring: true };
+    let judged = Judged { verdict: Verdict::Failed, state: State::Down, expiring: true };
     let mut out = String::new();
     record(&mut out, Format::Json, Style { color: false, url_width: 40, verbose: false, timestamp: false }, &c, judged);
     let tls: serde_json::Value = serde_json::from_str::<serde_json::Value>(&out).unwrap()["tls"].clone();
@@ -282,7 +283,7 @@ fn location_note_shows_the_host_as_punycode() {
 #[test]
 fn prometheus_keeps_one_series_per_label_set() {
     let mut metrics = Metrics::default();
-    let judged = |c: &Checked| Judged { verdict: OkCodes::default().verdict(&c.outcome), expiring: false };
+    let judged = Judged::of;
     for c in [
         checked("https://a.test/", ok(500, "")),
         checked("ftp://x/", ok(200, "")),
