@@ -4,6 +4,7 @@
 
 mod format;
 mod progress;
+pub mod spool;
 mod summary;
 mod writer;
 

@@ -123,7 +123,7 @@ pub fn shown_url(checked: &Checked) -> &str {
 }
 
 /// Milliseconds with microsecond precision; `None` for lines never checked.
-pub(super) fn elapsed_ms(checked: &Checked) -> Option<f64> {
+pub(crate) fn elapsed_ms(checked: &Checked) -> Option<f64> {
     checked.target.url.as_ref().ok()?;
     Some((checked.elapsed.as_secs_f64() * 1e6).round() / 1e3)
 }
