@@ -2,7 +2,8 @@
 //! (`cargo build --examples`) proves it compiles: the typed setup error
 //! matched on, a check's error carried by `?` into `Box<dyn Error>`, the
 //! re-exported `url`, `{:?}` of the engine and the runner, the scheme rule,
-//! and wildcard arms for the `#[non_exhaustive]` enums.
+//! wildcard arms for the `#[non_exhaustive]` enums, and health: a target of
+//! its own with its own profile (expectations), judged into a `State`.
 //!
 //! ```sh
 //! cargo run --example embed -- https://example.com/ [CA_FILE]
@@ -11,8 +12,49 @@
 use std::error::Error;
 use std::process::ExitCode;
 
+use std::time::Duration;
+
 use statuscheck::url::Url;
-use statuscheck::{Checker, ErrorKind, Limits, Options, Runner, SetupError, Verdict};
+use statuscheck::{
+    BodyRule, Checker, ErrorKind, HeaderRule, Limits, Options, Policy, Profile, Runner, SetupError, State, Target,
+    Verdict,
+};
+
+/// A row of the embedder's own: a URL and, for some, stricter expectations.
+struct Endpoint {
+    url: Url,
+    profile: Option<Profile>,
+}
+
+impl Target for Endpoint {
+    type Parked = Endpoint;
+
+    fn url(&self) -> Result<&Url, &str> {
+        Ok(&self.url)
+    }
+
+    fn park(self) -> Endpoint {
+        self
+    }
+
+    fn unpark(parked: Endpoint) -> Endpoint {
+        parked
+    }
+
+    fn profile(&self) -> Option<&Profile> {
+        self.profile.as_ref()
+    }
+}
+
+/// A health endpoint's expectations, on top of the engine's own settings.
+fn health(base: &Profile) -> Result<Profile, SetupError> {
+    let policy = Policy::new("200".parse()?)
+        .degraded_after(Some(Duration::from_millis(500)))
+        .down_after(Some(Duration::from_secs(3)))
+        .header("Content-Type", HeaderRule::Matches(statuscheck::Pattern::new("json")?))
+        .body(BodyRule::Contains(r#""status":"UP""#.into()));
+    Ok(base.clone().timeout(Duration::from_secs(5)).policy(policy))
+}
 
 /// The engine, or a message that says what to fix.
 fn engine(cacert: Option<String>) -> Result<Checker, String> {
@@ -54,17 +96,29 @@ async fn main() -> Result<ExitCode, Box<dyn Error>> {
         Err(error) => println!("{url}: {error}"),
     }
 
+    let health = health(checker.profile())?;
     let runner = Runner::new(checker, Limits::default().concurrency(4));
     println!("{runner:?}");
-    let policy = statuscheck::Policy::default();
-    let mut results = runner.check_all([url]);
+    let endpoints = [
+        Endpoint { url: url.clone(), profile: None },
+        Endpoint { url: url.join("/health")?, profile: Some(health) },
+    ];
+    let mut results = runner.check_all(endpoints);
     let mut all_ok = true;
     while let Some(checked) = results.next().await {
-        all_ok &= match policy.verdict(&checked) {
+        all_ok &= match checked.verdict() {
             Verdict::Ok => true,
             // Verdict is non-exhaustive: anything else is not ok.
             _ => false,
         };
+        match checked.state {
+            State::Up => println!("{}: up", checked.target.url),
+            // State is non-exhaustive: degraded, down and any state to come.
+            state => {
+                let why: Vec<String> = checked.unmet.iter().map(|u| format!("{} (got {})", u.expect, u.got)).collect();
+                println!("{}: {state} {}", checked.target.url, why.join("; "));
+            }
+        }
         if let Err(error) = &checked.outcome {
             match error.kind() {
                 ErrorKind::Timeout => println!("slow: {error}"),
