@@ -426,3 +426,54 @@ async fn https_bodies_are_read_through_tls() {
     let answer = checker.check_as(&target, &checker.profile().clone().policy(contains("DOWN"))).await;
     assert_eq!(got(&answer.unmet), ["not in the body (11 bytes)"]);
 }
+
+/// The legacy TLS retry (cargo feature `tls-legacy`) reads the same way: an
+/// OpenSSL server that speaks only TLS 1.0 and CBC suites, answered through
+/// the retry, its body judged.
+#[cfg(feature = "tls-legacy")]
+#[tokio::test]
+async fn legacy_tls_bodies_are_read_the_same_way() {
+    use openssl::pkey::PKey;
+    use openssl::ssl::{Ssl, SslContext, SslMethod, SslVersion};
+    use openssl::x509::X509;
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+
+    let root_key = KeyPair::generate().unwrap();
+    let mut root = CertificateParams::new(Vec::<String>::new()).unwrap();
+    root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    root.distinguished_name.push(DnType::CommonName, "expectations legacy root");
+    let root = root.self_signed(&root_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&leaf_key, &root, &root_key);
+    let pem = common::write_file("expectations-legacy-root.pem", root.pem());
+    let mut context = SslContext::builder(SslMethod::tls_server()).unwrap();
+    context.set_cipher_list("ECDHE-ECDSA-AES128-SHA@SECLEVEL=0").unwrap();
+    context.set_certificate(&X509::from_pem(leaf.unwrap().pem().as_bytes()).unwrap()).unwrap();
+    context.set_private_key(&PKey::private_key_from_pem(leaf_key.serialize_pem().as_bytes()).unwrap()).unwrap();
+    context.set_min_proto_version(Some(SslVersion::TLS1)).unwrap();
+    context.set_max_proto_version(Some(SslVersion::TLS1)).unwrap();
+    let context = context.build();
+    let server = common::serve(move |stream| {
+        let Ok(mut tls) = Ssl::new(&context).unwrap().accept(stream) else { return };
+        common::read_head(&mut tls);
+        for piece in [
+            &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Legacy: yes\r\n\r\n"[..],
+            b"5\r\nstatu\r\n",
+            b"6\r\ns: UP\r\n0\r\n\r\n",
+        ] {
+            let _ = tls.write_all(piece);
+            let _ = tls.flush();
+        }
+        let _ = tls.shutdown();
+    });
+    let checker = Checker::new(Options::default().cacert(Some(pem)).tls_legacy(true)).unwrap();
+    let target = Url::parse(&server.https_url("localhost", "/")).unwrap();
+    let expect = |policy: Policy| checker.profile().clone().policy(policy);
+    let met = contains("status: UP").header("x-legacy", HeaderRule::Equals("yes".into()));
+    let answer = checker.check_as(&target, &expect(met)).await;
+    assert_eq!((code(&answer), answer.unmet), (200, vec![]));
+    let version = answer.trace.tls_session.as_ref().map(|session| session.version.clone());
+    assert!(version.as_deref().is_some_and(|v| v.contains("1.0")), "through the legacy retry: {version:?}");
+    let answer = checker.check_as(&target, &expect(contains("DOWN"))).await;
+    assert_eq!(got(&answer.unmet), ["not in the body (11 bytes)"]);
+}
