@@ -477,3 +477,104 @@ async fn legacy_tls_bodies_are_read_the_same_way() {
     let answer = checker.check_as(&target, &expect(contains("DOWN"))).await;
     assert_eq!(got(&answer.unmet), ["not in the body (11 bytes)"]);
 }
+
+/// What a body or header expectation costs per check, against none: client
+/// CPU (this thread's, which runs every check) and wall time, on a server
+/// of its own thread and runtime answering 200 with a body of `COST_BODY`
+/// bytes (default 2048). Rounds alternate the modes, so that a noisy
+/// machine weighs on each alike. A measurement, not a test: run it by
+/// name, in release:
+///
+/// `COST_CHECKS=1000 COST_ROUNDS=7 COST_BODY=2048 cargo test --release --test expectations -- --ignored --nocapture cost`
+#[test]
+#[ignore = "a measurement: run it in release, by name"]
+fn cost_of_expectations_per_check() {
+    let setting = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (checks, rounds, body) = (setting("COST_CHECKS", 1000), setting("COST_ROUNDS", 7), setting("COST_BODY", 2048));
+    let server = cost_server(body);
+    let modes = [
+        ("none", Policy::default()),
+        ("header", Policy::default().header("x-served-by", HeaderRule::Present)),
+        ("body", contains("\"status\":\"UP\"")),
+    ];
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    let mut wall: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for _ in 0..rounds {
+        for (i, (name, policy)) in modes.iter().enumerate() {
+            let options = Options::default().policy(policy.clone());
+            let runner = Runner::new(Checker::new(options).unwrap(), Limits::default().concurrency(50).per_host(50));
+            let urls: Vec<Url> = (0..checks).map(|n| url(server, &format!("/{n}"))).collect();
+            let (started, cpu_before) = (std::time::Instant::now(), thread_cpu());
+            let unmet = runtime.block_on(async {
+                let mut results = runner.check_all(urls);
+                let mut unmet = 0;
+                while let Some(checked) = results.next().await {
+                    assert_eq!(checked.outcome.as_ref().map(|r| r.code), Ok(200), "{name}: {checked:?}");
+                    unmet += checked.unmet.len();
+                }
+                unmet
+            });
+            assert_eq!(unmet, 0, "{name}: every expectation met");
+            cpu[i].push((thread_cpu() - cpu_before).as_secs_f64() * 1e6 / checks as f64);
+            wall[i].push(started.elapsed().as_secs_f64() * 1e6 / checks as f64);
+        }
+    }
+    println!(
+        "{checks} checks x {rounds} rounds, body {body} bytes: client CPU and wall per check, median (min-max), in µs"
+    );
+    for (i, (name, _)) in modes.iter().enumerate() {
+        println!("{name:>6}: CPU {} wall {}", spread(&mut cpu[i]), spread(&mut wall[i]));
+    }
+}
+
+fn spread(values: &mut [f64]) -> String {
+    values.sort_by(f64::total_cmp);
+    format!("{:.1} ({:.1}-{:.1})", values[values.len() / 2], values[0], values[values.len() - 1])
+}
+
+/// This thread's CPU time, user and system.
+fn thread_cpu() -> Duration {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::getrusage(libc::RUSAGE_THREAD, &mut usage), 0);
+        usage
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// A server on a thread and runtime of its own: 200, an `X-Served-By`, and
+/// a body of `size` bytes ending in `"status":"UP"`.
+fn cost_server(size: usize) -> SocketAddr {
+    let needle = b"\"status\":\"UP\"";
+    let mut body = vec![b'x'; size.saturating_sub(needle.len())];
+    body.extend_from_slice(needle);
+    let mut answer =
+        format!("HTTP/1.1 200 OK\r\nX-Served-By: a\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    answer.extend_from_slice(&body);
+    let answer: &'static [u8] = answer.leak();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            sender.send(listener.local_addr().unwrap()).unwrap();
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buffer = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
+                        match stream.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    let _ = stream.write_all(answer).await;
+                });
+            }
+        });
+    });
+    receiver.recv().unwrap()
+}
