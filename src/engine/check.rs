@@ -1,12 +1,14 @@
 //! One URL, checked: resolve → connect → TLS → write the request → read the
-//! response head, and with `--follow` the redirects after it. Each phase runs
-//! under its own deadline and all of them under the whole-check `--timeout`,
-//! so no check can outlive it, however slowly a server trickles bytes. A
-//! handshake refused without a reason is followed by the legacy probe, in
-//! the same deadline; with the cargo feature `tls-legacy` and the option
-//! on, by a retry over legacy TLS first ([`legacy`]). The bytes of the
-//! exchange itself, proxy tunnels included, are `wire::http`'s: this module
-//! holds a check's phases, its deadline and its redirects.
+//! response head (and, for header or body expectations, what they need of
+//! the final answer, judged here), and with `--follow` the redirects after
+//! it. Each phase runs under its own deadline and all of them under the
+//! whole-check `--timeout`, so no check can outlive it, however slowly a
+//! server trickles bytes. A handshake refused without a reason is followed
+//! by the legacy probe, in the same deadline; with the cargo feature
+//! `tls-legacy` and the option on, by a retry over legacy TLS first
+//! ([`legacy`]). The bytes of the exchange itself, proxy tunnels included,
+//! are `wire::http`'s: this module holds a check's phases, its deadline and
+//! its redirects.
 
 #[cfg(feature = "tls-legacy")]
 mod legacy;
