@@ -633,6 +633,7 @@ mod tests {
         let reading = http::Reading { policy: &policy, follow: false };
         let limits = (deadline.at, deadline.limit);
         let content = size_of_val(&http::exchange_content(Cursor::new(Vec::new()), b"", limits, &mut trace, reading));
+        eprintln!("the exchange's future: {exchange} bytes; the content path's, boxed: {content} bytes");
         assert!(exchange < content, "the exchange ({exchange} bytes) holds the content path ({content} bytes)");
     }
 
