@@ -1,12 +1,14 @@
 //! One URL, checked: resolve → connect → TLS → write the request → read the
-//! response head, and with `--follow` the redirects after it. Each phase runs
-//! under its own deadline and all of them under the whole-check `--timeout`,
-//! so no check can outlive it, however slowly a server trickles bytes. A
-//! handshake refused without a reason is followed by the legacy probe, in
-//! the same deadline; with the cargo feature `tls-legacy` and the option
-//! on, by a retry over legacy TLS first ([`legacy`]). The bytes of the
-//! exchange itself, proxy tunnels included, are `wire::http`'s: this module
-//! holds a check's phases, its deadline and its redirects.
+//! response head (and, for header or body expectations, what they need of
+//! the final answer, judged here), and with `--follow` the redirects after
+//! it. Each phase runs under its own deadline and all of them under the
+//! whole-check `--timeout`, so no check can outlive it, however slowly a
+//! server trickles bytes. A handshake refused without a reason is followed
+//! by the legacy probe, in the same deadline; with the cargo feature
+//! `tls-legacy` and the option on, by a retry over legacy TLS first
+//! ([`legacy`]). The bytes of the exchange itself, proxy tunnels included,
+//! are `wire::http`'s: this module holds a check's phases, its deadline and
+//! its redirects.
 
 #[cfg(feature = "tls-legacy")]
 mod legacy;
@@ -24,8 +26,8 @@ use tokio_rustls::TlsConnector;
 use url::Url;
 
 use super::{Options, Profile};
-use crate::result::{CheckError, Hop, Phase, Response, SetupError, Trace, Unmet};
-use crate::wire::http::{self, RequestSpec};
+use crate::result::{CheckError, Hop, Phase, Policy, Response, SetupError, Trace, Unmet};
+use crate::wire::http::{self, is_redirect, RequestSpec};
 use crate::wire::proxy::{Proxies, Proxy};
 use crate::wire::resolve::{io_reason, Resolver};
 use crate::wire::{connect, later, tls, urltext};
@@ -116,18 +118,22 @@ impl Checker {
             let (trace, redirects, unmet) = (Trace::default(), Vec::new(), Vec::new());
             return Answer { outcome: Err(error), trace, redirects, final_url: None, unmet };
         }
-        let certificates = self.certificates || profile.policy.cert_expiry_days.is_some();
-        let deadline = Deadline { at: later(Instant::now(), profile.timeout), limit: profile.timeout, certificates };
+        let policy = &profile.policy;
+        let deadline = Deadline { at: later(Instant::now(), profile.timeout), limit: profile.timeout, policy };
         let mut redirects = Vec::new();
         let mut current = url.clone();
         let mut downgraded = false;
         loop {
             let mut trace = Trace::default();
             let user_headers = sends_user_headers(url, &current, profile.request.location_trusted, downgraded);
-            let outcome = self.get_status(&current, &profile.request, user_headers, deadline, &mut trace).await;
+            let (outcome, unmet) =
+                match self.get_status(&current, &profile.request, user_headers, deadline, &mut trace).await {
+                    Ok(Reply { response, unmet }) => (Ok(response), unmet),
+                    Err(error) => (Err(error), Vec::new()),
+                };
             let answer = |outcome, redirects: Vec<Hop>, last: Url| {
                 let final_url = (!redirects.is_empty()).then_some(last);
-                Answer { outcome, trace, redirects, final_url, unmet: Vec::new() }
+                Answer { outcome, trace, redirects, final_url, unmet }
             };
             let (Some(max), Ok(response)) = (self.follow, &outcome) else {
                 return answer(outcome, redirects, current);
@@ -153,9 +159,9 @@ impl Checker {
         url: &Url,
         spec: &RequestSpec,
         user_headers: bool,
-        deadline: Deadline,
+        deadline: Deadline<'_>,
         trace: &mut Trace,
-    ) -> Result<Response, CheckError> {
+    ) -> Result<Reply, CheckError> {
         let proxy = self.proxies.for_url(url).map_err(|reason| CheckError::UnusableProxy(reason.to_owned()))?;
         let request = match proxy {
             Some(proxy) if url.scheme() == "http" => {
@@ -201,9 +207,9 @@ impl Checker {
         mut tcp: TcpStream,
         route: TlsRoute<'_>,
         request: &[u8],
-        deadline: Deadline,
+        deadline: Deadline<'_>,
         trace: &mut Trace,
-    ) -> Result<Response, CheckError> {
+    ) -> Result<Reply, CheckError> {
         let TlsRoute { url, proxy, host: target_host, address, connecting } = route;
         // TLS writes more than once before the answer comes; don't let Nagle
         // hold a write back (a plain request is one write, which it never holds).
@@ -228,7 +234,7 @@ impl Checker {
             Err(error) => return Err(Box::pin(self.explain_refusal(error, url, proxy, address, deadline)).await),
         };
         trace.tls = Some(handshaking.elapsed());
-        let anchors = deadline.certificates.then_some(&*self.anchors);
+        let anchors = self.parses_certificates(deadline.policy).then_some(&*self.anchors);
         trace.tls_session = Some(tls::session(stream.get_ref().1, anchors));
         self.exchange(stream, request, deadline, trace).await
     }
@@ -252,7 +258,7 @@ impl Checker {
         url: &Url,
         proxy: Option<&Proxy>,
         address: SocketAddr,
-        deadline: Deadline,
+        deadline: Deadline<'_>,
     ) -> CheckError {
         if !tls::worth_probing(&refused) {
             return refused;
@@ -270,7 +276,7 @@ impl Checker {
         url: &Url,
         proxy: Option<&Proxy>,
         address: SocketAddr,
-        deadline: Deadline,
+        deadline: Deadline<'_>,
     ) -> Option<tls::Legacy> {
         let (mut tcp, _) = self.connect(&[address], deadline).await.ok()?;
         let _ = tcp.set_nodelay(true);
@@ -312,48 +318,95 @@ impl Checker {
 
     /// Happy Eyeballs over `addrs` (see `connect`), each attempt under
     /// `--connect-timeout`, all of them under the whole-check deadline.
-    async fn connect(&self, addrs: &[SocketAddr], deadline: Deadline) -> Result<(TcpStream, SocketAddr), CheckError> {
+    async fn connect(
+        &self,
+        addrs: &[SocketAddr],
+        deadline: Deadline<'_>,
+    ) -> Result<(TcpStream, SocketAddr), CheckError> {
         let connect_timeout = self.connect_timeout.min(deadline.limit);
         let limits = connect::Limits { connect_timeout, timeout: deadline.limit, deadline: deadline.at };
         self.within(Phase::Connect, deadline, connect::connect(addrs, limits)).await?
     }
 
     /// Sends the request and reads back the head (see `http::exchange`); a
-    /// redirect to follow whose head was cut before its `Location` is an error.
+    /// redirect to follow whose head was cut before its `Location` is an
+    /// error. With header or body expectations, also what they need, judged
+    /// here for the final answer (the body read is dropped once judged).
     async fn exchange<S>(
         &self,
         stream: S,
         request: &[u8],
-        deadline: Deadline,
+        deadline: Deadline<'_>,
         trace: &mut Trace,
-    ) -> Result<Response, CheckError>
+    ) -> Result<Reply, CheckError>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let (response, cut) = http::exchange(stream, request, deadline.at, deadline.limit, trace).await?;
+        if !deadline.policy.reads_headers() && !deadline.policy.reads_body() {
+            let (response, cut) = http::exchange(stream, request, deadline.at, deadline.limit, trace).await?;
+            self.followable(&response, cut, deadline)?;
+            return Ok(Reply { response, unmet: Vec::new() });
+        }
+        // Boxed: the body's reader and read buffer would otherwise enlarge
+        // the future of every check, those without expectations too.
+        let policy = deadline.policy;
+        let reading = http::Reading { policy, follow: self.follow.is_some() };
+        let limits = (deadline.at, deadline.limit);
+        let exchanged = Box::pin(http::exchange_content(stream, request, limits, trace, reading)).await?;
+        self.followable(&exchanged.response, exchanged.cut, deadline)?;
+        let unmet = match exchanged.content {
+            Some(content) => {
+                let cut = content.body_cut.map(|cut| cut.to_string());
+                policy.judge_content(&content.headers, content.body.as_deref(), cut.as_deref())
+            }
+            None => Vec::new(),
+        };
+        Ok(Reply { response: exchanged.response, unmet })
+    }
+
+    /// A redirect to follow whose head was cut before its `Location` is an
+    /// error: following nothing would report the 3xx as the final answer.
+    fn followable(
+        &self,
+        response: &Response,
+        cut: Option<http::Cut>,
+        deadline: Deadline<'_>,
+    ) -> Result<(), CheckError> {
         if let (Some(_), Some(cut), None) = (self.follow, cut, &response.location) {
             if is_redirect(response.code) {
                 return Err(CheckError::Protocol(http::location_cut(response.code, cut, deadline.limit)));
             }
         }
-        Ok(response)
+        Ok(())
+    }
+
+    /// Whether a check with `policy` parses the server's certificates.
+    fn parses_certificates(&self, policy: &Policy) -> bool {
+        self.certificates || policy.cert_expiry_days.is_some()
     }
 
     /// Runs one phase under the whole-check deadline.
-    async fn within<F: Future>(&self, phase: Phase, deadline: Deadline, work: F) -> Result<F::Output, CheckError> {
+    async fn within<F: Future>(&self, phase: Phase, deadline: Deadline<'_>, work: F) -> Result<F::Output, CheckError> {
         timeout_at(deadline.at, work).await.map_err(|_| CheckError::Timeout { phase, limit: deadline.limit })
     }
 }
 
 /// When a check must be over, and the timeout that set it (named in a
 /// timeout error): the target's own, or the [`Options`]'; with what else of
-/// its profile the TLS part needs.
+/// its profile the phases after the connect need.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Deadline {
+pub(super) struct Deadline<'a> {
     at: Instant,
     limit: Duration,
-    /// Whether this check parses the server's certificates.
-    certificates: bool,
+    /// What is expected of the answer: which certificates are parsed, which
+    /// headers and how much of the body are read.
+    policy: &'a Policy,
+}
+
+/// A final answer, and the header and body expectations it did not meet.
+pub(super) struct Reply {
+    response: Response,
+    unmet: Vec<Unmet>,
 }
 
 /// Where an https check's connection goes, for its TLS part.
@@ -373,10 +426,6 @@ fn looked_up<'a>(url: &'a Url, proxy: Option<&'a Proxy>) -> Result<(url::Host<&'
     let via = proxy.map_or(url, |proxy| &proxy.url);
     let host = via.host().ok_or_else(|| CheckError::InvalidUrl("proxy has no host".into()))?;
     Ok((host, via.port_or_known_default().unwrap_or(443)))
-}
-
-fn is_redirect(code: u16) -> bool {
-    matches!(code, 301 | 302 | 303 | 307 | 308)
 }
 
 /// Whether a hop to `current` gets the `-H` headers given for `original`.
@@ -564,6 +613,28 @@ mod tests {
         let error = checker.check(&url(&format!("ftp://127.0.0.1:{port}/"))).await.outcome.unwrap_err();
         assert_eq!(error.to_string(), "scheme 'ftp' is not supported: only http and https");
         assert!(listener.accept().is_err(), "nothing connected");
+    }
+
+    /// A check's future is as large as its largest state, and every check
+    /// in flight holds one: the content path (head and body reading for
+    /// expectations) is boxed, so it adds nothing to the checks without.
+    #[test]
+    fn the_content_path_adds_nothing_to_a_checks_future() {
+        use std::io::Cursor;
+        use std::mem::size_of_val;
+
+        let checker = Checker::new(Options::default()).unwrap();
+        let (target, profile) = (url("http://127.0.0.1:1/"), Profile::default());
+        eprintln!("a check's future: {} bytes", size_of_val(&checker.check_as(&target, &profile)));
+        let policy = Policy::default().body(crate::BodyRule::Contains("UP".into()));
+        let deadline = Deadline { at: Instant::now(), limit: Duration::from_secs(1), policy: &policy };
+        let mut trace = Trace::default();
+        let exchange = size_of_val(&checker.exchange(Cursor::new(Vec::new()), b"", deadline, &mut trace));
+        let reading = http::Reading { policy: &policy, follow: false };
+        let limits = (deadline.at, deadline.limit);
+        let content = size_of_val(&http::exchange_content(Cursor::new(Vec::new()), b"", limits, &mut trace, reading));
+        eprintln!("the exchange's future: {exchange} bytes; the content path's, boxed: {content} bytes");
+        assert!(exchange < content, "the exchange ({exchange} bytes) holds the content path ({content} bytes)");
     }
 
     #[test]

@@ -30,8 +30,8 @@ use tokio::time::Instant;
 use tokio_openssl::SslStream;
 use url::Url;
 
-use super::{Checker, Deadline};
-use crate::result::{CheckError, Phase, Response, Trace};
+use super::{Checker, Deadline, Reply};
+use crate::result::{CheckError, Phase, Trace};
 use crate::wire::http;
 use crate::wire::proxy::Proxy;
 use crate::wire::tls::legacy::{self, Refusal};
@@ -63,9 +63,9 @@ impl Checker {
         &self,
         refused: Refused<'_>,
         request: &[u8],
-        deadline: Deadline,
+        deadline: Deadline<'_>,
         trace: &mut Trace,
-    ) -> Result<Response, CheckError> {
+    ) -> Result<Reply, CheckError> {
         let Some(legacy) = &self.legacy else { return Err(refused.error) };
         let stream = match self.legacy_attempt(legacy, &refused, deadline).await? {
             Attempt::Done(stream) => stream,
@@ -76,7 +76,7 @@ impl Checker {
             }
         };
         trace.tls = Some(refused.started.elapsed());
-        let anchors = deadline.certificates.then_some(&*self.anchors);
+        let anchors = self.parses_certificates(deadline.policy).then_some(&*self.anchors);
         trace.tls_session = Some(legacy::session(stream.ssl(), anchors));
         self.exchange(stream, request, deadline, trace).await
     }
@@ -87,7 +87,7 @@ impl Checker {
         &self,
         legacy: &legacy::Legacy,
         refused: &Refused<'_>,
-        deadline: Deadline,
+        deadline: Deadline<'_>,
     ) -> Result<Attempt, CheckError> {
         let mut tcp = match self.connect(&[refused.address], deadline).await {
             Ok((tcp, _)) => tcp,

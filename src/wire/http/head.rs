@@ -40,6 +40,18 @@ pub enum Cut {
     Deadline,
 }
 
+impl Cut {
+    /// How a head was cut, in words that follow "the head": `is over 300
+    /// KiB`, or `was not complete after 2s` (`timeout`, the check's).
+    pub fn describe(self, timeout: std::time::Duration) -> String {
+        match self {
+            Cut::Limit => format!("is over {} KiB", MAX_HEAD / 1024),
+            Cut::Eof => "ended (the server closed the connection)".into(),
+            Cut::Deadline => format!("was not complete after {}", crate::result::HumanDuration(timeout)),
+        }
+    }
+}
+
 /// A final response head, as much of it as was read.
 #[derive(Debug)]
 pub struct Head {
@@ -72,18 +84,42 @@ enum Part {
     Done,
 }
 
+/// What of a final head is read: whether a code's header fields are read
+/// (if not, the head is done at its status line), and which fields are kept
+/// (by lower-cased name; the bytes of the others are counted toward the
+/// limit but never held). A trait object, so that a rule made of the
+/// expectations of a check costs a parser no more room than a fixed one.
+pub trait Fields: Sync {
+    /// Whether the header fields of a final head with this code are read.
+    fn reads(&self, code: u16) -> bool;
+    /// Whether the field of this lower-cased name is kept.
+    fn keeps(&self, name: &str) -> bool;
+}
+
+/// A fixed rule: two functions.
+#[derive(Clone, Copy, Debug)]
+pub struct Fixed {
+    pub reads: fn(u16) -> bool,
+    pub keeps: fn(&str) -> bool,
+}
+
+impl Fields for Fixed {
+    fn reads(&self, code: u16) -> bool {
+        (self.reads)(code)
+    }
+
+    fn keeps(&self, name: &str) -> bool {
+        (self.keeps)(name)
+    }
+}
+
 /// Reads a response head from chunks however they are split: line ends are
 /// found across chunk boundaries, interim 1xx heads are skipped (RFC 9110
 /// 15.2), header fields are kept as each line completes, and all heads
 /// together are bounded by [`MAX_HEAD`]. No I/O: the caller feeds it.
-#[derive(Debug)]
-pub struct HeadParser {
-    /// Whether a final code's headers are read; if not, the head is done at
-    /// its status line.
-    wants_headers: fn(u16) -> bool,
-    /// Which header fields (by lower-cased name) are kept; the bytes of the
-    /// others are counted toward the limit but never held.
-    keeps: fn(&str) -> bool,
+pub struct HeadParser<'a> {
+    /// Which heads are read past their status line, which fields kept.
+    fields: &'a dyn Fields,
     part: Part,
     /// The line being read, without its `\n` (bounded by the limits).
     line: Vec<u8>,
@@ -99,13 +135,17 @@ pub struct HeadParser {
     cut: Option<Cut>,
 }
 
-impl HeadParser {
-    /// A parser that reads the headers of the final codes `wants_headers`
-    /// names, and keeps the fields `keeps` names.
-    pub fn new(wants_headers: fn(u16) -> bool, keeps: fn(&str) -> bool) -> Self {
+impl std::fmt::Debug for HeadParser<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeadParser").field("part", &self.part).field("taken", &self.taken).finish_non_exhaustive()
+    }
+}
+
+impl<'a> HeadParser<'a> {
+    /// A parser that reads and keeps what `fields` says.
+    pub fn new(fields: &'a dyn Fields) -> Self {
         HeadParser {
-            wants_headers,
-            keeps,
+            fields,
             part: Part::StatusLine,
             line: Vec::with_capacity(256),
             skipping: false,
@@ -258,7 +298,7 @@ impl HeadParser {
                         self.part = Part::Interim;
                     }
                     code => {
-                        self.part = if (self.wants_headers)(code) { Part::Headers } else { Part::Done };
+                        self.part = if self.fields.reads(code) { Part::Headers } else { Part::Done };
                         self.response = Some(response);
                     }
                 }
@@ -284,7 +324,7 @@ impl HeadParser {
             Part::Interim => line.is_empty(),
             Part::Headers if line.starts_with(b" ") || line.starts_with(b"\t") => self.last_kept,
             Part::Headers => match line.iter().position(|&b| b == b':') {
-                Some(colon) => (self.keeps)(&String::from_utf8_lossy(&line[..colon]).trim().to_ascii_lowercase()),
+                Some(colon) => self.fields.keeps(&String::from_utf8_lossy(&line[..colon]).trim().to_ascii_lowercase()),
                 None => line.len() <= LONGEST_KEPT_NAME,
             },
             Part::StatusLine | Part::Done => true,
@@ -385,6 +425,12 @@ pub fn quote(bytes: &[u8]) -> String {
     format!("\"{}\"{more}", shown.escape_ascii())
 }
 
+/// A fixed rule that lives as long as the test.
+#[cfg(test)]
+fn fixed(reads: fn(u16) -> bool, keeps: fn(&str) -> bool) -> &'static Fixed {
+    Box::leak(Box::new(Fixed { reads, keeps }))
+}
+
 #[cfg(test)]
 #[path = "proptests.rs"]
 mod proptests;
@@ -401,7 +447,7 @@ mod tests {
     /// Feeds `chunks` in turn, then the end of the connection if the head
     /// was not done by then.
     fn parse_chunks<'a>(chunks: impl IntoIterator<Item = &'a [u8]>, wants: fn(u16) -> bool) -> Result<Head, String> {
-        let mut parser = HeadParser::new(wants, |_| true);
+        let mut parser = HeadParser::new(fixed(wants, |_| true));
         let mut done = false;
         for chunk in chunks {
             done = matches!(parser.feed(chunk)?, Fed::Done { .. });
@@ -432,7 +478,7 @@ mod tests {
         let head = parse_whole(INTERIM_THEN_REDIRECT).unwrap();
         let expected = vec![("location".into(), "/next".into()), ("server".into(), "cloudflare".into())];
         assert_eq!(summary(&head), (301, "Moved Permanently".into(), expected, None));
-        let mut parser = HeadParser::new(all, |_| true);
+        let mut parser = HeadParser::new(fixed(all, |_| true));
         assert_eq!(parser.feed(INTERIM_THEN_REDIRECT), Ok(Fed::Done { used: INTERIM_THEN_REDIRECT.len() - 4 }));
     }
 
@@ -471,7 +517,7 @@ mod tests {
 
     #[test]
     fn codes_whose_headers_are_not_wanted_end_at_the_status_line() {
-        let mut parser = HeadParser::new(|code| code != 200, |_| true);
+        let mut parser = HeadParser::new(fixed(|code| code != 200, |_| true));
         assert_eq!(parser.feed(b"HTTP/1.1 200 OK\r\nServer: x\r\n"), Ok(Fed::Done { used: 17 }));
         let head = parser.into_head().unwrap();
         assert_eq!((head.response.code, head.headers.len(), head.cut), (200, 0, None));
@@ -483,7 +529,7 @@ mod tests {
         let err = parse_whole(&endless).unwrap_err();
         assert!(err.starts_with("no final response in the first 300 KiB: "), "{err}");
         // Fed in small pieces, the error comes at the limit, not later.
-        let mut parser = HeadParser::new(all, |_| true);
+        let mut parser = HeadParser::new(fixed(all, |_| true));
         let mut fed = 0;
         let err = loop {
             match parser.feed(&endless[fed..fed + 100]) {
@@ -502,7 +548,7 @@ mod tests {
         head.extend(std::iter::repeat_n(b'a', MAX_FIELD_LINE * 2));
         head.extend_from_slice(b"\r\n folded: into x-big\r\nServer: x\r\nLocation: /b\r\n\r\n");
         for chunk_size in [1, 4096, head.len()] {
-            let mut parser = HeadParser::new(all, keeps);
+            let mut parser = HeadParser::new(fixed(all, keeps));
             for chunk in head.chunks(chunk_size) {
                 assert!(parser.line.len() <= LONGEST_KEPT_NAME + 2, "an unkept line is not held");
                 if parser.feed(chunk) != Ok(Fed::More) {
@@ -566,7 +612,7 @@ mod tests {
 
     #[test]
     fn the_deadline_keeps_what_was_read() {
-        let mut parser = HeadParser::new(all, |_| true);
+        let mut parser = HeadParser::new(fixed(all, |_| true));
         assert!(parser.status().is_none());
         assert_eq!(parser.feed(b"HTTP/1.1 308 P\r\nLocation: /x\r\nA:"), Ok(Fed::More));
         assert_eq!(parser.status().map(|r| r.code), Some(308));
@@ -577,12 +623,12 @@ mod tests {
 
     #[test]
     fn non_http_bytes_and_long_status_lines_fail_early() {
-        let mut parser = HeadParser::new(all, |_| true);
+        let mut parser = HeadParser::new(fixed(all, |_| true));
         let err = parser.feed(b"\x15\x03\x01\x00\x02").unwrap_err();
         assert!(err.starts_with("not an HTTP/1.x response: \"\\x15") && err.ends_with("(that is TLS: try https://)"));
-        let mut parser = HeadParser::new(all, |_| true);
+        let mut parser = HeadParser::new(fixed(all, |_| true));
         assert!(parser.feed(b"hel").is_err(), "no need to wait for a line end");
-        let mut parser = HeadParser::new(all, |_| true);
+        let mut parser = HeadParser::new(fixed(all, |_| true));
         assert_eq!(parser.feed(b"HTTP/1.1 100 Continue\r\n\r\nHT"), Ok(Fed::More));
         assert!(parser.feed(b"ML>").unwrap_err().contains("not an HTTP/1.x response"));
         let mut long = b"HTTP/1.1 200 ".to_vec();

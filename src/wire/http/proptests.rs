@@ -48,7 +48,7 @@ enum Outcome {
 /// limits after every feed, then the end of the connection if the head was
 /// not done. At most one feed per chunk: the loop ends with the input.
 fn read(input: &[u8], sizes: &[usize], wants: fn(u16) -> bool) -> Outcome {
-    let mut parser = HeadParser::new(wants, keeps);
+    let mut parser = HeadParser::new(fixed(wants, keeps));
     let mut offset = 0;
     let mut sizes = sizes.iter().copied().filter(|&n| n > 0).cycle();
     while offset < input.len() {
