@@ -136,7 +136,7 @@ pub struct Cli {
 
     /// Expect a response header whose value matches a regular expression,
     /// 'Name: REGEX' (repeatable)
-    #[arg(long, value_name = "NAME: REGEX", value_parser = parse_expect_header_matches, help_heading = CHECKING)]
+    #[arg(long, value_name = "RULE", value_parser = parse_expect_header_matches, help_heading = CHECKING)]
     pub expect_header_matches: Vec<(String, HeaderRule)>,
 
     /// Expect the body to contain TEXT within its first 64 KiB (repeatable);
