@@ -280,6 +280,14 @@ fn hostile_checks_files_are_refused_before_anything_is_checked() {
         );
         assert_eq!(run.stderr.lines().count(), 1, "{what}: one line: {}", run.stderr);
     }
+    for (args, wanted) in [
+        (&["--checks", "-"][..], "--checks reads a file, not standard input"),
+        (&["--checks", "/nonexistent/deploy.toml"], "cannot read '/nonexistent/deploy.toml'"),
+    ] {
+        let run = run(&[args, &["-u", &url]].concat());
+        assert_eq!((run.code, run.stdout.as_str()), (2, ""), "{args:?}");
+        assert!(run.stderr.contains(wanted), "{args:?}: {}", run.stderr);
+    }
     listener.assert_untouched();
 }
 
@@ -325,4 +333,55 @@ fn every_key_the_readme_documents_is_accepted() {
     let run = run(&["--format", "json", "--checks", file.to_str().unwrap()]);
     assert!(!run.stderr.contains("checks file"), "{}\n{text}", run.stderr);
     assert_eq!(run.json().len(), 2, "{}", run.stderr);
+}
+
+/// Writes `path` whole, as an editor does: a round reads the old or the new file.
+fn replace(path: &Path, text: String) {
+    let new = path.with_extension("new");
+    std::fs::write(&new, text).unwrap();
+    std::fs::rename(new, path).unwrap();
+}
+
+/// `--watch` reads the checks file again each round: an entry added shows
+/// in the next round, and a file that has turned bad ends the watch (exit 2).
+#[test]
+fn watch_reads_the_checks_file_each_round() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let server = http_server();
+    let file = write_file("watch.toml", format!("[[check]]\nurl = \"{}\"\nname = \"a\"\n", server.url("/a")));
+    let mut child = statuscheck()
+        .args(["--watch", "0.2", "--format", "json", "-q", "--checks", file.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["name"], "a");
+    let text = format!(
+        "[[check]]\nurl = \"{}\"\nname = \"a\"\n\n[[check]]\nurl = \"{}\"\nname = \"b\"\n",
+        server.url("/a"),
+        server.url("/b")
+    );
+    replace(&file, text);
+    // Later rounds print what changed: the new entry.
+    let added: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!((added["name"].as_str(), added["source"].as_str().map(|s| s.ends_with(":6"))), (Some("b"), Some(true)));
+    replace(&file, "[[check]]\nurl = 5\n".into());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the watch did not end on a bad checks file");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(":2: key 'url': invalid type: integer `5`"), "{stderr}");
 }
