@@ -19,7 +19,7 @@ use std::time::Duration;
 use clap::ValueEnum;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use statuscheck::{parse_header, BodyRule, HeaderRule, HumanDuration, OkCodes, Pattern, Profile};
+use statuscheck::{parse_header, BodyRule, HeaderRule, HumanDuration, OkCodes, Pattern, Policy, Profile};
 use toml::Spanned;
 
 use super::target::{parse_url, Entry};
@@ -157,8 +157,14 @@ impl Planner<'_> {
         if s.is_empty() {
             return Ok(None);
         }
-        let mut profile = self.base.clone();
-        let mut policy = profile.policy_ref().clone();
+        let policy = self.policy(self.base.policy_ref().clone(), s)?;
+        let profile = self.request(self.base.clone(), s)?.policy(policy);
+        self.budgets_fit(&profile, s)?;
+        Ok(Some(profile))
+    }
+
+    /// The request and the deadline: `timeout`, `method`, `headers`.
+    fn request(&self, mut profile: Profile, s: &Settings) -> Result<Profile, ChecksError> {
         if let Some(timeout) = &s.timeout {
             profile = profile.timeout(self.duration(timeout, "timeout")?);
         }
@@ -168,13 +174,19 @@ impl Planner<'_> {
             profile = profile.method(parsed.into());
         }
         for (name, value) in s.headers.iter().flatten() {
+            // `-H`'s rules; the message names the header, never its value.
             let (name, value) = parse_header(&format!("{name}: {}", value.get_ref()))
                 .map_err(|e| self.error(value.span(), "headers", e.to_string()))?;
             profile = profile.header(name, value);
         }
+        Ok(profile)
+    }
+
+    /// The expectations: codes, budgets, certificate days, headers, body.
+    fn policy(&self, mut policy: Policy, s: &Settings) -> Result<Policy, ChecksError> {
         if let Some(codes) = &s.codes {
-            policy.ok_codes =
-                codes.get_ref().parse::<OkCodes>().map_err(|e| self.error(codes.span(), "codes", e.to_string()))?;
+            let parsed = codes.get_ref().0.parse::<OkCodes>();
+            policy.ok_codes = parsed.map_err(|e| self.error(codes.span(), "codes", e.to_string()))?;
         }
         if let Some(budget) = &s.degraded_after {
             policy.degraded_after = Some(self.duration(budget, "degraded_after")?);
@@ -208,13 +220,11 @@ impl Planner<'_> {
                 policy = policy.body(BodyRule::Matches(pattern));
             }
         }
-        let profile = profile.policy(policy);
-        self.budgets_fit(&profile, s)?;
-        Ok(Some(profile))
+        Ok(policy)
     }
 
-    fn duration(&self, value: &Spanned<String>, key: &str) -> Result<Duration, ChecksError> {
-        parse_duration(value.get_ref()).map_err(|e| self.error(value.span(), key, e))
+    fn duration(&self, value: &Spanned<Scalar>, key: &str) -> Result<Duration, ChecksError> {
+        parse_duration(&value.get_ref().0).map_err(|e| self.error(value.span(), key, e))
     }
 
     fn header_rule(&self, name: &str, rule: &Spanned<Expect>) -> Result<HeaderRule, ChecksError> {
@@ -387,17 +397,17 @@ macro_rules! settings {
 
 settings! {
     /// The deadline of the whole check (`--timeout`).
-    timeout: Spanned<String>,
+    timeout: Spanned<Scalar>,
     /// `GET` or `HEAD` (`--method`).
     method: Spanned<String>,
     /// Request headers (`-H`), name → value.
     headers: BTreeMap<String, Spanned<String>>,
     /// Accepted status codes (`--ok-codes`).
-    codes: Spanned<String>,
+    codes: Spanned<Scalar>,
     /// Slower is degraded (`--degraded-after`).
-    degraded_after: Spanned<String>,
+    degraded_after: Spanned<Scalar>,
     /// Slower is down (`--down-after`).
-    down_after: Spanned<String>,
+    down_after: Spanned<Scalar>,
     /// Certificate days left (`--cert-expiry`).
     cert_days: Spanned<i64>,
     /// Response headers: `true` present, a string equal, `{ matches = "RE" }`.
@@ -474,6 +484,42 @@ impl<'de> Deserialize<'de> for Expect {
             }
         }
         deserializer.deserialize_any(Rule)
+    }
+}
+
+/// A value written as a string or a number, read as the command line reads
+/// its text: `timeout = 5` is `timeout = "5"` (seconds), `codes = 200` is
+/// `codes = "200"`.
+#[derive(Clone, Debug)]
+struct Scalar(String);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl Visitor<'_> for Text {
+            type Value = Scalar;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or a number")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Scalar, E> {
+                Ok(Scalar(text.to_owned()))
+            }
+
+            fn visit_i64<E: de::Error>(self, number: i64) -> Result<Scalar, E> {
+                Ok(Scalar(number.to_string()))
+            }
+
+            fn visit_u64<E: de::Error>(self, number: u64) -> Result<Scalar, E> {
+                Ok(Scalar(number.to_string()))
+            }
+
+            fn visit_f64<E: de::Error>(self, number: f64) -> Result<Scalar, E> {
+                Ok(Scalar(number.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Text)
     }
 }
 
@@ -623,7 +669,12 @@ method = "head"
     #[test]
     fn hostile_files_name_file_line_and_key() {
         for (text, wanted) in [
-            ("[defaults]\ntimeout = 5\n", "deploy.toml:2: key 'timeout': invalid type: integer `5`, expected a string"),
+            (
+                "[defaults]\ntimeout = true\n",
+                "deploy.toml:2: key 'timeout': invalid type: boolean `true`, expected a string or a number",
+            ),
+            ("[defaults]\ntimeout = -5\n", "deploy.toml:2: key 'timeout': use a positive duration"),
+            ("[defaults]\ntimeout = 1e300\n", "deploy.toml:2: key 'timeout': use a positive duration"),
             ("[defaults]\n\ntimout = \"5s\"\n", "deploy.toml:3: key 'timout': unknown field `timout`"),
             ("[[check]]\nurl = \"a.test\"\nretries = 3\n", "deploy.toml:3: key 'retries': unknown field"),
             (
@@ -706,6 +757,15 @@ method = "head"
         assert_eq!(got, "checks file big.toml: larger than 1024 KiB, the limit of a checks file");
         let got = read("bad.toml", &b"[[check]]\nurl = \"a\xff.test\"\n"[..], &base()).unwrap_err().to_string();
         assert_eq!(got, "checks file bad.toml:2: not valid UTF-8 (byte 19 of the file)");
+    }
+
+    #[test]
+    fn numbers_read_as_the_command_line_reads_them() {
+        let got = planned("[[check]]\nurl = \"a.test\"\ntimeout = 2.5\ncodes = 204\ndown_after = 2\n");
+        let profile = got[0].entry.profile.as_ref().unwrap();
+        assert_eq!(profile.timeout_limit(), Duration::from_millis(2500));
+        assert_eq!(profile.policy_ref().ok_codes, "204".parse().unwrap());
+        assert_eq!(profile.policy_ref().down_after, Some(Duration::from_secs(2)));
     }
 
     #[test]
