@@ -232,6 +232,8 @@ fn hostile_checks_files_are_refused_before_anything_is_checked() {
     let url = listener.url();
     let entry = format!("[[check]]\nurl = \"{url}\"\nname = \"ok\"\n");
     let deep = format!("x = {}{}\n", "[".repeat(50_000), "]".repeat(50_000));
+    let deep_value = format!("{entry}body_contains = {}\"x\"{}\n", "[".repeat(50_000), "]".repeat(50_000));
+    let deep_table = format!("{entry}expect_headers = {}1{}\n", "{ a = ".repeat(50_000), " }".repeat(50_000));
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "wrong type",
@@ -263,6 +265,8 @@ fn hostile_checks_files_are_refused_before_anything_is_checked() {
             ":4: key 'degraded_after': the degraded budget (2s) is above the down budget (1s)",
         ),
         ("deep nesting", deep.into_bytes(), ".toml:1"),
+        ("deep nesting in a key", deep_value.into_bytes(), ":4: key 'body_contains': cannot recurse further"),
+        ("deep tables in a key", deep_table.into_bytes(), ":4: key 'expect_headers':"),
         ("invalid UTF-8", [entry.as_bytes(), b"group = \"\xff\"\n"].concat(), ":4: not valid UTF-8"),
         (
             "oversized",
