@@ -18,7 +18,8 @@ use crate::app::input;
 use crate::app::report::{self, Report};
 use crate::app::run::{self, Ending, Plan};
 
-/// Exit status: every URL accepted / some failed / usage or input error.
+/// Exit status: nothing down / something down (or degraded, with
+/// `--fail-on degraded`) / usage or input error.
 const EXIT_OK: u8 = 0;
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -42,7 +43,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     };
     // Every input is opened first: an unreadable file stops the run before
     // anything is checked.
-    let inputs = input::open(&config.files)?;
+    let inputs = input::open(&config.checks, &config.files, config.options.profile())?;
     let plan = Plan::new(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // Stdout is written by a thread of its own, so that a reader that does
@@ -50,7 +51,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
     let mut report = Report::with_writer_thread(stdout, config.report.clone())?;
     if report.wants_total() {
-        report.set_total(input::count_in_background(&config.urls, &config.files, config.shard));
+        let planned = input::planned_count(&inputs, config.shard);
+        report.set_total(input::count_in_background(&config.urls, &config.files, config.shard, planned));
     }
     let ending = report
         .begin()
@@ -63,7 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     if let Ending::InputFailed(error) = &ending {
         report::message(error);
     }
-    let code = exit_code(&ending, report.summary.all_ok());
+    let code = exit_code(&ending, report.summary.healthy(config.fail_on_degraded));
     match ending {
         Ending::OutputClosed => report.abandon(),
         _ if config.quiet => report.abandon(),
@@ -72,7 +74,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     Ok(code)
 }
 
-/// The documented exit status: 0 all accepted, 1 some failed, 2 usage or
+/// The documented exit status: 0 nothing down, 1 something down (or
+/// degraded, with `--fail-on degraded`: `healthy` says which), 2 usage or
 /// input error, 128 + N for signal N. A closed stdout reports what was seen.
 fn exit_code(ending: &Ending, all_ok: bool) -> u8 {
     match ending {

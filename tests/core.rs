@@ -143,7 +143,7 @@ fn reads_stdin_with_dash_and_when_no_file_is_given() {
 }
 
 #[test]
-fn tsv_rows_have_five_fields() {
+fn tsv_rows_keep_their_five_fields_and_append_state_and_unmet() {
     let server = http_server();
     let port = refused_port();
     let run = run(&[
@@ -158,7 +158,9 @@ fn tsv_rows_have_five_fields() {
         "ftp://x/",
     ]);
     let rows: Vec<Vec<&str>> = run.stdout.lines().map(|l| l.split('\t').collect()).collect();
-    assert!(rows.iter().all(|r| r.len() == 5), "{rows:?}");
+    assert!(rows.iter().all(|r| r.len() == 7), "{rows:?}");
+    let states: Vec<[&str; 2]> = rows.iter().map(|r| [r[5], r[6]]).collect();
+    assert_eq!(states, [["up", ""], ["down", ""], ["down", ""]], "errors are down; the error says why");
     assert_eq!(&rows[0][..3], [server.url("/status/301").as_str(), "301", "Moved Permanently"]);
     assert!(rows[0][3].parse::<f64>().unwrap() >= 0.0);
     assert_eq!(rows[0][4], "");
@@ -175,7 +177,7 @@ fn text_format_is_one_readable_line_per_url() {
     let line = run.stdout.lines().next().unwrap();
     assert!(line.starts_with(&server.url("/status/404")));
     assert!(line.contains("HTTP/1.1 404 Not Found"), "{line}");
-    assert!(line.trim_end().ends_with("ms"), "{line}");
+    assert!(line.trim_end().ends_with("ms  [down: status 100-399, got 404]"), "{line}");
     assert!(!run.stdout.contains('\x1b'), "no colour when asked for none");
     let coloured = common::run(&["--color", "always", "-u", &server.url("/status/404")]);
     assert!(coloured.stdout.contains("\x1b[33m"), "404 is yellow");

@@ -145,7 +145,7 @@ fn memory_stays_bounded_on_100000_duplicate_lines() {
             stdin.write_all(line.as_bytes()).unwrap();
         }
     });
-    let refused = format!("connection refused (127.0.0.1:{port})");
+    let refused = format!("connection refused (127.0.0.1:{port})\tdown\t");
     let mut rows = 0;
     for row in BufReader::new(child.stdout.take().unwrap()).lines() {
         assert!(row.unwrap().ends_with(&refused));

@@ -132,16 +132,27 @@ fn mask_elapsed(format: &str, text: &str) -> String {
             "tsv" => mask_field(line, '\t', 3),
             "csv" if !line.starts_with("input,") => mask_field(line, ',', 7),
             "markdown" if line.starts_with("| http") || line.starts_with("| ftp") => mask_field(line, '|', 3),
-            "text" => match line.trim_end().rsplit_once("  ") {
-                Some((head, tail)) if tail.trim_end().ends_with("ms") => {
-                    format!("{head}  ELAPSED\n")
-                }
-                _ => line.to_string(),
-            },
+            "text" => mask_text_elapsed(line),
             _ => line.to_string(),
         })
         .collect();
     lines.concat()
+}
+
+/// The text format's time column (`12 ms`, `1.42 s`, right-aligned) as
+/// `ELAPSED` after the status, whatever its width, with any notes after it.
+fn mask_text_elapsed(line: &str) -> String {
+    let line = line.trim_end_matches('\n');
+    let is_elapsed = |part: &&str| {
+        let part = part.trim();
+        let number = part.strip_suffix(" ms").or_else(|| part.strip_suffix(" s"));
+        number.is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    };
+    let parts: Vec<&str> = line.split("  ").collect();
+    let Some(i) = parts.iter().position(is_elapsed) else { return format!("{line}\n") };
+    let notes = parts[i + 1..].join("  ");
+    let notes = if notes.is_empty() { notes } else { format!("  {notes}") };
+    format!("{}  ELAPSED{notes}\n", parts[..i].join("  ").trim_end())
 }
 
 #[test]

@@ -12,8 +12,12 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use statuscheck::{parse_header, user_agent, DnsServers, Family, Limits, OkCodes, Options, Pin, Policy, Proxies};
+use statuscheck::{
+    parse_header, user_agent, BodyRule, DnsServers, Family, HeaderRule, Limits, OkCodes, Options, Pattern, Pin, Policy,
+    Proxies,
+};
 
+use super::input::check_budgets;
 use super::report::{self, Format, Show};
 use super::shard::Shard;
 
@@ -23,9 +27,12 @@ Examples:
   statuscheck --sequential sites.txt         the same, one at a time
   cat urls.txt | statuscheck --format tsv -  from stdin, tab-separated for scripts
   statuscheck -u https://example.com/ -u http://localhost:8080/health
+  statuscheck --checks deploy.toml           a deploy gate: names, groups, expectations per URL
 
-Exit status: 0 every URL answered with an accepted code, 1 at least one did not,
-2 usage or input error, 130/143 interrupted by SIGINT/SIGTERM.";
+Exit status: 0 nothing is down (every URL up, or degraded), 1 at least one URL is
+down (an error, a code not accepted, an expectation not met, slower than
+--down-after) or, with --fail-on degraded, degraded; 2 usage or input error
+(a bad checks file included), 130/143 interrupted by SIGINT/SIGTERM.";
 
 const INPUT: &str = "Input";
 const CHECKING: &str = "Checking";
@@ -52,6 +59,12 @@ pub struct Cli {
     /// A URL to check (repeatable); checked before the files' URLs
     #[arg(short = 'u', long = "url", value_name = "URL", help_heading = INPUT)]
     pub urls: Vec<String>,
+
+    /// A checks file (TOML): URLs with a name, a group and their own request,
+    /// timeout and expectations, on top of the command line's (repeatable;
+    /// checked after -u, before the FILEs)
+    #[arg(long = "checks", value_name = "FILE", help_heading = INPUT)]
+    pub checks: Vec<PathBuf>,
 
     /// Most checks in flight at once
     #[arg(short = 'c', long, value_name = "N", default_value = "100", env = "STATUSCHECK_CONCURRENCY",
@@ -107,6 +120,38 @@ pub struct Cli {
     /// A certificate that expires within DAYS counts as a failure (cert-expiring)
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(i64).range(0..=36500), help_heading = CHECKING)]
     pub cert_expiry: Option<i64>,
+
+    /// A check slower than this is degraded: up, but slow (exit 0 unless --fail-on degraded)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = CHECKING)]
+    pub degraded_after: Option<Duration>,
+
+    /// A check slower than this is down, whatever it answered
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = CHECKING)]
+    pub down_after: Option<Duration>,
+
+    /// Expect a response header: 'Name' (present) or 'Name: value' (equal);
+    /// repeatable; the whole head is then read, whatever the code
+    #[arg(long, value_name = "NAME[: VALUE]", value_parser = parse_expect_header, help_heading = CHECKING)]
+    pub expect_header: Vec<(String, HeaderRule)>,
+
+    /// Expect a response header whose value matches a regular expression,
+    /// 'Name: REGEX' (repeatable)
+    #[arg(long, value_name = "RULE", value_parser = parse_expect_header_matches, help_heading = CHECKING)]
+    pub expect_header_matches: Vec<(String, HeaderRule)>,
+
+    /// Expect the body to contain TEXT within its first 64 KiB (repeatable);
+    /// only then is the body read
+    #[arg(long, value_name = "TEXT", help_heading = CHECKING)]
+    pub expect_body: Vec<String>,
+
+    /// Expect the body's first 64 KiB to match a regular expression (repeatable)
+    #[arg(long, value_name = "REGEX", value_parser = parse_pattern, help_heading = CHECKING)]
+    pub expect_body_matches: Vec<Pattern>,
+
+    /// The state from which the exit status is 1: down (the default), or
+    /// degraded (down or degraded)
+    #[arg(long, value_enum, value_name = "STATE", default_value_t = FailOn::Down, help_heading = CHECKING)]
+    pub fail_on: FailOn,
 
     /// Also trust the CA certificates in this PEM file
     #[arg(long, value_name = "FILE", help_heading = NETWORK)]
@@ -249,6 +294,13 @@ impl From<Method> for statuscheck::Method {
     }
 }
 
+/// `--fail-on`: the least healthy state that still exits 0 is the one before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Down,
+    Degraded,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     Auto,
@@ -267,6 +319,11 @@ pub struct Config {
     pub limits: Limits,
     pub urls: Vec<String>,
     pub files: Vec<PathBuf>,
+    /// `--checks`: read before the FILEs, each entry's profile built on
+    /// `options`' own.
+    pub checks: Vec<PathBuf>,
+    /// `--fail-on degraded`: a degraded URL makes the exit status 1.
+    pub fail_on_degraded: bool,
     pub report: report::Options,
     pub quiet: bool,
     pub summary_json: bool,
@@ -298,6 +355,8 @@ impl Config {
             limits: limits(&cli),
             urls: cli.urls,
             files,
+            checks: cli.checks,
+            fail_on_degraded: cli.fail_on == FailOn::Degraded,
             report,
             quiet: cli.quiet,
             summary_json: cli.summary_json,
@@ -312,7 +371,7 @@ impl Config {
 /// checks of what --watch can read and write come first.
 fn files(cli: &Cli) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = cli.files.clone();
-    if files.is_empty() && cli.urls.is_empty() {
+    if files.is_empty() && cli.urls.is_empty() && cli.checks.is_empty() {
         if std::io::stdin().is_terminal() {
             bail!("no URLs to check: give a FILE, '-' for standard input, or --url URL (see --help)");
         }
@@ -360,9 +419,31 @@ pub fn engine_options(cli: &Cli) -> anyhow::Result<Options> {
         .dns_servers(cli.dns_servers.clone())
         .family(family)
         .deny_private(cli.deny_private)
-        .policy(Policy::new(cli.ok_codes.clone()).cert_expiry_days(cli.cert_expiry))
+        .policy(policy(cli)?)
         .proxies(proxies(cli)?);
     Ok(cli.headers.iter().fold(options, |options, (name, value)| options.header(name, value)))
+}
+
+/// What counts as healthy: every expectation flag into the one [`Policy`].
+/// Budgets that could never be told apart are refused (see `check_budgets`).
+fn policy(cli: &Cli) -> anyhow::Result<Policy> {
+    if let Err(why) = check_budgets(cli.degraded_after, cli.down_after, cli.timeout) {
+        bail!("--degraded-after, --down-after and --timeout disagree: {why}");
+    }
+    let mut policy = Policy::new(cli.ok_codes.clone())
+        .cert_expiry_days(cli.cert_expiry)
+        .degraded_after(cli.degraded_after)
+        .down_after(cli.down_after);
+    for (name, rule) in cli.expect_header.iter().chain(&cli.expect_header_matches) {
+        policy = policy.header(name, rule.clone());
+    }
+    for text in &cli.expect_body {
+        policy = policy.body(BodyRule::Contains(text.clone()));
+    }
+    for pattern in &cli.expect_body_matches {
+        policy = policy.body(BodyRule::Matches(pattern.clone()));
+    }
+    Ok(policy)
 }
 
 /// How many checks run and how targets are admitted: every scale flag passed
@@ -514,6 +595,28 @@ fn parse_user_agent(text: &str) -> Result<String, String> {
     parse_header(&format!("User-Agent: {text}")).map(|(_, value)| value).map_err(|e| e.to_string())
 }
 
+/// `Name` (present) or `Name: value` (equal), a name and value as `-H` takes them.
+fn parse_expect_header(text: &str) -> Result<(String, HeaderRule), String> {
+    match text.split_once(':') {
+        Some(_) => parse_header(text).map(|(name, value)| (name, HeaderRule::Equals(value))),
+        None => parse_header(&format!("{text}:")).map(|(name, _)| (name, HeaderRule::Present)),
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// `Name: REGEX`.
+fn parse_expect_header_matches(text: &str) -> Result<(String, HeaderRule), String> {
+    let Some((name, pattern)) = text.split_once(':') else {
+        return Err(format!("'{text}' is not 'Name: REGEX'"));
+    };
+    let (name, _) = parse_header(&format!("{name}:")).map_err(|e| e.to_string())?;
+    Ok((name, HeaderRule::Matches(parse_pattern(pattern.trim())?)))
+}
+
+fn parse_pattern(text: &str) -> Result<Pattern, String> {
+    Pattern::new(text).map_err(|e| e.to_string())
+}
+
 fn parse_concurrency(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(n @ 1..=1_000_000) => Ok(n),
@@ -579,8 +682,21 @@ mod tests {
             "--timeout", "3s", "--connect-timeout", "4s", "--method", "head", "-A", "probe/2",
             "-H", "X-A: 1", "-H", "X-B: 2", "-L", "--max-redirs", "3", "--location-trusted",
             "--cacert", "ca.pem", "-k", "--resolve", "a.test:443:127.0.0.1", "--dns-servers", "127.0.0.53",
-            "--proxy", "http://proxy.test:3128", "--deny-private", "-4", "-u", "x",
+            "--proxy", "http://proxy.test:3128", "--deny-private", "-4",
+            "--ok-codes", "200-299", "--cert-expiry", "14", "--degraded-after", "500ms", "--down-after", "2s",
+            "--expect-header", "X-Served-By", "--expect-header", "Content-Type: application/json",
+            "--expect-header-matches", "Server: ^nginx/1[.]", "--expect-body", "\"status\":\"UP\"",
+            "--expect-body-matches", "version.:.2[.]", "-u", "x",
         ];
+        let policy = Policy::new("200-299".parse().unwrap())
+            .cert_expiry_days(Some(14))
+            .degraded_after(Some(Duration::from_millis(500)))
+            .down_after(Some(Duration::from_secs(2)))
+            .header("X-Served-By", HeaderRule::Present)
+            .header("Content-Type", HeaderRule::Equals("application/json".into()))
+            .header("Server", HeaderRule::Matches(Pattern::new("^nginx/1[.]").unwrap()))
+            .body(BodyRule::Contains("\"status\":\"UP\"".into()))
+            .body(BodyRule::Matches(Pattern::new("version.:.2[.]").unwrap()));
         let options = Options::default()
             .timeout(Duration::from_secs(3))
             .connect_timeout(Duration::from_secs(4))
@@ -596,7 +712,8 @@ mod tests {
             .deny_private(true)
             .proxies(env_proxies(Some("http://proxy.test:3128")))
             .header("X-A", "1")
-            .header("X-B", "2");
+            .header("X-B", "2")
+            .policy(policy);
         assert_eq!(built(&args), format!("{options:?}"));
         assert!(config(&args).options.is_insecure());
         assert_eq!(built(&["-u", "x"]), expected(Options::default()), "no flags, the library's defaults");
@@ -628,6 +745,31 @@ mod tests {
         let expiry = Policy::default().cert_expiry_days(Some(7));
         assert_eq!(built(&["--cert-expiry", "7", "-u", "x"]), expected(Options::default().policy(expiry)));
         assert_eq!(built(&["-u", "x"]), expected(Options::default().certificates(false)));
+    }
+
+    #[test]
+    fn expectations_that_make_no_sense_are_refused() {
+        let refused = |args: &[&str]| Config::from_cli(parse(args).unwrap()).err().unwrap().to_string();
+        let why = refused(&["--degraded-after", "2s", "--down-after", "1s", "-u", "x"]);
+        assert!(why.contains("the degraded budget (2s) is above the down budget (1s)"), "{why}");
+        let why = refused(&["--timeout", "1s", "--down-after", "2s", "-u", "x"]);
+        assert!(why.contains("the down budget (2s) is above the timeout (1s)"), "{why}");
+        let why = refused(&["--degraded-after", "11s", "-u", "x"]);
+        assert!(why.contains("above the timeout (10s)"), "the default timeout counts: {why}");
+        for (args, wanted) in [
+            (&["--expect-header", "Bad Name"][..], "not a header name"),
+            (&["--expect-header", "X-A: a\u{1}b"], "control character"),
+            (&["--expect-header-matches", "Server"], "not 'name: regex'"),
+            (&["--expect-header-matches", "Server: (unclosed"], "regex"),
+            (&["--expect-body-matches", "(a{1000}){1000}"], "regex"),
+            (&["--fail-on", "up"], "possible values"),
+        ] {
+            let err = parse(&[args, &["-u", "x"]].concat()).unwrap_err().to_string();
+            assert!(err.to_lowercase().contains(wanted), "{args:?}: {err}");
+        }
+        assert!(config(&["--fail-on", "degraded", "-u", "x"]).fail_on_degraded);
+        assert!(!config(&["-u", "x"]).fail_on_degraded);
+        assert_eq!(config(&["--checks", "deploy.toml"]).files, Vec::<PathBuf>::new(), "no stdin with --checks");
     }
 
     #[test]

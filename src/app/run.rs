@@ -124,7 +124,7 @@ async fn all_rounds(
     loop {
         let opened = match inputs.take() {
             Some(opened) => opened,
-            None => input::open(&config.files)?,
+            None => input::open(&config.checks, &config.files, config.options.profile())?,
         };
         let widths = Widths::default();
         let (targets, reader) =

@@ -5,9 +5,11 @@
 //! A line that is not a checkable URL still becomes a target (with the reason
 //! in `url`), so it gets its own result row and never stops the run.
 //!
-//! The targets themselves are [`target`]'s, and the lines an earlier run
-//! already answered (`--resume`) are [`resume`]'s.
+//! The targets themselves are [`target`]'s, the lines an earlier run
+//! already answered (`--resume`) are [`resume`]'s, and the URLs of a checks
+//! file (`--checks`), with their entries, are [`checks`]'s.
 
+mod checks;
 mod resume;
 mod target;
 
@@ -18,13 +20,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use anyhow::{bail, Context};
+use statuscheck::Profile;
 use tokio::sync::mpsc;
 
+pub use self::checks::check_budgets;
+use self::checks::Planned;
 pub use self::resume::{mend_resume_output, Answered, Mended};
 #[cfg(test)]
 pub use self::target::parse_url;
 use self::target::{to_target, url_width};
-pub use self::target::{Checked, Target, Widths};
+pub use self::target::{Checked, Entry, Target, Widths};
 use super::shard::Shard;
 
 /// Lines longer than this are reported as invalid, and only this much of
@@ -52,13 +57,45 @@ impl fmt::Display for Source {
 /// check starts.
 pub enum Input {
     Stdin,
-    File { name: Arc<str>, file: File },
+    File {
+        name: Arc<str>,
+        file: File,
+    },
+    /// A checks file, read and judged whole when opened.
+    Checks {
+        name: Arc<str>,
+        planned: Vec<Planned>,
+    },
 }
 
-/// Opens every input up front; a missing file, a directory or no permission is
-/// an error for the whole run (exit 2), reported before anything is checked.
-pub fn open(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
-    paths.iter().map(|path| open_one(path)).collect()
+/// Opens every input up front, the checks files first; a missing file, a
+/// directory, no permission or a bad checks file is an error for the whole
+/// run (exit 2), reported before anything is checked. `base` is the command
+/// line's profile, the first layer of every checks file entry's.
+pub fn open(checks: &[PathBuf], paths: &[PathBuf], base: &Profile) -> anyhow::Result<Vec<Input>> {
+    let checks = checks.iter().map(|path| open_checks(path, base));
+    checks.chain(paths.iter().map(|path| open_one(path))).collect()
+}
+
+fn open_checks(path: &Path, base: &Profile) -> anyhow::Result<Input> {
+    let Input::File { name, file } = open_one(path)? else {
+        bail!("--checks reads a file, not standard input");
+    };
+    let planned = checks::read(&name, file, base)?;
+    Ok(Input::Checks { name, planned })
+}
+
+/// How many targets the checks files of `inputs` hold in `shard`, for the
+/// progress line's total.
+pub fn planned_count(inputs: &[Input], shard: Option<Shard>) -> u64 {
+    let planned = inputs.iter().flat_map(|input| match input {
+        Input::Checks { planned, .. } => planned.as_slice(),
+        _ => &[],
+    });
+    let ours = |p: &&Planned| {
+        shard.is_none() || in_shard(shard, &to_target(Source::Arg(0), p.url.as_bytes(), None), p.url.as_bytes())
+    };
+    planned.filter(ours).count() as u64
 }
 
 fn open_one(path: &Path) -> anyhow::Result<Input> {
@@ -99,6 +136,10 @@ pub fn stream(
             let (name, reader): (Arc<str>, Box<dyn Read>) = match input {
                 Input::Stdin => ("stdin".into(), Box::new(io::stdin())),
                 Input::File { name, file } => (name, Box::new(file)),
+                Input::Checks { name, planned } => match send_planned(&mut sender, &name, planned) {
+                    true => continue,
+                    false => return Ok(()),
+                },
             };
             let reader = BufReader::with_capacity(64 * 1024, reader);
             if !send_lines(&mut sender, &name, reader).with_context(|| format!("reading '{name}'"))? {
@@ -115,7 +156,13 @@ pub fn stream(
 /// files can be read twice: a pipe, FIFO, `/dev/stdin` or `<(…)` read by a
 /// second reader would lose it lines, so with any of those (or `-`) the
 /// total stays unknown and the progress line shows the lines read so far.
-pub fn count_in_background(urls: &[String], paths: &[PathBuf], shard: Option<Shard>) -> Arc<OnceLock<u64>> {
+/// `planned` is the URLs of the checks files (see [`planned_count`]).
+pub fn count_in_background(
+    urls: &[String],
+    paths: &[PathBuf],
+    shard: Option<Shard>,
+    planned: u64,
+) -> Arc<OnceLock<u64>> {
     let total = Arc::new(OnceLock::new());
     if !paths.iter().all(|path| path.as_os_str() != "-" && is_regular(path)) {
         return total;
@@ -123,7 +170,7 @@ pub fn count_in_background(urls: &[String], paths: &[PathBuf], shard: Option<Sha
     let (urls, paths, result) = (urls.to_vec(), paths.to_vec(), total.clone());
     std::thread::spawn(move || {
         let ours = |line: &[u8]| shard.is_none() || in_shard(shard, &to_target(Source::Arg(0), line, None), line);
-        let mut count = urls.iter().filter(|url| ours(url.trim().as_bytes())).count() as u64;
+        let mut count = planned + urls.iter().filter(|url| ours(url.trim().as_bytes())).count() as u64;
         let mut buf = Vec::new();
         for path in paths {
             let Ok(file) = File::open(&path) else { return };
@@ -164,10 +211,16 @@ impl Sender {
     /// Sends one line as a target; `false` once nobody is listening.
     /// `too_long` is the full length of a line that was cut at [`MAX_LINE`].
     fn send(&mut self, source: Source, line: &[u8], too_long: Option<usize>) -> bool {
+        self.send_entry(source, line, too_long, None)
+    }
+
+    /// The same, for a URL of a checks file `entry`.
+    fn send_entry(&mut self, source: Source, line: &[u8], too_long: Option<usize>, entry: Option<Arc<Entry>>) -> bool {
         if self.answered.as_ref().is_some_and(|answered| answered.contains(&source)) {
             return true;
         }
-        let target = to_target(source, line, too_long);
+        let mut target = to_target(source, line, too_long);
+        target.entry = entry;
         if !in_shard(self.shard, &target, line) {
             return true;
         }
@@ -228,6 +281,13 @@ fn send_lines(sender: &mut Sender, name: &Arc<str>, mut reader: impl BufRead) ->
         }
     }
     Ok(true)
+}
+
+/// Sends the URLs of one checks file, each named by its line in the file.
+fn send_planned(sender: &mut Sender, name: &Arc<str>, planned: Vec<Planned>) -> bool {
+    planned.into_iter().all(|Planned { line, url, entry }| {
+        sender.send_entry(Source::Line { name: name.clone(), line }, url.as_bytes(), None, Some(entry))
+    })
 }
 
 /// Reads one line into `buf` (without `\n`), keeping at most `max + 1` bytes

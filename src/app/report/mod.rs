@@ -191,11 +191,12 @@ struct Changes {
 
 impl Changes {
     /// Notes this round's outcome; whether it differs from the last round's
-    /// (always true in the first round).
+    /// (always true in the first round). The state is part of it: a URL
+    /// that turns degraded with the same status line is a change.
     fn record(&mut self, checked: &Checked) -> bool {
         let key = format!("{}\0{}", checked.target.source, checked.target.input);
         let outcome = match &checked.outcome {
-            Ok(response) => response.to_string(),
+            Ok(response) => format!("{} {response}", checked.state),
             Err(error) => format!("{}: {}", error.kind(), crate::app::flags::message(error)),
         };
         let previous = self.last.insert(key, (self.round, outcome.clone()));
@@ -218,4 +219,28 @@ pub fn message(text: &str) {
 /// A line on stderr as it is.
 fn note(text: &str) {
     let _ = writeln!(io::stderr().lock(), "{}", sanitize(text));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::input::{parse_url, Source, Target};
+    use statuscheck::{HttpVersion, Response, State};
+
+    #[test]
+    fn a_change_of_state_is_a_change_for_watch() {
+        let target = Target::plain(Source::Arg(1), "a.test".into(), parse_url("a.test"));
+        let mut checked = Checked::invalid(target, "");
+        checked.outcome = Ok(Response::new(HttpVersion::Http11, 200, "OK"));
+        let mut changes = Changes::default();
+        let mut round = |state| {
+            changes.next_round();
+            checked.state = state;
+            changes.record(&checked)
+        };
+        assert_eq!(
+            [State::Up, State::Up, State::Degraded, State::Degraded, State::Up].map(&mut round),
+            [true, false, true, false, true]
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! The end-of-run tally: counts by verdict, status class and error kind,
+//! The end-of-run tally: counts by verdict, state, status class and error kind,
 //! latency percentiles and the slowest URL. Its size is fixed, whatever the
 //! length of the list: latencies go into a log-scale histogram, not a list.
 
@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use statuscheck::{ErrorKind, TlsCause, Verdict};
+use statuscheck::{ErrorKind, State, TlsCause, Verdict};
 
 use super::format::{human_duration, sanitize, shown_url, Judged};
 use crate::app::input::Checked;
@@ -16,6 +16,8 @@ pub struct Summary {
     pub ok: u64,
     pub failed: u64,
     pub errors: u64,
+    /// Results by state, in the order of `State::ALL`.
+    states: [u64; State::ALL.len()],
     /// Responses by status class: index 1 is 1xx … index 5 is 5xx.
     classes: [u64; 6],
     /// Errors by kind, in the order of `ErrorKind::ALL`.
@@ -42,6 +44,9 @@ impl Summary {
             Verdict::Error => self.errors += 1,
             // A verdict added to the library later: not ok, counted as failed.
             _ => self.failed += 1,
+        }
+        if let Some(i) = State::ALL.iter().position(|s| *s == judged.state) {
+            self.states[i] += 1;
         }
         match &checked.outcome {
             Ok(response) => self.classes[usize::from(response.code / 100).min(5)] += 1,
@@ -84,6 +89,24 @@ impl Summary {
         self.failed == 0 && self.errors == 0
     }
 
+    /// How many results came to `state`.
+    pub fn in_state(&self, state: State) -> u64 {
+        State::ALL.iter().zip(self.states).find(|(s, _)| **s == state).map_or(0, |(_, n)| n)
+    }
+
+    /// Whether the exit status is 0: nothing down (every result ok), and
+    /// nothing degraded either when `fail_on_degraded` (`--fail-on degraded`).
+    pub fn healthy(&self, fail_on_degraded: bool) -> bool {
+        self.all_ok() && !(fail_on_degraded && self.in_state(State::Degraded) > 0)
+    }
+
+    /// `states: 8 up, 1 degraded, 1 down`: the states seen, in documented order.
+    fn state_counts(&self) -> String {
+        let seen = State::ALL.iter().zip(self.states).filter(|(_, n)| *n > 0);
+        let counts: Vec<String> = seen.map(|(state, n)| format!("{n} {state}")).collect();
+        format!("  states: {}", counts.join(", "))
+    }
+
     /// `10 checked: 8 ok, 1 failed, 1 error in 1.42s`, then, when anything was
     /// checked, a line of counts and a line of latencies.
     pub fn lines(&self, elapsed: Duration) -> Vec<String> {
@@ -106,6 +129,7 @@ impl Summary {
             _ => format!("{kind} {n}"),
         }));
         lines.push(format!("  {}", counts.join(", ")));
+        lines.push(self.state_counts());
         if let (Some([p50, p95, p99]), Some((slowest, url))) = (self.percentiles(), &self.slowest) {
             lines.push(format!(
                 "  latency p50 {}, p95 {}, p99 {}; slowest {} {}",
@@ -136,12 +160,15 @@ impl Summary {
             ErrorKind::ALL.iter().zip(self.kinds).map(|(k, n)| (k.as_str().to_owned(), json!(n))).collect();
         let causes: serde_json::Map<String, serde_json::Value> =
             TlsCause::ALL.iter().zip(self.tls_causes).map(|(c, n)| (c.as_str().to_owned(), json!(n))).collect();
+        let states: serde_json::Map<String, serde_json::Value> =
+            State::ALL.iter().zip(self.states).map(|(s, n)| (s.as_str().to_owned(), json!(n))).collect();
         let [p50, p95, p99] = self.percentiles().map(|p| p.map(ms)).map_or([None; 3], |p| p.map(Some));
         json!({
             "checked": self.checked(),
             "ok": self.ok,
             "failed": self.failed,
             "errors": self.errors,
+            "states": states,
             "interrupted": interrupted,
             "elapsed_ms": ms(elapsed),
             "status_classes": classes,
@@ -278,6 +305,32 @@ mod tests {
         );
         assert_eq!(json["error_kinds"]["tls"], 3);
         assert_eq!(summary.lines(Duration::from_secs(1))[1], "  tls 3 (expired 2, weak-key 1)");
+    }
+
+    #[test]
+    fn states_are_counted_on_a_line_of_their_own_and_in_the_json() {
+        use crate::app::input::{parse_url, Source, Target};
+        use statuscheck::{HttpVersion, Response};
+        let target = Target::plain(Source::Arg(1), "a.test".into(), parse_url("a.test"));
+        let mut summary = Summary::default();
+        for state in [State::Up, State::Degraded, State::Up, State::Down] {
+            let mut checked = Checked::invalid(target.clone(), "");
+            checked.outcome = Ok(Response::new(HttpVersion::Http11, 200, "OK"));
+            checked.state = state;
+            summary.add(&checked, Judged::of(&checked));
+        }
+        let lines = summary.lines(Duration::from_secs(1));
+        assert_eq!(lines[0], "4 checked: 3 ok, 1 failed, 0 errors in 1.00s", "the first line's contract");
+        assert_eq!(lines[2], "  states: 2 up, 1 degraded, 1 down");
+        let json = summary.json(Duration::from_secs(1), false);
+        assert_eq!(json["states"], serde_json::json!({"up": 2, "degraded": 1, "down": 1, "unknown": 0}));
+        assert!(!summary.healthy(false), "something is down");
+        let mut degraded = Summary::default();
+        let mut checked = Checked::invalid(target, "");
+        checked.outcome = Ok(Response::new(HttpVersion::Http11, 200, "OK"));
+        checked.state = State::Degraded;
+        degraded.add(&checked, Judged::of(&checked));
+        assert!(degraded.healthy(false) && !degraded.healthy(true), "degraded fails only with --fail-on degraded");
     }
 
     #[test]

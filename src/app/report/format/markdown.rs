@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{human_elapsed, notes, sanitize, shown_url, status_text, Export, Judged, Style};
+use super::{human_elapsed, notes, sanitize, shown_url, status_text, unmet_text, Export, Judged, Style};
 use crate::app::input::Checked;
 
 /// A Markdown table.
@@ -11,7 +11,7 @@ pub struct Markdown;
 
 impl Export for Markdown {
     fn header(&self) -> Option<&'static str> {
-        Some("| URL | Status | Time |\n|---|---|--:|\n")
+        Some("| URL | Status | Time | State |\n|---|---|--:|---|\n")
     }
 
     fn record(&mut self, out: &mut String, _: Style, checked: &Checked, judged: Judged) {
@@ -27,7 +27,11 @@ fn markdown(out: &mut String, checked: &Checked, judged: Judged) {
         status = format!("{status} {note}");
     }
     let status = markdown_cell(&status);
-    let _ = writeln!(out, "| {url} | {status} | {} |", human_elapsed(checked));
+    let state = match unmet_text(checked) {
+        unmet if unmet.is_empty() => judged.state.to_string(),
+        unmet => format!("{}: {unmet}", judged.state),
+    };
+    let _ = writeln!(out, "| {url} | {status} | {} | {} |", human_elapsed(checked), markdown_cell(&state));
 }
 
 /// Text as a Markdown table cell that shows as the text itself: what a

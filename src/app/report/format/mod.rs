@@ -201,6 +201,26 @@ fn is_invisible(c: char) -> bool {
     )
 }
 
+/// The expectations `checked` did not meet, as `expect, got …` joined by
+/// `; `, escaped (`got` may be server text); empty when all were met.
+pub(super) fn unmet_text(checked: &Checked) -> String {
+    let unmet = checked.unmet.iter().map(|u| format!("{}, got {}", u.expect, u.got));
+    sanitize(&unmet.collect::<Vec<_>>().join("; ")).into_owned()
+}
+
+/// `[degraded: latency at most 500ms, got 812ms]`, `[down: status 200, got
+/// 404]`: a state other than up, with why. `None` for up, and for a result
+/// that is down with nothing unmet: its error says why.
+pub(super) fn state_note(checked: &Checked, judged: Judged) -> Option<String> {
+    let unmet = unmet_text(checked);
+    match judged.state {
+        State::Up => None,
+        State::Down if unmet.is_empty() => None,
+        state if unmet.is_empty() => Some(format!("[{state}]")),
+        state => Some(format!("[{state}: {unmet}]")),
+    }
+}
+
 /// What a result adds to its status line, in words.
 pub(super) fn notes(checked: &Checked, judged: Judged) -> Vec<String> {
     let mut notes = Vec::new();

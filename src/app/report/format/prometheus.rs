@@ -4,7 +4,7 @@
 use std::collections::hash_map::{Entry, HashMap};
 use std::fmt::Write as _;
 
-use statuscheck::Verdict;
+use statuscheck::{State, Verdict};
 
 use super::{shown_url, Export, Judged, Style};
 use crate::app::input::Checked;
@@ -23,7 +23,7 @@ pub struct Metrics {
     series: Vec<[String; METRICS.len()]>,
 }
 
-const METRICS: [(&str, &str); 8] = [
+const METRICS: [(&str, &str); 9] = [
     ("probe_success", "Whether the check succeeded (1) or not (0)"),
     ("probe_http_status_code", "Status code of the final response, 0 if there was none"),
     ("probe_duration_seconds", "How long the whole check took"),
@@ -32,6 +32,7 @@ const METRICS: [(&str, &str); 8] = [
     ("probe_http_version", "HTTP version of the final response, 0 if there was none"),
     ("probe_ip_protocol", "IP version of the address connected to, 0 if none"),
     ("probe_ssl_earliest_cert_expiry", "Earliest expiry of the verified certificate chain, as a Unix time"),
+    ("statuscheck_state", "The state of the check (up, degraded, down, unknown): 1 for its state, 0 for the others"),
 ];
 
 impl Metrics {
@@ -57,6 +58,10 @@ impl Metrics {
         put(6, "", trace.address.map_or(0.0, |a| if a.is_ipv4() { 4.0 } else { 6.0 }));
         if let Some(cert) = checked.earliest_expiry() {
             put(7, "", cert.not_after as f64);
+        }
+        // One series per state, as blackbox_exporter does for enumerations.
+        for state in State::ALL {
+            put(8, &format!(",state=\"{state}\""), f64::from(u8::from(*state == judged.state)));
         }
         match self.seen.entry(url) {
             Entry::Occupied(known) => self.series[*known.get()] = series,

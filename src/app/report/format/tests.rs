@@ -75,12 +75,13 @@ fn text_colours_by_class_only_when_asked() {
 }
 
 #[test]
-fn tsv_has_five_fields_and_no_stray_tabs() {
+fn tsv_has_seven_fields_and_no_stray_tabs() {
     let line = render(Format::Tsv, &checked("https://a.test/", ok(301, "Moved\tPermanently")));
-    assert_eq!(line, "https://a.test/\t301\tMoved\\tPermanently\t12.345\t\n");
+    assert_eq!(line, "https://a.test/\t301\tMoved\\tPermanently\t12.345\t\tup\t\n");
     let line = render(Format::Tsv, &checked("ftp://x/\x1b[2J", ok(200, "")));
     let fields: Vec<&str> = line.trim_end_matches('\n').split('\t').collect();
-    assert_eq!(fields.len(), 5);
+    assert_eq!(fields.len(), 7);
+    assert_eq!((fields[5], fields[6]), ("down", ""), "an error is down; the error says why");
     assert_eq!(fields[0], "ftp://x/\\u{1b}[2J");
     assert_eq!((fields[1], fields[3]), ("", ""));
     assert!(fields[4].starts_with("invalid-url: invalid URL at list.txt:3: scheme 'ftp'"));
@@ -116,15 +117,15 @@ fn json_carries_every_documented_field() {
 
 #[test]
 fn csv_quotes_per_rfc_4180() {
-    assert_eq!(header(Format::Csv).unwrap().split(',').count(), 10);
-    assert!(header(Format::Csv).unwrap().ends_with("error_message\r\n"));
+    assert_eq!(header(Format::Csv).unwrap().split(',').count(), 14);
+    assert!(header(Format::Csv).unwrap().ends_with("error_message,state,unmet,name,group\r\n"));
     let line = render(Format::Csv, &checked("https://a.test/?q=1,2", ok(200, "Say \"hi\"")));
     assert_eq!(
         line,
-        "\"https://a.test/?q=1,2\",list.txt:3,\"https://a.test/?q=1,2\",true,200,\"Say \"\"hi\"\"\",1.1,12.345,,\r\n"
+        "\"https://a.test/?q=1,2\",list.txt:3,\"https://a.test/?q=1,2\",true,200,\"Say \"\"hi\"\"\",1.1,12.345,,,up,,,\r\n"
     );
     let line = render(Format::Csv, &checked("a.test", refused()));
-    assert!(line.ends_with(",false,,,,12.345,connect,connection refused (127.0.0.1:9)\r\n"), "{line}");
+    assert!(line.ends_with(",false,,,,12.345,connect,connection refused (127.0.0.1:9),down,,,\r\n"), "{line}");
 }
 
 #[test]
@@ -195,9 +196,9 @@ fn expiry_is_the_chains_and_names_the_intermediate() {
 
 #[test]
 fn markdown_rows_escape_pipes() {
-    assert!(header(Format::Markdown).unwrap().starts_with("| URL | Status | Time |\n|---|"));
+    assert!(header(Format::Markdown).unwrap().starts_with("| URL | Status | Time | State |\n|---|"));
     let line = render(Format::Markdown, &checked("https://a.test/", ok(200, "a|b")));
-    assert_eq!(line, "| https://a.test/ | HTTP/1.1 200 a\\|b | 12 ms |\n");
+    assert_eq!(line, "| https://a.test/ | HTTP/1.1 200 a\\|b | 12 ms | up |\n");
 }
 
 #[test]
@@ -205,7 +206,7 @@ fn timeouts_read_well_in_every_format() {
     let timeout = Err(CheckError::Timeout { phase: Phase::Read, limit: Duration::from_secs(10) });
     let c = checked("a.test", timeout);
     assert!(render(Format::Text, &c).contains("error timeout: no status line after 10s"));
-    assert!(render(Format::Tsv, &c).ends_with("\ttimeout: no status line after 10s\n"));
+    assert!(render(Format::Tsv, &c).ends_with("\ttimeout: no status line after 10s\tdown\t\n"));
     assert!(render(Format::Markdown, &c).contains("| error timeout: no status line after 10s |"));
 }
 
@@ -232,7 +233,7 @@ fn markdown_does_not_pass_links_images_or_html() {
     let line = render(Format::Markdown, &checked("https://a.test/", ok(200, reason)));
     let escaped = "\\!\\[x\\](https://evil.test/t.png) \\[y\\](https://evil.test/) &lt;img src=x&gt; \
                    \\*a\\* \\_b\\_ \\`c\\` \\~d\\~ &amp;amp; \\\\";
-    assert_eq!(line, format!("| https://a.test/ | HTTP/1.1 200 {escaped} | 12 ms |\n"));
+    assert_eq!(line, format!("| https://a.test/ | HTTP/1.1 200 {escaped} | 12 ms | up |\n"));
     let line = render(Format::Markdown, &checked("https://a.test/a_b?c=1&d=2", ok(200, "OK")));
     assert!(line.starts_with("| https://a.test/a\\_b?c=1&amp;d=2 |"), "{line}");
 }
@@ -320,4 +321,63 @@ fn timestamps_are_utc_rfc3339() {
 fn sanitize_escapes_controls_only() {
     assert_eq!(sanitize("caf\u{e9} ok"), "caf\u{e9} ok");
     assert_eq!(sanitize("a\tb\r\n\x1b[0m\0"), "a\\tb\\r\\n\\u{1b}[0m\\u{0}");
+}
+
+/// A result judged by `policy`, with what the engine found in the content.
+fn judged_by(
+    policy: &Policy,
+    line: &str,
+    outcome: Result<Response, CheckError>,
+    content: Vec<statuscheck::Unmet>,
+) -> Checked {
+    let mut c = checked(line, outcome);
+    (c.state, c.unmet) = policy.judge(&c, content);
+    c
+}
+
+#[test]
+fn every_format_shows_the_state_and_what_was_unmet() {
+    use statuscheck::{Expectation, Unmet};
+    let slow = Policy::default().degraded_after(Some(Duration::from_millis(10)));
+    let degraded = judged_by(&slow, "https://a.test/", ok(200, "OK"), vec![]);
+    let server_text = Unmet::new(Expectation::Header, "header server = nginx", "evil\x1b[2J\tx");
+    let down =
+        judged_by(&Policy::new("200".parse().unwrap()), "https://b.test/", ok(404, "Not Found"), vec![server_text]);
+    let note = "[degraded: latency at most 10ms, got 12ms]";
+    assert!(render(Format::Text, &degraded).trim_end().ends_with(note), "{}", render(Format::Text, &degraded));
+    assert!(render_with(Format::Text, true, &degraded).contains(&format!("\x1b[33m{note}\x1b[0m")));
+    let text = render_with(Format::Text, true, &down);
+    let why = "status 200, got 404; header server = nginx, got evil\\u{1b}[2J\\tx";
+    assert!(text.contains(&format!("\x1b[31m[down: {why}]\x1b[0m")), "{text:?}");
+    assert_eq!(text.matches('\x1b').count(), 4, "only our own colours: {text:?}");
+    let tsv = render(Format::Tsv, &down);
+    assert!(tsv.ends_with(&format!("\tdown\t{why}\n")), "{tsv:?}");
+    assert_eq!(tsv.matches('\t').count(), 6);
+    assert!(render(Format::Csv, &degraded).ends_with(",degraded,\"latency at most 10ms, got 12ms\",,\r\n"));
+    let md = render(Format::Markdown, &down);
+    assert!(
+        md.ends_with("| down: status 200, got 404; header server = nginx, got evil\\\\u{1b}\\[2J\\\\tx |\n"),
+        "{md}"
+    );
+    let mut metrics = Metrics::default();
+    metrics.add(&degraded, Judged::of(&degraded));
+    metrics.add(&down, Judged::of(&down));
+    let text = metrics.text();
+    for series in [
+        "statuscheck_state{url=\"https://a.test/\",state=\"degraded\"} 1",
+        "statuscheck_state{url=\"https://a.test/\",state=\"up\"} 0",
+        "statuscheck_state{url=\"https://b.test/\",state=\"down\"} 1",
+        "probe_success{url=\"https://a.test/\"} 1",
+        "probe_success{url=\"https://b.test/\"} 0",
+    ] {
+        assert!(text.contains(series), "{series} in\n{text}");
+    }
+}
+
+#[test]
+fn csv_carries_name_and_group() {
+    use crate::app::input::Entry;
+    let mut c = checked("https://a.test/", ok(200, "OK"));
+    c.target.entry = Some(Arc::new(Entry { name: Some("=API".into()), group: Some("web, api".into()), profile: None }));
+    assert!(render(Format::Csv, &c).ends_with(",up,,\"'=API\",\"web, api\"\r\n"), "{}", render(Format::Csv, &c));
 }

@@ -5,7 +5,12 @@ use std::fmt::Write as _;
 
 use statuscheck::result::{date, unix_now};
 
-use super::{human_duration, human_elapsed, notes, sanitize, shown_url, status_text, timestamp, Export, Judged, Style};
+use statuscheck::State;
+
+use super::{
+    human_duration, human_elapsed, notes, sanitize, shown_url, state_note, status_text, timestamp, Export, Judged,
+    Style,
+};
 use crate::app::input::Checked;
 
 /// Width of the status column of the text format: fits
@@ -23,7 +28,8 @@ impl Export for Text {
 
 /// `https://example.com/   HTTP/1.1 200 OK   123 ms`, then what the head
 /// added (`→ location`, the redirect chain, a block, an expiring
-/// certificate), and with `-v` a line of trace.
+/// certificate), a state other than up with why (`[degraded: …]`, yellow;
+/// `[down: …]`, red), and with `-v` a line of trace.
 fn text(out: &mut String, style: Style, checked: &Checked, judged: Judged) {
     let url = sanitize(shown_url(checked));
     let status = status_text(checked);
@@ -34,7 +40,16 @@ fn text(out: &mut String, style: Style, checked: &Checked, judged: Judged) {
         (true, Err(_)) => ("\x1b[31m", "\x1b[0m"),
     };
     let width = style.url_width;
-    let notes = notes(checked, judged).join("  ");
+    let mut notes = notes(checked, judged);
+    if let Some(note) = state_note(checked, judged) {
+        let (start, end) = match (style.color, judged.state) {
+            (true, State::Degraded) => ("\x1b[33m", "\x1b[0m"),
+            (true, State::Down) => ("\x1b[31m", "\x1b[0m"),
+            _ => ("", ""),
+        };
+        notes.push(format!("{start}{note}{end}"));
+    }
+    let notes = notes.join("  ");
     if style.timestamp {
         out.push_str(&timestamp(unix_now()));
         out.push(' ');
