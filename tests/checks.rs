@@ -59,23 +59,6 @@ fn states(run: &Run) -> Vec<(String, String)> {
     states.into_iter().map(|(_, name, state)| (name, state)).collect()
 }
 
-/// Whether the engine reads response headers for a header expectation yet
-/// (the engine work lands separately from the checks file): a header the
-/// server sends is either met, or reported as never seen.
-fn engine_reads_headers() -> bool {
-    let server = server(Duration::ZERO, 200, "X-Probe: 1\r\n", "");
-    let run = run(&["--format", "json", "--expect-header", "X-Probe", "-u", &server.url("/")]);
-    let record = run.record();
-    match record["state"].as_str() {
-        Some("up") => true,
-        Some("down") => {
-            assert_eq!(record["unmet"][0]["got"], "no x-probe header", "{record}");
-            false
-        }
-        other => panic!("{other:?}: {record}"),
-    }
-}
-
 #[test]
 fn the_example_deploy_gate_passes_with_a_slow_page_and_fails_on_a_down_one() {
     let api = server(Duration::ZERO, 200, "Content-Type: application/json\r\n", "{\"status\":\"UP\"}");
@@ -90,9 +73,8 @@ fn the_example_deploy_gate_passes_with_a_slow_page_and_fails_on_a_down_one() {
     let file = example_on(&api, &www, &assets);
     let file = file.to_str().unwrap();
     let run = run(&["--format", "json", "--checks", file]);
-    let api_state = if engine_reads_headers() { "up" } else { "down" };
     let want = [
-        ("API health", api_state),
+        ("API health", "up"),
         ("Login page", "degraded"),
         ("Old address redirects", "up"),
         (&*assets.url("/app.js"), "up"),
@@ -106,15 +88,10 @@ fn the_example_deploy_gate_passes_with_a_slow_page_and_fails_on_a_down_one() {
     assert_eq!(login["unmet"][0]["expect"], "latency at most 1.5s");
     assert_eq!(login["group"], "web");
     assert!(records.iter().filter(|r| r["group"] == "static").count() == 2);
-    if api_state == "up" {
-        assert_eq!(run.code, 0, "a degraded page passes the gate: {}", run.stderr);
-        assert!(run.stderr.contains("states: 4 up, 1 degraded\n"), "{}", run.stderr);
-        let strict = common::run(&["--fail-on", "degraded", "-q", "--checks", file]);
-        assert_eq!(strict.code, 1, "--fail-on degraded");
-    } else {
-        eprintln!("note: the engine does not read headers yet: API health's content expectations are unmet");
-        assert_eq!(run.code, 1);
-    }
+    assert_eq!(run.code, 0, "a degraded page passes the gate: {}", run.stderr);
+    assert!(run.stderr.contains("states: 4 up, 1 degraded\n"), "{}", run.stderr);
+    let strict = common::run(&["--fail-on", "degraded", "-q", "--checks", file]);
+    assert_eq!(strict.code, 1, "--fail-on degraded");
     // The static group's own method.
     let heads = assets.requests.lock().unwrap().clone();
     assert!(heads.len() >= 2 && heads.iter().all(|h| h.starts_with("HEAD /app.")), "{heads:?}");

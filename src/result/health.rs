@@ -259,7 +259,9 @@ impl Policy {
         let over = |budget: Option<Duration>| budget.filter(|budget| took > *budget);
         let too_slow = |budget: Duration| {
             let expect = format!("latency at most {}", HumanDuration(budget));
-            Unmet::new(Expectation::Latency, expect, format!("{}", HumanDuration(took)))
+            // To the millisecond: `1.823s`, not `1.823417529s`.
+            let took = Duration::from_millis(u64::try_from(took.as_millis()).unwrap_or(u64::MAX));
+            Unmet::new(Expectation::Latency, expect, HumanDuration(took).to_string())
         };
         if let Some(budget) = over(self.down_after) {
             unmet.push(too_slow(budget));
