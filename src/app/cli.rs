@@ -329,6 +329,12 @@ fn files(cli: &Cli) -> anyhow::Result<Vec<PathBuf>> {
              mv DIR/statuscheck.prom.tmp DIR/statuscheck.prom"
         );
     }
+    if cli.watch.is_some() && cli.format == Format::Junit {
+        bail!(
+            "--watch cannot write JUnit XML: a report needs every result of a run before its first line. \
+             Run statuscheck once per CI job instead: statuscheck --format junit urls.txt > report.xml"
+        );
+    }
     Ok(files)
 }
 

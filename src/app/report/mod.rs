@@ -77,6 +77,25 @@ impl Report<Output> {
     }
 }
 
+impl Report<Output> {
+    /// Writes what formats keep until the end ([`Report::end`]), then a
+    /// large one (JUnit) a part at a time, each handed to stdout before the
+    /// next is made. An interrupted run writes what it has.
+    pub async fn end_streamed(&mut self) -> io::Result<()> {
+        self.end()?;
+        let mut more = self.options.show != Show::Nothing;
+        while more {
+            self.line.clear();
+            more = self.export.end_part(&mut self.line)?;
+            self.out.write_all(self.line.as_bytes())?;
+            if more {
+                self.out.send().await?;
+            }
+        }
+        self.flush()
+    }
+}
+
 impl<W: Write> Report<W> {
     fn with_progress(out: W, options: Options, progress: Progress) -> Self {
         let style = Style { color: options.color, url_width: 0, verbose: options.verbose, timestamp: options.watch };
