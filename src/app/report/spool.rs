@@ -159,7 +159,12 @@ mod tests {
 
     fn drain(spool: &mut Spool) -> Vec<Row> {
         let mut rows = Vec::new();
-        spool.for_each(|row| Ok(rows.push(row))).unwrap();
+        spool
+            .for_each(|row| {
+                rows.push(row);
+                Ok(())
+            })
+            .unwrap();
         rows
     }
 
