@@ -8,8 +8,10 @@
 //!
 //! The suites' counts come first in the document, so it is written at the
 //! end: each result goes to a [`Spool`] (a temporary file) as it comes, and
-//! only the per-suite counts stay in memory. At the end the spool is read
-//! once per suite, and the document is handed to stdout a part at a time.
+//! only the per-suite counts stay in memory. The first [`OWN_SPOOLS`] suites
+//! get a spool each, read once at the end; the suites after them (a checks
+//! file with many groups) share one, read once per suite. The document is
+//! handed to stdout a part at a time.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -22,13 +24,18 @@ use crate::app::report::spool::{Reader, Row, Spool};
 /// The text handed to stdout at a time while the document is written.
 const PART: usize = 64 * 1024;
 
+/// Suites with a spool (a temporary file, one descriptor) of their own: few,
+/// as the descriptors kept free for other uses than checks are (`fdlimit`).
+const OWN_SPOOLS: usize = 8;
+
 /// The suite of lines given with `--url` (they have no file).
 const ARGUMENTS: &str = "--url";
 
 /// The JUnit format: rows spooled, counts kept, the document written at the end.
 #[derive(Default)]
 pub struct Junit {
-    spool: Option<Spool>,
+    /// The suites' spools: one each for the first [`OWN_SPOOLS`], then one shared.
+    spools: Vec<Spool>,
     /// The first error writing the spool: the document would miss rows, so
     /// the run ends with it instead of writing one.
     failed: Option<io::Error>,
@@ -73,6 +80,8 @@ struct Counts {
 struct Suite {
     key: Key,
     counts: Counts,
+    /// Its rows' spool, in `spools`.
+    spool: usize,
 }
 
 /// What a test case came to.
@@ -157,19 +166,27 @@ impl Export for Junit {
 
 impl Junit {
     fn push(&mut self, row: &Row) -> io::Result<()> {
-        let spool = match &mut self.spool {
-            Some(spool) => spool,
-            None => self.spool.insert(Spool::new()?),
-        };
-        spool.push(row)?;
         let key = Key::of(row);
-        let next = self.suites.len();
-        let index = *self.index.entry(key.clone()).or_insert(next);
-        if index == next {
-            self.suites.push(Suite { key, counts: Counts::default() });
-        }
-        self.suites[index].counts.add(row);
+        let index = match self.index.get(&key) {
+            Some(index) => *index,
+            None => self.new_suite(key)?,
+        };
+        let suite = &mut self.suites[index];
+        self.spools[suite.spool].push(row)?;
+        suite.counts.add(row);
         Ok(())
+    }
+
+    /// A suite seen for the first time, with its own spool while there are
+    /// fewer than [`OWN_SPOOLS`], else the shared one after them.
+    fn new_suite(&mut self, key: Key) -> io::Result<usize> {
+        let spool = self.suites.len().min(OWN_SPOOLS);
+        if spool == self.spools.len() {
+            self.spools.push(Spool::new()?);
+        }
+        self.index.insert(key.clone(), self.suites.len());
+        self.suites.push(Suite { key, counts: Counts::default(), spool });
+        Ok(self.suites.len() - 1)
     }
 
     /// Writes the next piece of the document: a suite's opening, a test
@@ -209,7 +226,7 @@ impl Junit {
     /// Opens suite `suite` and a pass over the rows for it, or ends the
     /// document when there is no such suite.
     fn open_suite(&mut self, suite: usize, out: &mut String) -> io::Result<()> {
-        let (Some(Suite { key, counts }), Some(spool)) = (self.suites.get(suite), &mut self.spool) else {
+        let Some(Suite { key, counts, spool }) = self.suites.get(suite) else {
             out.push_str("</testsuites>\n");
             self.writing = Writing::Done;
             return Ok(());
@@ -223,7 +240,7 @@ impl Junit {
             " tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
             counts.tests, counts.failures, counts.errors, counts.skipped, counts.seconds
         );
-        self.writing = Writing::Suite { suite, rows: spool.reader()? };
+        self.writing = Writing::Suite { suite, rows: self.spools[*spool].reader()? };
         Ok(())
     }
 }
@@ -403,6 +420,27 @@ mod tests {
         let b = xml.find("name=\"b.txt\"").unwrap();
         assert!(xml[b..].find("https://b.test/").unwrap() < xml[b..].find("</testsuite>").unwrap());
         assert!(xml.ends_with("  </testsuite>\n</testsuites>\n"));
+    }
+
+    #[test]
+    fn suites_past_the_own_spools_share_one_and_keep_their_rows() {
+        let mut junit = Junit::default();
+        for i in 0..100 {
+            for g in 0..OWN_SPOOLS + 4 {
+                let mut row = row(&format!("https://a.test/{g}/{i}"), "checks.toml", "up");
+                row.group = Some(format!("g{g}"));
+                junit.push(&row).unwrap();
+            }
+        }
+        assert_eq!(junit.spools.len(), OWN_SPOOLS + 1);
+        let xml = document(&mut junit);
+        let suites: Vec<&str> = xml.split("<testsuite ").skip(1).collect();
+        assert_eq!(suites.len(), OWN_SPOOLS + 4);
+        for (g, suite) in suites.iter().enumerate() {
+            assert!(suite.starts_with(&format!("name=\"g{g}\" tests=\"100\"")), "{suite}");
+            assert_eq!(suite.matches("<testcase ").count(), 100, "g{g}");
+            assert_eq!(suite.matches(&format!("https://a.test/{g}/")).count(), 100, "g{g}");
+        }
     }
 
     #[test]
