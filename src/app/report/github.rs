@@ -3,8 +3,9 @@
 //!
 //! Annotations are workflow commands (`::error file=F,line=L,title=T::M`),
 //! written to stderr: the runner reads commands from both streams of a
-//! step, and stdout stays the chosen format's alone, so a piped JUnit or
-//! JSON is never corrupted. Everything in them is escaped by GitHub's rules
+//! `run:` step (actions/runner's `ScriptHandler` gives each an
+//! `OutputManager`), and stdout stays the chosen format's alone, so a piped
+//! JUnit or JSON is never corrupted. Everything in them is escaped by GitHub's rules
 //! ([`data`], [`property`]), after [`sanitize`], so no server text can end
 //! a command or start another. GitHub shows at most 10 error annotations
 //! per step and a summary of at most 1 MiB: both are capped here, and say
