@@ -431,11 +431,11 @@ fn text_escapes_invisible_characters_and_shows_location_hosts_as_punycode() {
 fn markdown_does_not_render_what_a_server_sends() {
     let server = hostile();
     let run = run(&["--format", "markdown", "-u", &server.url("/markup")]);
-    for markup in ["![x](", "[y](", "<img", "*b*"] {
-        assert!(!run.stdout.contains(markup), "{markup} in {}", run.stdout);
-    }
-    let escaped = "\\!\\[x\\](https://evil.test/t.png) \\[y\\](https://evil.test/) &lt;img src=x&gt; \\*b\\*";
-    assert!(run.stdout.contains(escaped), "{}", run.stdout);
+    // One code span, where Markdown parses nothing (tests/reports.rs renders
+    // such output with cmark-gfm).
+    let status = run.stdout.lines().nth(2).and_then(|row| row.split(" | ").nth(1)).unwrap_or_default();
+    let markup = "![x](https://evil.test/t.png) [y](https://evil.test/) <img src=x> *b*";
+    assert_eq!(status, format!("` HTTP/1.1 200 {markup} `"), "{}", run.stdout);
 }
 
 /// The samples of a Prometheus exposition as the official Python client's

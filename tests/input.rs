@@ -96,7 +96,7 @@ fn credentials_in_lines_are_never_echoed_in_any_format() {
         format!("http://erin:S3cretPW@127.0.0.1:{port}/{}", "long/".repeat(60)),
     ];
     let file = write_file("secret.txt", lines.join("\n"));
-    for format in ["text", "json", "csv", "tsv", "markdown", "prometheus"] {
+    for format in ["text", "json", "csv", "tsv", "markdown", "prometheus", "junit"] {
         let run = run(&["--format", format, "-v", "-u", &lines[0], "-u", &lines[2], file.to_str().unwrap()]);
         let all = format!("{}{}", run.stdout, run.stderr);
         for secret in ["S3cret", "alice", "carol", "dave", "erin"] {

@@ -121,7 +121,7 @@ fn proxy_passwords_are_never_printed() {
     assert_eq!(not_a_url.code, 2);
     assert!(not_a_url.stderr.contains("***@127.0.0.1:port is not a URL"), "{}", not_a_url.stderr);
     let origin = http_server();
-    for format in ["text", "json", "csv", "tsv", "markdown", "prometheus"] {
+    for format in ["text", "json", "csv", "tsv", "markdown", "prometheus", "junit"] {
         for var in ["ALL_PROXY", "https_proxy", "http_proxy"] {
             let output = statuscheck()
                 .env(var, SOCKS)

@@ -227,6 +227,12 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = OUTPUT)]
     pub watch: Option<Duration>,
 
+    /// GitHub Actions: an error annotation (on stderr) on the list's line of
+    /// each URL that is down, and a job summary appended to
+    /// $GITHUB_STEP_SUMMARY; auto: when GITHUB_ACTIONS=true
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = Github::Auto, help_heading = OUTPUT)]
+    pub github: Github,
+
     /// Text output adds a line per URL: address, phase timings, TLS and certificate
     #[arg(short, long, help_heading = OUTPUT)]
     pub verbose: bool,
@@ -299,6 +305,14 @@ impl From<Method> for statuscheck::Method {
 pub enum FailOn {
     Down,
     Degraded,
+}
+
+/// When to write for GitHub Actions (`--github`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Github {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -386,6 +400,18 @@ fn files(cli: &Cli) -> anyhow::Result<Vec<PathBuf>> {
              Run statuscheck from a timer instead, writing a file for node_exporter's textfile collector: \
              statuscheck --format prometheus urls.txt > DIR/statuscheck.prom.tmp; \
              mv DIR/statuscheck.prom.tmp DIR/statuscheck.prom"
+        );
+    }
+    if cli.watch.is_some() && cli.github == Github::Always {
+        bail!(
+            "--watch cannot write for GitHub Actions: annotations and the job summary are written once, \
+             at the end of a run; leave out --github always (auto is off with --watch)"
+        );
+    }
+    if cli.watch.is_some() && cli.format == Format::Junit {
+        bail!(
+            "--watch cannot write JUnit XML: a report needs every result of a run before its first line. \
+             Run statuscheck once per CI job instead: statuscheck --format junit urls.txt > report.xml"
         );
     }
     Ok(files)
@@ -498,7 +524,20 @@ fn report_options(cli: &Cli) -> report::Options {
         progress: !cli.quiet && cli.watch.is_none(),
         watch: cli.watch.is_some(),
         verbose: cli.verbose,
+        github: github(cli.github, cli.watch.is_some(), |name| std::env::var_os(name)),
     }
+}
+
+/// `--github`: whether to annotate and summarise for GitHub Actions (auto:
+/// when `GITHUB_ACTIONS=true`, and never with `--watch`, which has no end
+/// of run), and the job summary's file, `$GITHUB_STEP_SUMMARY`, if set.
+fn github(choice: Github, watch: bool, env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<Option<PathBuf>> {
+    let on = match choice {
+        Github::Always => true,
+        Github::Never => false,
+        Github::Auto => !watch && env("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
+    };
+    on.then(|| env("GITHUB_STEP_SUMMARY").filter(|path| !path.is_empty()).map(PathBuf::from))
 }
 
 /// Whether this build has the cargo feature `tls-legacy` (OpenSSL). The
@@ -931,5 +970,19 @@ mod tests {
         assert!(use_color(ColorChoice::Auto, Format::Text, env(&[("CLICOLOR_FORCE", "1")])));
         assert!(!use_color(ColorChoice::Auto, Format::Text, env(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")])));
         assert!(use_color(ColorChoice::Always, Format::Text, env(&[("NO_COLOR", "1")])));
+    }
+
+    #[test]
+    fn github_output_is_on_in_github_actions_or_when_asked() {
+        let env = |pairs: &'static [(&str, &str)]| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| std::ffi::OsString::from(v))
+        };
+        let actions = env(&[("GITHUB_ACTIONS", "true"), ("GITHUB_STEP_SUMMARY", "/tmp/summary.md")]);
+        assert_eq!(github(Github::Auto, false, actions), Some(Some(PathBuf::from("/tmp/summary.md"))));
+        assert_eq!(github(Github::Auto, true, actions), None, "--watch has no end of run");
+        assert_eq!(github(Github::Never, false, actions), None);
+        assert_eq!(github(Github::Auto, false, env(&[("GITHUB_ACTIONS", "false")])), None);
+        assert_eq!(github(Github::Always, false, env(&[])), Some(None));
+        assert_eq!(github(Github::Always, false, env(&[("GITHUB_STEP_SUMMARY", "")])), Some(None));
     }
 }

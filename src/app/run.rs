@@ -178,7 +178,12 @@ async fn round(
                         report.targets_read(results.received(), widths);
                         report.emit(&checked)?;
                     }
-                    report.end()?;
+                    // What is kept for the end is written; a second signal stops that.
+                    tokio::select! {
+                        biased;
+                        _ = signals.next() => {}
+                        ended = report.end_streamed() => ended?,
+                    }
                     return Ok(Ending::Interrupted { signal });
                 }
                 sent = report.output().send(), if pending => sent?,
@@ -202,7 +207,11 @@ async fn round(
             return Err(anyhow!(failure));
         }
         report.targets_read(results.received(), widths);
-        report.end()?;
+        tokio::select! {
+            biased;
+            signal = signals.next() => return Ok(Ending::Interrupted { signal }),
+            ended = report.end_streamed() => ended?,
+        }
         // Everything handed to the writer before the round ends.
         while report.output().has_pending() {
             tokio::select! {

@@ -381,6 +381,8 @@ pub fn statuscheck() -> Command {
         "SLURM_ARRAY_TASK_COUNT",
         "SLURM_ARRAY_TASK_MIN",
         "JOB_COMPLETION_INDEX",
+        "GITHUB_ACTIONS",
+        "GITHUB_STEP_SUMMARY",
     ] {
         command.env_remove(name);
     }

@@ -3,6 +3,7 @@
 //! line and the summary on stderr, and messages.
 
 mod format;
+mod github;
 mod progress;
 pub mod spool;
 mod summary;
@@ -17,7 +18,9 @@ use crate::app::input::{Checked, Widths};
 
 pub use format::{sanitize, Format};
 use format::{Export, Judged, Style};
+use github::Github;
 use progress::Progress;
+use spool::Row;
 pub use summary::Summary;
 pub use writer::Output;
 
@@ -42,6 +45,9 @@ pub struct Options {
     pub verbose: bool,
     /// `--watch`: after the first round, print only results that changed.
     pub watch: bool,
+    /// `--github`: annotations on stderr, and the job summary appended to
+    /// this file (`$GITHUB_STEP_SUMMARY`) when it is given.
+    pub github: Option<Option<std::path::PathBuf>>,
 }
 
 impl Options {
@@ -64,6 +70,8 @@ pub struct Report<W: Write> {
     export: Box<dyn Export + Send>,
     /// `--watch`: the last outcome of each line, to print only changes.
     changes: Option<Changes>,
+    /// `--github`: what GitHub Actions is told.
+    github: Option<Github>,
     pub summary: Summary,
 }
 
@@ -77,13 +85,46 @@ impl Report<Output> {
     }
 }
 
+impl Report<Output> {
+    /// Writes what formats keep until the end ([`Report::end`]), then a
+    /// large one (JUnit) a part at a time, each handed to stdout before the
+    /// next is made. An interrupted run writes what it has.
+    pub async fn end_streamed(&mut self) -> io::Result<()> {
+        self.end_github();
+        self.end()?;
+        let mut more = self.options.show != Show::Nothing;
+        while more {
+            self.line.clear();
+            more = self.export.end_part(&mut self.line)?;
+            self.out.write_all(self.line.as_bytes())?;
+            if more {
+                self.out.send().await?;
+            }
+        }
+        self.flush()
+    }
+}
+
 impl<W: Write> Report<W> {
+    /// `--github`: says how many down URLs got no annotation, and writes the
+    /// job summary (once: `--github` is refused with `--watch`).
+    fn end_github(&mut self) {
+        let Some(mut github) = self.github.take() else { return };
+        if let Some(line) = github.more_line() {
+            self.progress.hide_while(|| say(&line));
+        }
+        if let Err(error) = github.write_summary() {
+            message(&format!("writing the job summary to $GITHUB_STEP_SUMMARY: {error}"));
+        }
+    }
+
     fn with_progress(out: W, options: Options, progress: Progress) -> Self {
         let style = Style { color: options.color, url_width: 0, verbose: options.verbose, timestamp: options.watch };
         let line = String::with_capacity(256);
         let changes = options.watch.then(Changes::default);
         let export = format::exporter(options.format);
-        Report { out, options, style, line, progress, export, changes, summary: Summary::default() }
+        let github = options.github.clone().map(Github::new);
+        Report { out, options, style, line, progress, export, changes, github, summary: Summary::default() }
     }
 
     /// Whether a progress line may be shown (then the caller counts the list).
@@ -119,6 +160,9 @@ impl<W: Write> Report<W> {
         let verdict = judged.verdict;
         self.summary.add(checked, judged);
         self.progress.done(&self.summary);
+        if let Some(annotation) = self.github.as_mut().and_then(|github| github.add(Row::of(checked, judged))) {
+            self.progress.hide_while(|| say(&annotation));
+        }
         let shown = match self.options.show {
             Show::All => true,
             Show::Failed => verdict != Verdict::Ok,
@@ -214,6 +258,11 @@ impl Changes {
 /// ignored: there is nowhere left to complain to.
 pub fn message(text: &str) {
     note(&format!("statuscheck: {text}"));
+}
+
+/// A line of our own on stderr, escaped already (a workflow command).
+fn say(line: &str) {
+    let _ = writeln!(io::stderr().lock(), "{line}");
 }
 
 /// A line on stderr as it is.

@@ -6,7 +6,8 @@
 
 mod csv;
 mod json;
-mod markdown;
+mod junit;
+pub(crate) mod markdown;
 mod prometheus;
 #[cfg(test)]
 mod tests;
@@ -39,6 +40,8 @@ pub enum Format {
     Markdown,
     /// Prometheus text format (blackbox_exporter's metric names), written at the end
     Prometheus,
+    /// JUnit XML: a test suite per file, a test case per URL, written at the end
+    Junit,
 }
 
 /// One output format.
@@ -55,6 +58,14 @@ pub trait Export {
     /// What a format that groups its records writes after the last one.
     fn end(&mut self) -> Option<String> {
         None
+    }
+
+    /// A format written at the end that can be large (JUnit): appends the
+    /// next part of it to `out`; whether more is to come. The caller hands
+    /// each part to stdout before asking for the next, so memory stays
+    /// bounded by a part, however long the list.
+    fn end_part(&mut self, _out: &mut String) -> std::io::Result<bool> {
+        Ok(false)
     }
 
     /// `--watch`: a new round starts.
@@ -76,6 +87,7 @@ pub fn exporter(format: Format) -> Box<dyn Export + Send> {
         Format::Csv => Box::new(csv::Csv),
         Format::Markdown => Box::new(markdown::Markdown),
         Format::Prometheus => Box::new(prometheus::Metrics::default()),
+        Format::Junit => Box::new(junit::Junit::default()),
     }
 }
 

@@ -198,7 +198,7 @@ fn expiry_is_the_chains_and_names_the_intermediate() {
 fn markdown_rows_escape_pipes() {
     assert!(header(Format::Markdown).unwrap().starts_with("| URL | Status | Time | State |\n|---|"));
     let line = render(Format::Markdown, &checked("https://a.test/", ok(200, "a|b")));
-    assert_eq!(line, "| https://a.test/ | HTTP/1.1 200 a\\|b | 12 ms | up |\n");
+    assert_eq!(line, "| https://a.test/ | ` HTTP/1.1 200 a\\|b ` | 12 ms | ` up ` |\n");
 }
 
 #[test]
@@ -207,7 +207,7 @@ fn timeouts_read_well_in_every_format() {
     let c = checked("a.test", timeout);
     assert!(render(Format::Text, &c).contains("error timeout: no status line after 10s"));
     assert!(render(Format::Tsv, &c).ends_with("\ttimeout: no status line after 10s\tdown\t\n"));
-    assert!(render(Format::Markdown, &c).contains("| error timeout: no status line after 10s |"));
+    assert!(render(Format::Markdown, &c).contains("| ` error timeout: no status line after 10s ` |"));
 }
 
 #[test]
@@ -229,13 +229,15 @@ fn csv_escapes_controls_and_neutralises_formulas() {
 
 #[test]
 fn markdown_does_not_pass_links_images_or_html() {
-    let reason = "![x](https://evil.test/t.png) [y](https://evil.test/) <img src=x> *a* _b_ `c` ~d~ &amp; \\";
+    // Server text is one code span (rendered by cmark-gfm in tests/reports.rs).
+    let reason = "![x](https://evil.test/t.png) <img src=x> `c` ``d`` phish@evil.test a|b \\";
     let line = render(Format::Markdown, &checked("https://a.test/", ok(200, reason)));
-    let escaped = "\\!\\[x\\](https://evil.test/t.png) \\[y\\](https://evil.test/) &lt;img src=x&gt; \
-                   \\*a\\* \\_b\\_ \\`c\\` \\~d\\~ &amp;amp; \\\\";
-    assert_eq!(line, format!("| https://a.test/ | HTTP/1.1 200 {escaped} | 12 ms | up |\n"));
+    let code = "``` HTTP/1.1 200 ![x](https://evil.test/t.png) <img src=x> `c` ``d`` phish@evil.test a\\|b \\ ```";
+    assert_eq!(line, format!("| https://a.test/ | {code} | 12 ms | ` up ` |\n"));
     let line = render(Format::Markdown, &checked("https://a.test/a_b?c=1&d=2", ok(200, "OK")));
     assert!(line.starts_with("| https://a.test/a\\_b?c=1&amp;d=2 |"), "{line}");
+    let line = render(Format::Markdown, &checked("https://a.test/", ok(200, "`x\r\n")));
+    assert!(line.contains("| `` HTTP/1.1 200 `x\\r\\n `` |"), "a backtick and controls: {line}");
 }
 
 #[test]
@@ -356,7 +358,7 @@ fn every_format_shows_the_state_and_what_was_unmet() {
     assert!(render(Format::Csv, &degraded).ends_with(",degraded,\"latency at most 10ms, got 12ms\",,\r\n"));
     let md = render(Format::Markdown, &down);
     assert!(
-        md.ends_with("| down: status 200, got 404; header server = nginx, got evil\\\\u{1b}\\[2J\\\\tx |\n"),
+        md.ends_with("| ` down: status 200, got 404; header server = nginx, got evil\\u{1b}[2J\\tx ` |\n"),
         "{md}"
     );
     let mut metrics = Metrics::default();
