@@ -21,7 +21,6 @@ use anyhow::{bail, Context};
 use tokio::sync::mpsc;
 
 pub use self::resume::{mend_resume_output, Answered, Mended};
-#[cfg(test)]
 pub use self::target::parse_url;
 use self::target::{to_target, url_width};
 pub use self::target::{Checked, Target, Widths};

@@ -1,0 +1,313 @@
+//! `--on-change CMD`: each confirmed change runs `sh -c CMD` with the change
+//! on its standard input and in its environment (never in CMD). Hooks run
+//! off the round loop, at most [`AT_ONCE`] at a time, from a queue of
+//! [`QUEUED`]: a change that finds the queue full is dropped and counted,
+//! so a slow hook or a flood of changes never stops or slows the watch.
+//!
+//! Each hook is the leader of its own process group: after its timeout the
+//! whole group (the hook and anything it started) is killed, and the hook
+//! is reaped. A hook that fails or is killed is reported on stderr.
+
+use std::os::fd::AsFd;
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::change::Change;
+use crate::app::report;
+
+/// Most hooks running at once.
+pub const AT_ONCE: usize = 4;
+
+/// Most changes waiting for a hook; more are dropped (and counted).
+pub const QUEUED: usize = 64;
+
+/// The command and its deadline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hook {
+    pub command: String,
+    pub timeout: Duration,
+}
+
+/// The queue of changes and the task that runs their hooks.
+pub struct Hooks {
+    queue: Option<mpsc::Sender<Change>>,
+    /// Set on SIGINT/SIGTERM: changes still queued are dropped.
+    stop: watch::Sender<bool>,
+    dispatcher: Option<JoinHandle<()>>,
+    counts: Arc<Counts>,
+    /// Drops already reported.
+    reported: u64,
+}
+
+#[derive(Default)]
+struct Counts {
+    dropped: AtomicU64,
+    /// Hooks started, and ended (reaped).
+    started: AtomicU64,
+    ended: AtomicU64,
+}
+
+impl Hooks {
+    /// Starts the task that runs `hook` for each change. Inside the runtime.
+    pub fn start(hook: Hook) -> Hooks {
+        let (queue, changes) = mpsc::channel(QUEUED);
+        let (stop, stopped) = watch::channel(false);
+        let counts = Arc::new(Counts::default());
+        let dispatcher = tokio::spawn(dispatch(Arc::new(hook), changes, stopped, counts.clone()));
+        Hooks { queue: Some(queue), stop, dispatcher: Some(dispatcher), counts, reported: 0 }
+    }
+
+    /// Queues a hook for `change`, without waiting: when the queue is full
+    /// the change is dropped and counted.
+    pub fn submit(&self, change: Change) {
+        let Some(queue) = &self.queue else { return };
+        if queue.try_send(change).is_err() {
+            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Says on stderr how many changes were dropped since the last time.
+    pub fn report_dropped(&mut self) {
+        let dropped = self.counts.dropped.load(Ordering::Relaxed);
+        if dropped > self.reported {
+            let new = dropped - self.reported;
+            let changes = if new == 1 { "change was" } else { "changes were" };
+            report::message(&format!(
+                "--on-change: {new} {changes} not run: {AT_ONCE} hooks were running and {QUEUED} changes waiting \
+                 ({dropped} in all)"
+            ));
+            self.reported = dropped;
+        }
+    }
+
+    /// No more changes: after a finished run every queued hook still runs;
+    /// after an interrupted one (or a second call with `interrupted`) the
+    /// queued are dropped (and counted) and the running ones finish within
+    /// their timeout. [`Hooks::wait`] then waits for them.
+    pub fn close(&mut self, interrupted: bool) {
+        self.queue = None;
+        if interrupted {
+            let _ = self.stop.send(true);
+        }
+    }
+
+    /// Hooks started and not yet ended.
+    pub fn running(&self) -> u64 {
+        self.counts.started.load(Ordering::Relaxed) - self.counts.ended.load(Ordering::Relaxed)
+    }
+
+    /// Returns once every hook has ended and been reaped (after
+    /// [`Hooks::close`]). Cancel-safe: a signal may cut the wait short, to
+    /// close again with `interrupted` and wait once more.
+    pub async fn wait(&mut self) {
+        if let Some(dispatcher) = &mut self.dispatcher {
+            let _ = dispatcher.await;
+            self.dispatcher = None;
+        }
+        self.report_dropped();
+    }
+}
+
+/// Takes a slot, then a change, and runs its hook in the slot: the permit
+/// is taken before the change, so at most [`AT_ONCE`] hooks run and the
+/// rest wait in the queue.
+async fn dispatch(
+    hook: Arc<Hook>,
+    mut changes: mpsc::Receiver<Change>,
+    mut stopped: watch::Receiver<bool>,
+    counts: Arc<Counts>,
+) {
+    let slots = Arc::new(Semaphore::new(AT_ONCE));
+    let mut running = JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            biased;
+            _ = stopped.wait_for(|stop| *stop) => break,
+            permit = slots.clone().acquire_owned() => permit,
+        };
+        let Ok(permit) = permit else { break };
+        let change = tokio::select! {
+            biased;
+            _ = stopped.wait_for(|stop| *stop) => break,
+            change = changes.recv() => change,
+        };
+        let Some(change) = change else { break };
+        counts.started.fetch_add(1, Ordering::Relaxed);
+        let hook = hook.clone();
+        let tally = counts.clone();
+        running.spawn(async move {
+            run(hook, change, permit).await;
+            tally.ended.fetch_add(1, Ordering::Relaxed);
+        });
+        while running.try_join_next().is_some() {}
+    }
+    changes.close();
+    while changes.try_recv().is_ok() {
+        counts.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+    while running.join_next().await.is_some() {}
+}
+
+/// Runs one hook to its end or its timeout, and says on stderr if it failed.
+async fn run(hook: Arc<Hook>, change: Change, _slot: OwnedSemaphorePermit) {
+    let label = change.label();
+    match run_hook(&hook, &change).await {
+        Ok(Ended::Exited(status)) if status.success() => {}
+        Ok(Ended::Exited(status)) => report::message(&format!("--on-change for {label}: {}", exit_words(status))),
+        Ok(Ended::Killed) => report::message(&format!(
+            "--on-change for {label}: still running after {}: killed with its process group",
+            statuscheck::HumanDuration(hook.timeout)
+        )),
+        Err(error) => report::message(&format!("--on-change for {label}: cannot run sh: {error}")),
+    }
+}
+
+enum Ended {
+    Exited(ExitStatus),
+    /// Killed at its timeout.
+    Killed,
+}
+
+async fn run_hook(hook: &Hook, change: &Change) -> std::io::Result<Ended> {
+    let mut child = command(hook, change)?.spawn()?;
+    let input = change.json();
+    let mut stdin = child.stdin.take();
+    let finished = tokio::time::timeout(hook.timeout, async {
+        if let Some(stdin) = &mut stdin {
+            // A hook that does not read its input is no failure.
+            let _ = stdin.write_all(input.as_bytes()).await;
+        }
+        drop(stdin);
+        child.wait().await
+    })
+    .await;
+    match finished {
+        Ok(status) => Ok(Ended::Exited(status?)),
+        Err(_) => {
+            kill_group(&child);
+            child.wait().await?;
+            Ok(Ended::Killed)
+        }
+    }
+}
+
+/// `sh -c CMD` in a process group of its own, the change in its
+/// environment, its output on our stderr (stdout holds the results).
+fn command(hook: &Hook, change: &Change) -> std::io::Result<Command> {
+    let stdout = std::io::stderr().as_fd().try_clone_to_owned()?;
+    let mut command = Command::new("/bin/sh");
+    command
+        .arg("-c")
+        .arg(&hook.command)
+        .envs(change.env())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::inherit())
+        .process_group(0)
+        // Should this task be dropped before the hook ends, the hook goes too.
+        .kill_on_drop(true);
+    Ok(command)
+}
+
+/// SIGKILL to the hook's process group. Called while the hook is not yet
+/// reaped, so its process id (the group's id) cannot have been reused.
+fn kill_group(child: &Child) {
+    if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
+        // SAFETY: kill has no memory effects; -pid names the group the
+        // hook leads (process_group(0)).
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+}
+
+fn exit_words(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("ended by signal {signal}"),
+        (None, None) => format!("ended: {status}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use statuscheck::State;
+
+    fn change(url: &str) -> Change {
+        Change {
+            url: url.into(),
+            name: None,
+            group: None,
+            source: "arg:1".into(),
+            old: State::Up,
+            new: State::Down,
+            why: "error connect: refused".into(),
+            at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    fn hook(command: &str, timeout: Duration) -> Hook {
+        Hook { command: command.into(), timeout }
+    }
+
+    /// On the paused clock: a hook that hangs is killed at its timeout,
+    /// however long that is, without the test waiting for it.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_hanging_hook_is_killed_at_its_timeout() {
+        let started = tokio::time::Instant::now();
+        let ended = run_hook(&hook("sleep 1000", Duration::from_secs(600)), &change("a")).await.unwrap();
+        assert!(matches!(ended, Ended::Killed));
+        assert_eq!(started.elapsed(), Duration::from_secs(600));
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn the_change_reaches_stdin_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let command = format!(
+            "cat > '{0}'; printf '%s %s' \"$STATUSCHECK_URL\" \"$STATUSCHECK_NEW_STATE\" >> '{0}'",
+            out.display()
+        );
+        let ended = run_hook(&hook(&command, Duration::from_secs(60)), &change("https://a.test/")).await.unwrap();
+        assert!(matches!(ended, Ended::Exited(status) if status.success()));
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(text, format!("{}https://a.test/ down", change("https://a.test/").json()));
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_failing_hook_is_an_exit_status() {
+        let ended = run_hook(&hook("exit 7", Duration::from_secs(60)), &change("a")).await.unwrap();
+        assert!(matches!(ended, Ended::Exited(status) if status.code() == Some(7)));
+    }
+
+    /// A flood: with every slot taken by a hook that waits, the queue takes
+    /// [`QUEUED`] more and drops the rest; an interrupted finish drops the
+    /// queue too. Exact counts, no timing.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_flood_is_bounded_and_counted() {
+        let mut hooks = Hooks::start(hook("sleep 1000", Duration::from_secs(30)));
+        for i in 0..100 {
+            hooks.submit(change(&format!("https://{i}.test/")));
+        }
+        // Let the dispatcher take its slots.
+        while hooks.counts.started.load(Ordering::Relaxed) < AT_ONCE as u64 {
+            tokio::task::yield_now().await;
+        }
+        // The queue was full before the first hook started.
+        assert_eq!(hooks.counts.dropped.load(Ordering::Relaxed), 100 - QUEUED as u64);
+        hooks.close(true);
+        hooks.wait().await;
+        assert_eq!(hooks.running(), 0);
+        assert_eq!(hooks.counts.started.load(Ordering::Relaxed), AT_ONCE as u64);
+        assert_eq!(hooks.counts.dropped.load(Ordering::Relaxed), 100 - AT_ONCE as u64);
+    }
+}
