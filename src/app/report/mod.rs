@@ -261,3 +261,25 @@ pub fn message(text: &str) {
 fn note(text: &str) {
     let _ = writeln!(io::stderr().lock(), "{}", sanitize(text));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::input::{parse_url, Source, Target};
+    use statuscheck::{HttpVersion, Response};
+
+    #[test]
+    fn a_change_of_state_alone_is_a_change() {
+        let target = Target::plain(Source::Arg(1), "a.test".into(), parse_url("https://a.test/"));
+        let mut checked = Checked::invalid(target, "");
+        checked.outcome = Ok(Response::new(HttpVersion::Http11, 200, "OK"));
+        let mut changes = Changes::default();
+        assert!(changes.record(&checked, State::Up), "the first round prints everything");
+        changes.next_round();
+        assert!(!changes.record(&checked, State::Up));
+        changes.next_round();
+        assert!(changes.record(&checked, State::Degraded), "the same status line, slower");
+        changes.next_round();
+        assert!(!changes.record(&checked, State::Degraded));
+    }
+}
