@@ -24,8 +24,8 @@ Examples:
   statuscheck --sequential sites.txt         the same, one at a time
   cat urls.txt | statuscheck --format tsv -  from stdin, tab-separated for scripts
   statuscheck -u https://example.com/ -u http://localhost:8080/health
-  statuscheck --watch 30s --on-change ./notify --fail-after 3 --state st.json \
-      --canary https://example.com/ sites.txt    alert on changes that hold 3 rounds
+  statuscheck --watch 30s --on-change ./notify --fail-after 3 --state st.json \\
+      --canary https://example.com/ sites.txt  run ./notify on changes that hold 3 rounds
 
 Exit status: 0 every URL answered with an accepted code, 1 at least one did not,
 2 usage or input error, 3 inconclusive (every --canary failed with a network
