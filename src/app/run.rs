@@ -131,7 +131,8 @@ async fn end_alerts(alerts: Option<Alerts>, mut ending: Ending, signals: &mut Si
     }
     let running = alerts.running();
     if running > 0 {
-        report::message(&format!("waiting for {running} --on-change hooks to end, each within --on-change-timeout"));
+        let hooks = if running == 1 { "hook" } else { "hooks" };
+        report::message(&format!("waiting for {running} --on-change {hooks} to end, each within --on-change-timeout"));
     }
     alerts.wait().await;
     ending
