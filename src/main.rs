@@ -66,10 +66,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         report::message(error);
     }
     let code = exit_code(&ending, report.summary.all_ok(), report.inconclusive());
+    let interrupted = matches!(ending, Ending::Interrupted { .. });
     match ending {
         Ending::OutputClosed => report.abandon(),
         _ if config.quiet => report.abandon(),
-        _ => report.finish(started.elapsed(), code > EXIT_USAGE, config.summary_json),
+        _ => report.finish(started.elapsed(), interrupted, config.summary_json),
     }
     Ok(code)
 }

@@ -352,12 +352,13 @@ fn a_refused_canary_makes_the_run_inconclusive() {
     assert!(!out.stdout.contains(&canary), "the canary is not a result: {}", out.stdout);
     assert!(out.stderr.contains(&format!("canary {canary}: error connect: ")), "{}", out.stderr);
     let summary: serde_json::Value = serde_json::from_str(out.stderr.lines().last().unwrap()).unwrap();
-    assert_eq!(summary["inconclusive"], true);
+    assert_eq!((&summary["inconclusive"], &summary["interrupted"]), (&true.into(), &false.into()));
     // Text shows it; the summary says why.
     let text = run(&["--canary", &canary, "-u", &down]);
     assert_eq!(text.code, 3);
     assert!(text.stdout.contains("[unknown: every --canary failed]"), "{}", text.stdout);
     assert!(text.stderr.contains("inconclusive: every --canary failed with a network error"), "{}", text.stderr);
+    assert!(text.stderr.contains("\n1 checked: 0 ok, 1 failed, 0 errors in "), "not interrupted: {}", text.stderr);
     // A canary that answers, whatever its code: conclusive.
     let answering = server.url("/down");
     let out = run(&["--format", "json", "--canary", &answering, "-u", &down]);
