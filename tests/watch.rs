@@ -324,6 +324,32 @@ fn a_restart_with_state_alerts_on_nothing_that_did_not_change() {
 }
 
 #[test]
+fn a_restarted_watch_alerts_on_nothing_that_did_not_change() {
+    // /flip answers 503 from its 4th request on: in the second watch.
+    let server = Scripted::new(&[("/down", &[503]), ("/flip", &[200, 200, 200, 503])]);
+    let (notify, dir) = logging_hook();
+    let state = dir.join("st.json");
+    let (down, flip) = (server.url("/down"), server.url("/flip"));
+    #[rustfmt::skip]
+    let args = [
+        "--watch", "50ms", "--state", state.to_str().unwrap(), "--on-change", notify.to_str().unwrap(),
+        "-u", &down, "-u", &flip,
+    ];
+    let first = Watching::start(&args);
+    wait_until(BOUND, "three rounds", || server.requests("/flip") >= 3);
+    assert_eq!(first.stop().0, 143);
+    let rounds = server.requests("/flip");
+    let second = Watching::start(&args);
+    wait_until(BOUND, "two more rounds", || server.requests("/flip") >= rounds + 2);
+    let (code, _, stderr) = second.stop();
+    assert_eq!(code, 143, "{stderr}");
+    // /down was down before the restart: no alert; /flip changed once (in
+    // the second watch, or in the first if its fourth round came before
+    // SIGTERM): one alert, never a second one for the same change.
+    assert_eq!(lines(&dir.join("log")), [format!("{flip} up down")], "{stderr}");
+}
+
+#[test]
 fn a_state_file_in_a_missing_directory_is_a_usage_error() {
     let state = temp_path("nowhere").join("st.json");
     let out = run(&["--state", state.to_str().unwrap(), "-u", "http://127.0.0.1:1/"]);
