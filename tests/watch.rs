@@ -104,9 +104,13 @@ impl Watching {
         wait_until(BOUND, &format!("stderr saying {text:?}"), || self.stderr().contains(text));
     }
 
+    fn signal(&self, signal: i32) {
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
     /// SIGTERM, then the exit status (bounded), stdout and stderr.
     fn stop(mut self) -> (i32, String, String) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.signal(libc::SIGTERM);
         let started = Instant::now();
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -242,6 +246,25 @@ fn a_signal_gives_a_running_hook_its_timeout_then_kills_its_group() {
     assert!(stderr.contains("still running after 5s: killed with its process group"), "{stderr}");
     assert!(is_dead(&lines(&dir.join("child.pid"))[0]), "the hook's child outlived statuscheck");
     assert!(is_dead(&lines(&dir.join("hook.pid"))[0]));
+}
+
+#[test]
+fn a_second_signal_kills_the_running_hooks_at_once() {
+    let server = Scripted::new(&[("/a", &[200, 500])]);
+    let (notify, dir) = hook("sleep 1000 &\necho $! > {dir}/child.pid\nwait");
+    let url = server.url("/a");
+    // A timeout longer than the test waits: only the second signal can end the hook.
+    #[rustfmt::skip]
+    let watch = Watching::start(&[
+        "--watch", "50ms", "--on-change", notify.to_str().unwrap(), "--on-change-timeout", "60s", "-u", &url,
+    ]);
+    wait_until(BOUND, "the hook started", || lines(&dir.join("child.pid")).len() == 1);
+    watch.signal(libc::SIGINT);
+    watch.wait_for_stderr("waiting for 1 --on-change hook to end");
+    let (code, _, stderr) = watch.stop();
+    assert_eq!(code, 130, "the first signal's status: {stderr}");
+    assert!(stderr.contains("killed with its process group at a second signal"), "{stderr}");
+    assert!(is_dead(&lines(&dir.join("child.pid"))[0]));
 }
 
 #[test]

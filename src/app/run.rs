@@ -115,7 +115,8 @@ struct Watch {
 
 /// The hooks' end. A finished run waits for every queued hook (a signal
 /// cuts the queue short); an interrupted one drops the queued ones and
-/// waits for those running, each within its `--on-change-timeout`.
+/// waits for those running, each within its `--on-change-timeout`, or
+/// until a second signal kills them.
 async fn end_alerts(alerts: Option<Alerts>, mut ending: Ending, signals: &mut Signals) -> Ending {
     let Some(mut alerts) = alerts else { return ending };
     let interrupted = matches!(ending, Ending::Interrupted { .. });
@@ -132,9 +133,18 @@ async fn end_alerts(alerts: Option<Alerts>, mut ending: Ending, signals: &mut Si
     let running = alerts.running();
     if running > 0 {
         let hooks = if running == 1 { "hook" } else { "hooks" };
-        report::message(&format!("waiting for {running} --on-change {hooks} to end, each within --on-change-timeout"));
+        report::message(&format!(
+            "waiting for {running} --on-change {hooks} to end, each within --on-change-timeout \
+             (a second SIGINT or SIGTERM kills them)"
+        ));
     }
-    alerts.wait().await;
+    tokio::select! {
+        () = alerts.wait() => {}
+        _ = signals.next() => {
+            alerts.kill();
+            alerts.wait().await;
+        }
+    }
     ending
 }
 

@@ -6,7 +6,9 @@
 //!
 //! Each hook is the leader of its own process group: after its timeout the
 //! whole group (the hook and anything it started) is killed, and the hook
-//! is reaped. A hook that fails or is killed is reported on stderr.
+//! is reaped. A hook that fails or is killed is reported on stderr. On a
+//! signal the queue is dropped and running hooks get their timeout; on a
+//! second one they are killed at once.
 
 use std::os::fd::AsFd;
 use std::process::{ExitStatus, Stdio};
@@ -28,6 +30,17 @@ pub const AT_ONCE: usize = 4;
 /// Most changes waiting for a hook; more are dropped (and counted).
 pub const QUEUED: usize = 64;
 
+/// How far a run's end has come, for the hooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Stop {
+    /// Hooks run as changes come.
+    Running,
+    /// A signal: changes still queued are dropped.
+    DropQueued,
+    /// A second signal: running hooks are killed now.
+    KillRunning,
+}
+
 /// The command and its deadline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hook {
@@ -38,8 +51,8 @@ pub struct Hook {
 /// The queue of changes and the task that runs their hooks.
 pub struct Hooks {
     queue: Option<mpsc::Sender<Change>>,
-    /// Set on SIGINT/SIGTERM: changes still queued are dropped.
-    stop: watch::Sender<bool>,
+    /// How far the end has come: see [`Stop`].
+    stop: watch::Sender<Stop>,
     dispatcher: Option<JoinHandle<()>>,
     counts: Arc<Counts>,
     /// Drops already reported.
@@ -61,7 +74,7 @@ impl Hooks {
     /// Starts the task that runs `hook` for each change. Inside the runtime.
     pub fn start(hook: Hook) -> Hooks {
         let (queue, changes) = mpsc::channel(QUEUED);
-        let (stop, stopped) = watch::channel(false);
+        let (stop, stopped) = watch::channel(Stop::Running);
         let counts = Arc::new(Counts::default());
         let dispatcher = tokio::spawn(dispatch(Arc::new(hook), changes, stopped, counts.clone()));
         Hooks { queue: Some(queue), stop, dispatcher: Some(dispatcher), counts, reported: 0 }
@@ -97,8 +110,14 @@ impl Hooks {
     pub fn close(&mut self, interrupted: bool) {
         self.queue = None;
         if interrupted {
-            let _ = self.stop.send(true);
+            self.stop.send_if_modified(|stop| raise(stop, Stop::DropQueued));
         }
+    }
+
+    /// Kills the running hooks (their process groups) now, and drops the queue.
+    pub fn kill(&mut self) {
+        self.queue = None;
+        self.stop.send_if_modified(|stop| raise(stop, Stop::KillRunning));
     }
 
     /// Hooks started and not yet ended.
@@ -122,13 +141,20 @@ impl Hooks {
     }
 }
 
+/// Moves `stop` on to `to`, never back; whether it moved.
+fn raise(stop: &mut Stop, to: Stop) -> bool {
+    let moved = to > *stop;
+    *stop = (*stop).max(to);
+    moved
+}
+
 /// Takes a slot, then a change, and runs its hook in the slot: the permit
 /// is taken before the change, so at most [`AT_ONCE`] hooks run and the
 /// rest wait in the queue.
 async fn dispatch(
     hook: Arc<Hook>,
     mut changes: mpsc::Receiver<Change>,
-    mut stopped: watch::Receiver<bool>,
+    mut stopped: watch::Receiver<Stop>,
     counts: Arc<Counts>,
 ) {
     let slots = Arc::new(Semaphore::new(AT_ONCE));
@@ -136,21 +162,22 @@ async fn dispatch(
     loop {
         let permit = tokio::select! {
             biased;
-            _ = stopped.wait_for(|stop| *stop) => break,
+            _ = stopped.wait_for(|stop| *stop >= Stop::DropQueued) => break,
             permit = slots.clone().acquire_owned() => permit,
         };
         let Ok(permit) = permit else { break };
         let change = tokio::select! {
             biased;
-            _ = stopped.wait_for(|stop| *stop) => break,
+            _ = stopped.wait_for(|stop| *stop >= Stop::DropQueued) => break,
             change = changes.recv() => change,
         };
         let Some(change) = change else { break };
         counts.started.fetch_add(1, Ordering::Relaxed);
         let hook = hook.clone();
         let tally = counts.clone();
+        let kill = stopped.clone();
         running.spawn(async move {
-            run(hook, change, permit).await;
+            run(hook, change, kill, permit).await;
             tally.ended.fetch_add(1, Ordering::Relaxed);
         });
         while running.try_join_next().is_some() {}
@@ -163,15 +190,18 @@ async fn dispatch(
 }
 
 /// Runs one hook to its end or its timeout, and says on stderr if it failed.
-async fn run(hook: Arc<Hook>, change: Change, _slot: OwnedSemaphorePermit) {
+async fn run(hook: Arc<Hook>, change: Change, kill: watch::Receiver<Stop>, _slot: OwnedSemaphorePermit) {
     let label = change.label();
-    match run_hook(&hook, &change).await {
+    match run_hook(&hook, &change, kill).await {
         Ok(Ended::Exited(status)) if status.success() => {}
         Ok(Ended::Exited(status)) => report::message(&format!("--on-change for {label}: {}", exit_words(status))),
-        Ok(Ended::Killed) => report::message(&format!(
+        Ok(Ended::TimedOut) => report::message(&format!(
             "--on-change for {label}: still running after {}: killed with its process group",
             statuscheck::HumanDuration(hook.timeout)
         )),
+        Ok(Ended::Killed) => {
+            report::message(&format!("--on-change for {label}: killed with its process group at a second signal"))
+        }
         Err(error) => report::message(&format!("--on-change for {label}: cannot run sh: {error}")),
     }
 }
@@ -179,30 +209,35 @@ async fn run(hook: Arc<Hook>, change: Change, _slot: OwnedSemaphorePermit) {
 enum Ended {
     Exited(ExitStatus),
     /// Killed at its timeout.
+    TimedOut,
+    /// Killed at a second signal.
     Killed,
 }
 
-async fn run_hook(hook: &Hook, change: &Change) -> std::io::Result<Ended> {
+async fn run_hook(hook: &Hook, change: &Change, mut kill: watch::Receiver<Stop>) -> std::io::Result<Ended> {
     let mut child = command(hook, change)?.spawn()?;
     let input = change.json();
     let mut stdin = child.stdin.take();
-    let finished = tokio::time::timeout(hook.timeout, async {
+    let hook_ends = async {
         if let Some(stdin) = &mut stdin {
             // A hook that does not read its input is no failure.
             let _ = stdin.write_all(input.as_bytes()).await;
         }
         drop(stdin);
         child.wait().await
-    })
-    .await;
-    match finished {
-        Ok(status) => Ok(Ended::Exited(status?)),
-        Err(_) => {
-            kill_group(&child);
-            child.wait().await?;
-            Ok(Ended::Killed)
-        }
-    }
+    };
+    // The hook's end comes first when all are ready: it is not killed then.
+    let ended = tokio::select! {
+        biased;
+        status = tokio::time::timeout(hook.timeout, hook_ends) => match status {
+            Ok(status) => return Ok(Ended::Exited(status?)),
+            Err(_) => Ended::TimedOut,
+        },
+        _ = kill.wait_for(|stop| *stop == Stop::KillRunning) => Ended::Killed,
+    };
+    kill_group(&child);
+    child.wait().await?;
+    Ok(ended)
 }
 
 /// `sh -c CMD` in a process group of its own, the change in its
@@ -262,6 +297,13 @@ mod tests {
         }
     }
 
+    /// A stop signal that never comes.
+    fn running() -> watch::Receiver<Stop> {
+        let (stop, receiver) = watch::channel(Stop::Running);
+        std::mem::forget(stop);
+        receiver
+    }
+
     fn hook(command: &str, timeout: Duration) -> Hook {
         Hook { command: command.into(), timeout }
     }
@@ -271,8 +313,8 @@ mod tests {
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn a_hanging_hook_is_killed_at_its_timeout() {
         let started = tokio::time::Instant::now();
-        let ended = run_hook(&hook("sleep 1000", Duration::from_secs(600)), &change("a")).await.unwrap();
-        assert!(matches!(ended, Ended::Killed));
+        let ended = run_hook(&hook("sleep 1000", Duration::from_secs(600)), &change("a"), running()).await.unwrap();
+        assert!(matches!(ended, Ended::TimedOut));
         assert_eq!(started.elapsed(), Duration::from_secs(600));
     }
 
@@ -286,7 +328,8 @@ mod tests {
             "cat > '{0}'; printf '%s %s' \"$STATUSCHECK_URL\" \"$STATUSCHECK_NEW_STATE\" >> '{0}'",
             out.display()
         );
-        let ended = run_hook(&hook(&command, Duration::from_secs(60)), &change("https://a.test/")).await.unwrap();
+        let ended =
+            run_hook(&hook(&command, Duration::from_secs(60)), &change("https://a.test/"), running()).await.unwrap();
         assert!(matches!(ended, Ended::Exited(status) if status.success()));
         let text = std::fs::read_to_string(&out).unwrap();
         assert_eq!(text, format!("{}https://a.test/ down", change("https://a.test/").json()));
@@ -294,8 +337,24 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_hook_is_an_exit_status() {
-        let ended = run_hook(&hook("exit 7", Duration::from_secs(60)), &change("a")).await.unwrap();
+        let ended = run_hook(&hook("exit 7", Duration::from_secs(60)), &change("a"), running()).await.unwrap();
         assert!(matches!(ended, Ended::Exited(status) if status.code() == Some(7)));
+    }
+
+    /// A second signal kills a hook at once, long before its timeout.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_kill_ends_a_hook_before_its_timeout() {
+        let (stop, receiver) = watch::channel(Stop::Running);
+        let started = tokio::time::Instant::now();
+        let hook = hook("sleep 1000", Duration::from_secs(600));
+        let killing = async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            stop.send_if_modified(|s| raise(s, Stop::KillRunning));
+        };
+        let change = change("a");
+        let (ended, ()) = tokio::join!(run_hook(&hook, &change, receiver), killing);
+        assert!(matches!(ended.unwrap(), Ended::Killed));
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
     }
 
     /// A flood: with every slot taken by a hook that waits, the queue takes

@@ -122,6 +122,13 @@ impl Alerts {
         }
     }
 
+    /// Kills the running hooks now (a second signal).
+    pub fn kill(&mut self) {
+        if let Some(hooks) = &mut self.hooks {
+            hooks.kill();
+        }
+    }
+
     /// Hooks still running.
     pub fn running(&self) -> u64 {
         self.hooks.as_ref().map_or(0, Hooks::running)
