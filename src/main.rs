@@ -19,10 +19,12 @@ use crate::app::report::{self, Report};
 use crate::app::run::{self, Ending, Plan};
 
 /// Exit status: nothing down / something down (or degraded, with
-/// `--fail-on degraded`) / usage or input error.
+/// `--fail-on degraded`) / usage or input error / inconclusive (every
+/// `--canary` failed with a network error).
 const EXIT_OK: u8 = 0;
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
+const EXIT_INCONCLUSIVE: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -65,23 +67,26 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     if let Ending::InputFailed(error) = &ending {
         report::message(error);
     }
-    let code = exit_code(&ending, report.summary.healthy(config.fail_on_degraded));
+    let code = exit_code(&ending, report.summary.healthy(config.fail_on_degraded), report.inconclusive());
+    let interrupted = matches!(ending, Ending::Interrupted { .. });
     match ending {
         Ending::OutputClosed => report.abandon(),
         _ if config.quiet => report.abandon(),
-        _ => report.finish(started.elapsed(), code > EXIT_USAGE, config.summary_json),
+        _ => report.finish(started.elapsed(), interrupted, config.summary_json),
     }
     Ok(code)
 }
 
 /// The documented exit status: 0 nothing down, 1 something down (or
 /// degraded, with `--fail-on degraded`: `healthy` says which), 2 usage or
-/// input error, 128 + N for signal N. A closed stdout reports what was seen.
-fn exit_code(ending: &Ending, all_ok: bool) -> u8 {
+/// input error, 3 inconclusive (the last round's canaries all failed with a
+/// network error), 128 + N for signal N. A closed stdout reports what was seen.
+fn exit_code(ending: &Ending, healthy: bool, inconclusive: bool) -> u8 {
     match ending {
         Ending::Interrupted { signal } => 128u8.saturating_add(*signal as u8),
         Ending::InputFailed(_) => EXIT_USAGE,
-        Ending::Finished | Ending::OutputClosed if all_ok => EXIT_OK,
+        Ending::Finished | Ending::OutputClosed if inconclusive => EXIT_INCONCLUSIVE,
+        Ending::Finished | Ending::OutputClosed if healthy => EXIT_OK,
         Ending::Finished | Ending::OutputClosed => EXIT_FAILED,
     }
 }
@@ -92,11 +97,15 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_contract() {
-        assert_eq!(exit_code(&Ending::Finished, true), 0);
-        assert_eq!(exit_code(&Ending::Finished, false), 1);
-        assert_eq!(exit_code(&Ending::OutputClosed, false), 1);
-        assert_eq!(exit_code(&Ending::Interrupted { signal: 2 }, true), 130);
-        assert_eq!(exit_code(&Ending::Interrupted { signal: 15 }, false), 143);
-        assert_eq!(exit_code(&Ending::InputFailed("x".into()), true), 2);
+        assert_eq!(exit_code(&Ending::Finished, true, false), 0);
+        assert_eq!(exit_code(&Ending::Finished, false, false), 1);
+        assert_eq!(exit_code(&Ending::OutputClosed, false, false), 1);
+        assert_eq!(exit_code(&Ending::Interrupted { signal: 2 }, true, false), 130);
+        assert_eq!(exit_code(&Ending::Interrupted { signal: 15 }, false, false), 143);
+        assert_eq!(exit_code(&Ending::InputFailed("x".into()), true, false), 2);
+        assert_eq!(exit_code(&Ending::Finished, false, true), 3);
+        assert_eq!(exit_code(&Ending::Finished, true, true), 3);
+        assert_eq!(exit_code(&Ending::Interrupted { signal: 15 }, false, true), 143);
+        assert_eq!(exit_code(&Ending::InputFailed("x".into()), true, true), 2);
     }
 }

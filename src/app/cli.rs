@@ -18,6 +18,7 @@ use statuscheck::{
 };
 
 use super::input::check_budgets;
+use super::alert;
 use super::report::{self, Format, Show};
 use super::shard::Shard;
 
@@ -28,17 +29,21 @@ Examples:
   cat urls.txt | statuscheck --format tsv -  from stdin, tab-separated for scripts
   statuscheck -u https://example.com/ -u http://localhost:8080/health
   statuscheck --checks deploy.toml           a deploy gate: names, groups, expectations per URL
+  statuscheck --watch 30s --on-change ./notify --fail-after 3 --state st.json \\
+      --canary https://example.com/ sites.txt  run ./notify on changes that hold 3 rounds
 
 Exit status: 0 nothing is down (every URL up, or degraded), 1 at least one URL is
 down (an error, a code not accepted, an expectation not met, slower than
 --down-after) or, with --fail-on degraded, degraded; 2 usage or input error
-(a bad checks file included), 130/143 interrupted by SIGINT/SIGTERM.";
+(a bad checks file included); 3 inconclusive (every --canary failed with a
+network error: down reads unknown); 130/143 interrupted by SIGINT/SIGTERM.";
 
 const INPUT: &str = "Input";
 const CHECKING: &str = "Checking";
 const NETWORK: &str = "TLS and network";
 const OUTPUT: &str = "Output";
 const SCALE: &str = "Scale";
+const ALERTS: &str = "Watch and alerts";
 
 /// Check the HTTP status of many URLs, concurrently, over raw HTTP/1.1.
 ///
@@ -233,6 +238,37 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = Github::Auto, help_heading = OUTPUT)]
     pub github: Github,
 
+    /// Check URL first, before the list (each --watch round): when every canary
+    /// fails with a network error (dns, connect, timeout, io), the round is
+    /// inconclusive: down reads unknown, nothing alerts, exit status 3 (repeatable)
+    #[arg(long = "canary", value_name = "URL", help_heading = ALERTS)]
+    pub canaries: Vec<String>,
+
+    /// Run `sh -c CMD` when a URL's state changes (needs --watch or --state): the
+    /// change is JSON on its stdin and in STATUSCHECK_* variables, never in CMD
+    #[arg(long, value_name = "CMD", help_heading = ALERTS)]
+    pub on_change: Option<String>,
+
+    /// Kill an --on-change hook, with its process group, after DURATION
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration,
+          help_heading = ALERTS)]
+    pub on_change_timeout: Duration,
+
+    /// Rounds in a row worse than a URL's state before the change counts
+    #[arg(long, value_name = "N", default_value = "1", value_parser = clap::value_parser!(u32).range(1..=1000),
+          help_heading = ALERTS)]
+    pub fail_after: u32,
+
+    /// Rounds in a row better than a URL's state before the change counts
+    #[arg(long, value_name = "N", default_value = "1", value_parser = clap::value_parser!(u32).range(1..=1000),
+          help_heading = ALERTS)]
+    pub recover_after: u32,
+
+    /// Keep each URL's state in FILE across restarts (read at start, written
+    /// after each round), so a restart alerts on nothing that did not change
+    #[arg(long, value_name = "FILE", help_heading = ALERTS)]
+    pub state: Option<PathBuf>,
+
     /// Text output adds a line per URL: address, phase timings, TLS and certificate
     #[arg(short, long, help_heading = OUTPUT)]
     pub verbose: bool,
@@ -344,6 +380,10 @@ pub struct Config {
     pub shard: Option<Shard>,
     pub resume: Option<PathBuf>,
     pub watch: Option<Duration>,
+    /// `--canary`: checked before each round.
+    pub canaries: Vec<statuscheck::url::Url>,
+    /// `--on-change`, `--fail-after`, `--recover-after`, `--state`.
+    pub alerts: alert::Settings,
 }
 
 /// What the command line asks for.
@@ -363,6 +403,8 @@ impl Config {
         let options = engine_options(&cli)?;
         let shard = shard(&cli)?;
         let report = report_options(&cli);
+        let alerts = alert_settings(&cli)?;
+        let canaries = canaries(&cli)?;
         Ok(Action::Check(Box::new(Config {
             // Certificates are parsed only when the output shows them.
             options: options.certificates(report.wants_certificates()),
@@ -377,6 +419,8 @@ impl Config {
             shard,
             resume: cli.resume,
             watch: cli.watch,
+            canaries,
+            alerts,
         })))
     }
 }
@@ -508,6 +552,25 @@ fn shard(cli: &Cli) -> anyhow::Result<Option<Shard>> {
         }
     }
     Ok(shard.map(|(shard, _)| shard))
+}
+
+/// `--on-change`, `--fail-after`, `--recover-after` and `--state`. Alerts
+/// compare with an earlier state: a later round (`--watch`) or a saved one.
+fn alert_settings(cli: &Cli) -> anyhow::Result<alert::Settings> {
+    let damping = alert::damping::Damping { fail_after: cli.fail_after, recover_after: cli.recover_after };
+    let hook = cli.on_change.clone().map(|command| alert::hooks::Hook { command, timeout: cli.on_change_timeout });
+    let asked = hook.is_some() || damping != alert::damping::Damping::default();
+    if asked && cli.watch.is_none() && cli.state.is_none() {
+        bail!("--on-change, --fail-after and --recover-after compare rounds: use them with --watch or --state FILE");
+    }
+    Ok(alert::Settings { hook, damping, state: cli.state.clone() })
+}
+
+/// `--canary` URLs, parsed as list lines are: a bad one is a usage error.
+fn canaries(cli: &Cli) -> anyhow::Result<Vec<statuscheck::url::Url>> {
+    let parse =
+        |text: &String| super::input::parse_url(text).map_err(|why| anyhow::anyhow!("--canary '{text}': {why}"));
+    cli.canaries.iter().map(parse).collect()
 }
 
 /// How results are shown.
@@ -809,6 +872,43 @@ mod tests {
         assert!(config(&["--fail-on", "degraded", "-u", "x"]).fail_on_degraded);
         assert!(!config(&["-u", "x"]).fail_on_degraded);
         assert_eq!(config(&["--checks", "deploy.toml"]).files, Vec::<PathBuf>::new(), "no stdin with --checks");
+    }
+
+    #[test]
+    fn alert_flags_build_the_settings_and_need_rounds_to_compare() {
+        let settings = config(&[
+            "--watch",
+            "1s",
+            "--on-change",
+            "./notify --to ops",
+            "--on-change-timeout",
+            "3s",
+            "--fail-after",
+            "3",
+            "--recover-after",
+            "2",
+            "--state",
+            "st.json",
+            "--canary",
+            "http://canary.test/",
+            "-u",
+            "x",
+        ]);
+        let hook = alert::hooks::Hook { command: "./notify --to ops".into(), timeout: Duration::from_secs(3) };
+        assert_eq!(settings.alerts.hook, Some(hook));
+        assert_eq!(settings.alerts.damping, alert::damping::Damping { fail_after: 3, recover_after: 2 });
+        assert_eq!(settings.alerts.state, Some(PathBuf::from("st.json")));
+        assert_eq!(settings.canaries[0].as_str(), "http://canary.test/");
+        assert_eq!(config(&["-u", "x"]).alerts, alert::Settings::default());
+        assert_eq!(parse(&["-u", "x"]).unwrap().on_change_timeout, Duration::from_secs(10));
+        for args in [&["--on-change", "true", "-u", "x"][..], &["--fail-after", "2", "-u", "x"]] {
+            let error = Config::from_cli(parse(args).unwrap()).err().unwrap().to_string();
+            assert!(error.contains("with --watch or --state"), "{args:?}: {error}");
+        }
+        assert!(Config::from_cli(parse(&["--on-change", "true", "--state", "s", "-u", "x"]).unwrap()).is_ok());
+        let error = Config::from_cli(parse(&["--canary", "ftp://a.test/", "-u", "x"]).unwrap()).err().unwrap();
+        assert!(error.to_string().starts_with("--canary 'ftp://a.test/'"), "{error}");
+        assert!(parse(&["--fail-after", "0", "-u", "x"]).is_err());
     }
 
     #[test]

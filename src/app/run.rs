@@ -7,6 +7,9 @@
 //! thread and listens for signals; while the writer is behind no new result
 //! is taken, so a blocked stdout holds the run back but never keeps a
 //! signal from ending it.
+//!
+//! Each round starts with the canaries (`--canary`), and each result goes
+//! on to the alerts (`--on-change`, `--state`), whose hooks run off this loop.
 
 use std::future::pending;
 use std::io;
@@ -17,8 +20,10 @@ use anyhow::{anyhow, Context};
 use statuscheck::{Checker, Limits, Results, Runner};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
+use super::alert::{self, damping::Damper, Alerts};
+use super::canary::Canaries;
 use super::cli::Config;
-use super::input::{self, Answered, Input, Target, Widths};
+use super::input::{self, Answered, Checked, Input, Target, Widths};
 use super::report::{self, Output, Report};
 
 /// How the run ended.
@@ -39,6 +44,8 @@ pub struct Plan<'a> {
     pub config: &'a Config,
     pub runner: Runner,
     pub answered: Option<Arc<Answered>>,
+    /// The states alerts start from (`--state`); `None` without alerts.
+    pub saved: Option<Damper>,
 }
 
 impl<'a> Plan<'a> {
@@ -47,6 +54,7 @@ impl<'a> Plan<'a> {
     pub fn new(config: &'a Config) -> anyhow::Result<Plan<'a>> {
         let answered = config.resume.as_deref().map(Answered::load).transpose()?.map(Arc::new);
         let checker = Checker::new(config.options.clone()).map_err(super::flags::setup_error)?;
+        let saved = alert::prepare(&config.alerts)?;
         // After the setup that can fail, so a refused run leaves FILE as it was.
         if let (Some(answered), Some(path)) = (&answered, &config.resume) {
             let mended = input::mend_resume_output(answered).context("mending the end of --resume")?;
@@ -60,7 +68,7 @@ impl<'a> Plan<'a> {
             report::message("--insecure: TLS certificates are not verified");
         }
         let limits = fit_descriptors(config.limits);
-        Ok(Plan { config, runner: Runner::new(checker, limits), answered })
+        Ok(Plan { config, runner: Runner::new(checker, limits), answered, saved })
     }
 }
 
@@ -89,8 +97,55 @@ const GRACE: Duration = Duration::from_secs(1);
 /// before anything was checked. Ends when the last result is written.
 pub async fn rounds(plan: &Plan<'_>, inputs: Vec<Input>, report: &mut Report<Output>) -> anyhow::Result<Ending> {
     let mut signals = Signals::new();
-    let ending = all_rounds(plan, inputs, report, &mut signals).await?;
-    close_output(ending, report, &mut signals).await
+    let mut watch = Watch {
+        canaries: Canaries::new(plan.config.canaries.clone(), plan.config.quiet),
+        alerts: plan.saved.clone().map(|saved| Alerts::start(&plan.config.alerts, saved)),
+    };
+    let ending = all_rounds(plan, inputs, report, &mut signals, &mut watch).await?;
+    let ending = close_output(ending, report, &mut signals).await?;
+    Ok(end_alerts(watch.alerts, ending, &mut signals).await)
+}
+
+/// What lives from round to round besides the report: the canaries and
+/// the alerts.
+struct Watch {
+    canaries: Canaries,
+    alerts: Option<Alerts>,
+}
+
+/// The hooks' end. A finished run waits for every queued hook (a signal
+/// cuts the queue short); an interrupted one drops the queued ones and
+/// waits for those running, each within its `--on-change-timeout`, or
+/// until a second signal kills them.
+async fn end_alerts(alerts: Option<Alerts>, mut ending: Ending, signals: &mut Signals) -> Ending {
+    let Some(mut alerts) = alerts else { return ending };
+    let interrupted = matches!(ending, Ending::Interrupted { .. });
+    alerts.close(interrupted);
+    if !interrupted {
+        tokio::select! {
+            () = alerts.wait() => return ending,
+            signal = signals.next() => {
+                ending = Ending::Interrupted { signal };
+                alerts.close(true);
+            }
+        }
+    }
+    let running = alerts.running();
+    if running > 0 {
+        let hooks = if running == 1 { "hook" } else { "hooks" };
+        report::message(&format!(
+            "waiting for {running} --on-change {hooks} to end, each within --on-change-timeout \
+             (a second SIGINT or SIGTERM kills them)"
+        ));
+    }
+    tokio::select! {
+        () = alerts.wait() => {}
+        _ = signals.next() => {
+            alerts.kill();
+            alerts.wait().await;
+        }
+    }
+    ending
 }
 
 /// Waits for the writer to write everything, but never past a signal: after
@@ -118,6 +173,7 @@ async fn all_rounds(
     inputs: Vec<Input>,
     report: &mut Report<Output>,
     signals: &mut Signals,
+    watch: &mut Watch,
 ) -> anyhow::Result<Ending> {
     let config = plan.config;
     let mut inputs = Some(inputs);
@@ -126,11 +182,20 @@ async fn all_rounds(
             Some(opened) => opened,
             None => input::open(&config.checks, &config.files, config.options.profile())?,
         };
+        let inconclusive = tokio::select! {
+            inconclusive = watch.canaries.check(&plan.runner) => inconclusive,
+            signal = signals.next() => return Ok(Ending::Interrupted { signal }),
+        };
+        report.start_round(inconclusive);
         let widths = Widths::default();
         let (targets, reader) =
             input::stream(config.urls.clone(), opened, 1024, config.shard, plan.answered.clone(), widths.clone());
         let results = plan.runner.stream(targets);
-        let ending = round(results, &widths, config.limits.per_host_limit(), report, signals).await?;
+        let ending =
+            round(results, &widths, config.limits.per_host_limit(), report, signals, &mut watch.alerts).await?;
+        if let Some(alerts) = &mut watch.alerts {
+            alerts.end_round(ending == Ending::Finished);
+        }
         if ending != Ending::Finished {
             return Ok(ending);
         }
@@ -159,6 +224,7 @@ async fn round(
     per_host: usize,
     report: &mut Report<Output>,
     signals: &mut Signals,
+    alerts: &mut Option<Alerts>,
 ) -> anyhow::Result<Ending> {
     // The progress line counts targets as the runner takes them, also while
     // no result comes in.
@@ -176,7 +242,7 @@ async fn round(
                     results.stop();
                     while let Some(checked) = results.next().await {
                         report.targets_read(results.received(), widths);
-                        report.emit(&checked)?;
+                        deliver(report, alerts, &checked)?;
                     }
                     // What is kept for the end is written; a second signal stops that.
                     tokio::select! {
@@ -190,12 +256,12 @@ async fn round(
                 next = results.next(), if writable => match next {
                     Some(checked) => {
                         report.targets_read(results.received(), widths);
-                        report.emit(&checked)?;
+                        deliver(report, alerts, &checked)?;
                         // The results already done go in the same chunk: the
                         // writer thread is woken once per batch, not per result.
                         while !report.output().is_full() {
                             let Some(checked) = results.try_next() else { break };
-                            report.emit(&checked)?;
+                            deliver(report, alerts, &checked)?;
                         }
                     }
                     None => break,
@@ -232,6 +298,15 @@ async fn round(
             _ => Err(e.context("writing results")),
         },
     }
+}
+
+/// One result to the report, then, in the state it was shown in, to the alerts.
+fn deliver(report: &mut Report<Output>, alerts: &mut Option<Alerts>, checked: &Checked) -> io::Result<()> {
+    let state = report.emit(checked)?;
+    if let Some(alerts) = alerts {
+        alerts.observe(checked, state, report.inconclusive());
+    }
+    Ok(())
 }
 
 /// SIGINT and SIGTERM, listened to from the start of the run to its end:

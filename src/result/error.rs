@@ -104,6 +104,18 @@ stable_names! {
     }
 }
 
+impl ErrorKind {
+    /// Whether this kind says the network failed: no answer came at all
+    /// (`dns`, `connect`, `timeout`, `io`). Anything that answered, a TLS
+    /// handshake that went wrong, a reply that is not HTTP, any HTTP status,
+    /// means the network works. A caller that checks a URL it trusts to be
+    /// up (a canary) uses it to tell "this site is down" from "our own
+    /// network is down".
+    pub fn is_network(self) -> bool {
+        matches!(self, ErrorKind::Dns | ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Io)
+    }
+}
+
 /// Everything that can go wrong with one check. `Display` gives the short
 /// human message; [`CheckError::kind`] the stable machine name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -247,5 +259,11 @@ mod tests {
         let e = CheckError::Timeout { phase: Phase::Tls, limit: Duration::from_millis(1500) };
         assert_eq!(e.to_string(), "TLS handshake not done after 1.5s");
         assert_eq!(e.kind().as_str(), "timeout");
+    }
+
+    #[test]
+    fn network_kinds_are_those_where_nothing_answered() {
+        let network: Vec<&str> = ErrorKind::ALL.iter().filter(|k| k.is_network()).map(|k| k.as_str()).collect();
+        assert_eq!(network, ["dns", "connect", "timeout", "io"]);
     }
 }

@@ -364,7 +364,21 @@ impl Run {
 
 /// The binary, with none of the environment that changes what it does.
 pub fn statuscheck() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_statuscheck"));
+    statuscheck_under(&[])
+}
+
+/// The binary run by `wrapper` (as `unshare -n`), with the environment
+/// cleaned as [`statuscheck`] does.
+pub fn statuscheck_under(wrapper: &[&str]) -> Command {
+    let binary = env!("CARGO_BIN_EXE_statuscheck");
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    };
     for name in [
         "NO_COLOR",
         "CLICOLOR_FORCE",

@@ -26,7 +26,6 @@ use tokio::sync::mpsc;
 pub use self::checks::check_budgets;
 use self::checks::Planned;
 pub use self::resume::{mend_resume_output, Answered, Mended};
-#[cfg(test)]
 pub use self::target::parse_url;
 use self::target::{to_target, url_width};
 pub use self::target::{Checked, Entry, Target, Widths};

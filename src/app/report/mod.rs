@@ -12,11 +12,12 @@ mod writer;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use statuscheck::Verdict;
+use statuscheck::{State, Verdict};
 
 use crate::app::input::{Checked, Widths};
 
 pub use format::{sanitize, Format};
+pub use format::{shown_url, status_text, timestamp};
 use format::{Export, Judged, Style};
 use github::Github;
 use progress::Progress;
@@ -72,6 +73,10 @@ pub struct Report<W: Write> {
     changes: Option<Changes>,
     /// `--github`: what GitHub Actions is told.
     github: Option<Github>,
+    /// This round's canaries all failed with a network error: down reads unknown.
+    inconclusive: bool,
+    /// Rounds so far, and how many of them were inconclusive.
+    rounds: (u64, u64),
     pub summary: Summary,
 }
 
@@ -124,7 +129,9 @@ impl<W: Write> Report<W> {
         let changes = options.watch.then(Changes::default);
         let export = format::exporter(options.format);
         let github = options.github.clone().map(Github::new);
-        Report { out, options, style, line, progress, export, changes, github, summary: Summary::default() }
+        let summary = Summary::default();
+        let (inconclusive, rounds) = (false, (0, 0));
+        Report { out, options, style, line, progress, export, changes, github, inconclusive, rounds, summary }
     }
 
     /// Whether a progress line may be shown (then the caller counts the list).
@@ -153,10 +160,27 @@ impl<W: Write> Report<W> {
         self.style.url_width = self.style.url_width.max(widths.widest(read));
     }
 
-    /// Tallies one result and writes it if it is to be shown. Output is
-    /// buffered: the run loop calls [`Report::flush`] whenever it is about to wait.
-    pub fn emit(&mut self, checked: &Checked) -> io::Result<()> {
-        let judged = Judged::of(checked);
+    /// A round starts; `inconclusive` when its canaries all failed with a
+    /// network error (then results that are down are shown as unknown).
+    pub fn start_round(&mut self, inconclusive: bool) {
+        self.inconclusive = inconclusive;
+        self.rounds.0 += 1;
+        self.rounds.1 += u64::from(inconclusive);
+    }
+
+    /// Whether the last round was inconclusive (the run's status, exit 3).
+    pub fn inconclusive(&self) -> bool {
+        self.inconclusive
+    }
+
+    /// Tallies one result and writes it if it is to be shown; the state it
+    /// was shown in. Output is buffered: the run loop calls
+    /// [`Report::flush`] whenever it is about to wait.
+    pub fn emit(&mut self, checked: &Checked) -> io::Result<State> {
+        let mut judged = Judged::of(checked);
+        if self.inconclusive && judged.state == State::Down {
+            judged.state = State::Unknown;
+        }
         let verdict = judged.verdict;
         self.summary.add(checked, judged);
         self.progress.done(&self.summary);
@@ -168,14 +192,15 @@ impl<W: Write> Report<W> {
             Show::Failed => verdict != Verdict::Ok,
             Show::Nothing => false,
         };
-        let changed = self.changes.as_mut().is_none_or(|changes| changes.record(checked));
+        let changed = self.changes.as_mut().is_none_or(|changes| changes.record(checked, judged.state));
         if !shown || !changed {
-            return Ok(());
+            return Ok(judged.state);
         }
 
         self.line.clear();
         self.export.record(&mut self.line, self.style, checked, judged);
-        self.out.write_all(self.line.as_bytes())
+        self.out.write_all(self.line.as_bytes())?;
+        Ok(judged.state)
     }
 
     /// `--watch`: a new round starts; lines not seen in the last one are
@@ -211,12 +236,29 @@ impl<W: Write> Report<W> {
     pub fn finish(&self, elapsed: Duration, interrupted: bool, as_json: bool) {
         self.progress.clear();
         if as_json {
-            note(&self.summary.json(elapsed, interrupted).to_string());
+            let mut json = self.summary.json(elapsed, interrupted);
+            json["inconclusive"] = self.inconclusive.into();
+            json["inconclusive_rounds"] = self.rounds.1.into();
+            note(&json.to_string());
             return;
         }
         let prefix = if interrupted { "interrupted: " } else { "" };
         for (i, line) in self.summary.lines(elapsed).iter().enumerate() {
             note(&format!("{}{line}", if i == 0 { prefix } else { "" }));
+        }
+        if let Some(line) = self.inconclusive_line() {
+            note(&line);
+        }
+    }
+
+    /// What the summary says of inconclusive rounds, if there were any.
+    fn inconclusive_line(&self) -> Option<String> {
+        let (rounds, inconclusive) = self.rounds;
+        let why = "every --canary failed with a network error, so down reads unknown";
+        match (inconclusive, rounds) {
+            (0, _) => None,
+            (_, 1) => Some(format!("  inconclusive: {why}")),
+            (n, _) => Some(format!("  inconclusive: {n} of {rounds} rounds ({why})")),
         }
     }
 
@@ -226,7 +268,7 @@ impl<W: Write> Report<W> {
     }
 }
 
-/// The last outcome of each input line, by its source, for `--watch`.
+/// The last outcome and state of each input line, by its source, for `--watch`.
 #[derive(Default)]
 struct Changes {
     round: u64,
@@ -234,14 +276,14 @@ struct Changes {
 }
 
 impl Changes {
-    /// Notes this round's outcome; whether it differs from the last round's
-    /// (always true in the first round). The state is part of it: a URL
-    /// that turns degraded with the same status line is a change.
-    fn record(&mut self, checked: &Checked) -> bool {
+    /// Notes this round's outcome and state; whether either differs from
+    /// the last round's (always true in the first round): a URL that turns
+    /// degraded with the same status line is a change.
+    fn record(&mut self, checked: &Checked, state: State) -> bool {
         let key = format!("{}\0{}", checked.target.source, checked.target.input);
         let outcome = match &checked.outcome {
-            Ok(response) => format!("{} {response}", checked.state),
-            Err(error) => format!("{}: {}", error.kind(), crate::app::flags::message(error)),
+            Ok(response) => format!("{state} {response}"),
+            Err(error) => format!("{state} {}: {}", error.kind(), crate::app::flags::message(error)),
         };
         let previous = self.last.insert(key, (self.round, outcome.clone()));
         self.round == 0 || previous.is_none_or(|(_, before)| before != outcome)
@@ -274,22 +316,20 @@ fn note(text: &str) {
 mod tests {
     use super::*;
     use crate::app::input::{parse_url, Source, Target};
-    use statuscheck::{HttpVersion, Response, State};
+    use statuscheck::{HttpVersion, Response};
 
     #[test]
-    fn a_change_of_state_is_a_change_for_watch() {
-        let target = Target::plain(Source::Arg(1), "a.test".into(), parse_url("a.test"));
+    fn a_change_of_state_alone_is_a_change() {
+        let target = Target::plain(Source::Arg(1), "a.test".into(), parse_url("https://a.test/"));
         let mut checked = Checked::invalid(target, "");
         checked.outcome = Ok(Response::new(HttpVersion::Http11, 200, "OK"));
         let mut changes = Changes::default();
-        let mut round = |state| {
-            changes.next_round();
-            checked.state = state;
-            changes.record(&checked)
-        };
-        assert_eq!(
-            [State::Up, State::Up, State::Degraded, State::Degraded, State::Up].map(&mut round),
-            [true, false, true, false, true]
-        );
+        assert!(changes.record(&checked, State::Up), "the first round prints everything");
+        changes.next_round();
+        assert!(!changes.record(&checked, State::Up));
+        changes.next_round();
+        assert!(changes.record(&checked, State::Degraded), "the same status line, slower");
+        changes.next_round();
+        assert!(!changes.record(&checked, State::Degraded));
     }
 }

@@ -119,7 +119,7 @@ impl Judged {
 }
 
 /// The status line as received, or `error <kind>: <message>`, escaped.
-pub(super) fn status_text(checked: &Checked) -> String {
+pub fn status_text(checked: &Checked) -> String {
     match &checked.outcome {
         Ok(response) => sanitize(&response.to_string()).into_owned(),
         Err(error) => format!("error {}: {}", error.kind(), sanitize(&crate::app::flags::message(error))),
@@ -254,6 +254,9 @@ pub(super) fn notes(checked: &Checked, judged: Judged) -> Vec<String> {
     }
     if checked.attempts > 1 {
         notes.push(format!("[{} attempts]", checked.attempts));
+    }
+    if judged.state == State::Unknown {
+        notes.push("[unknown: every --canary failed]".into());
     }
     notes
 }
