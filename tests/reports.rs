@@ -233,6 +233,26 @@ fn junit_is_valid_and_reads_back_as_one_suite_per_file() {
     assert_eq!(img[3][0], "status: expected status 100-399, got 500");
 }
 
+/// An inconclusive run (every `--canary` refused): what would be down is
+/// skipped, not failed; what answered still passes; exit status 3.
+#[test]
+fn an_inconclusive_run_skips_what_would_be_down() {
+    let server = http_server();
+    let canary = format!("http://127.0.0.1:{}/", refused_port());
+    let refused = format!("http://127.0.0.1:{}/", refused_port());
+    let list = write_file("inconclusive.txt", format!("{}\n{refused}\n", server.url("/status/200")));
+    let run = run(&["--format", "junit", "--canary", &canary, list.to_str().unwrap()]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_eq!(run.stdout.matches("<skipped").count(), 1, "{}", run.stdout);
+    assert!(!run.stdout.contains("<error") && !run.stdout.contains("<failure"), "{}", run.stdout);
+    if have_xmllint() {
+        assert_schema_valid(&run.stdout);
+    }
+    let Some(report) = junitparser(&run.stdout) else { return };
+    let suite = &report["suites"][0];
+    assert_eq!((suite["tests"].as_u64(), suite["skipped"].as_u64()), (Some(2), Some(1)), "{report}");
+}
+
 #[test]
 fn junit_escapes_what_xml_forbids() {
     let server = raw_server(b"HTTP/1.1 500 ]]></failure>\"'<x a='1'>\x01\x1b[2J\x7f&amp;\r\nContent-Length: 0\r\n\r\n");
