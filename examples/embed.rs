@@ -99,10 +99,8 @@ async fn main() -> Result<ExitCode, Box<dyn Error>> {
     let health = health(checker.profile())?;
     let runner = Runner::new(checker, Limits::default().concurrency(4));
     println!("{runner:?}");
-    let endpoints = [
-        Endpoint { url: url.clone(), profile: None },
-        Endpoint { url: url.join("/health")?, profile: Some(health) },
-    ];
+    let endpoints =
+        [Endpoint { url: url.clone(), profile: None }, Endpoint { url: url.join("/health")?, profile: Some(health) }];
     let mut results = runner.check_all(endpoints);
     let mut all_ok = true;
     while let Some(checked) = results.next().await {

@@ -482,3 +482,56 @@ fn a_dead_network_is_inconclusive_not_all_down() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.json().iter().all(|r| r["state"] == "down"), "{}", out.stdout);
 }
+
+/// The README's monitoring watch, with a checks file: a health endpoint
+/// whose body turns `DOWN` alerts once, after `--fail-after 3` rounds, named
+/// as the checks file names it; a restart with `--state` alerts on nothing.
+#[test]
+fn the_readmes_monitoring_watch_alerts_once_and_not_again_after_a_restart() {
+    let requests = Arc::new(Mutex::new(0usize));
+    let seen = requests.clone();
+    // UP for the first two requests, DOWN after (always 200: only the body tells).
+    let health = serve(move |mut stream| {
+        let _ = read_head(&mut stream);
+        let n = {
+            let mut n = seen.lock().unwrap();
+            *n += 1;
+            *n
+        };
+        let body = if n <= 2 { r#"{"status":"UP"}"# } else { r#"{"status":"DOWN"}"# };
+        let reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        let _ = std::io::Write::write_all(&mut stream, reply.as_bytes());
+    });
+    let canary = http_server();
+    let (notify, dir) = logging_hook();
+    let state = dir.join("st.json");
+    let url = health.url("/health");
+    let site = write_file(
+        "site.toml",
+        format!(
+            "[[check]]\nurl = \"{url}\"\nname = \"API health\"\ngroup = \"api\"\nbody_contains = '\"status\":\"UP\"'\n"
+        ),
+    );
+    #[rustfmt::skip]
+    let args = [
+        "--watch", "50ms", "--checks", site.to_str().unwrap(), "--on-change", notify.to_str().unwrap(),
+        "--fail-after", "3", "--state", state.to_str().unwrap(), "--canary", &canary.url("/"),
+    ];
+    let rounds = || *requests.lock().unwrap();
+    let watch = Watching::start(&args);
+    // Two rounds up, three down (the third confirms), one more.
+    wait_until(BOUND, "six rounds", || rounds() >= 6);
+    let (code, _, stderr) = watch.stop();
+    assert_eq!(code, 143, "{stderr}");
+    assert_eq!(lines(&dir.join("log")), [format!("{url} up down")], "{stderr}");
+    let change: serde_json::Value = serde_json::from_str(&lines(&dir.join("stdin"))[0]).unwrap();
+    assert_eq!((change["name"].as_str(), change["group"].as_str()), (Some("API health"), Some("api")));
+    assert!(change["why"].as_str().unwrap().contains(r#"body contains "\"status\":\"UP\"""#), "{change}");
+    // Restarted: still down, as saved: no alert.
+    let before = rounds();
+    let watch = Watching::start(&args);
+    wait_until(BOUND, "three more rounds", || rounds() >= before + 3);
+    let (code, _, stderr) = watch.stop();
+    assert_eq!(code, 143, "{stderr}");
+    assert_eq!(lines(&dir.join("log")).len(), 1, "a restart alerts on nothing new: {stderr}");
+}

@@ -17,8 +17,8 @@ use statuscheck::{
     Proxies,
 };
 
-use super::input::check_budgets;
 use super::alert;
+use super::input::check_budgets;
 use super::report::{self, Format, Show};
 use super::shard::Shard;
 

@@ -357,10 +357,7 @@ fn every_format_shows_the_state_and_what_was_unmet() {
     assert_eq!(tsv.matches('\t').count(), 6);
     assert!(render(Format::Csv, &degraded).ends_with(",degraded,\"latency at most 10ms, got 12ms\",,\r\n"));
     let md = render(Format::Markdown, &down);
-    assert!(
-        md.ends_with("| ` down: status 200, got 404; header server = nginx, got evil\\u{1b}[2J\\tx ` |\n"),
-        "{md}"
-    );
+    assert!(md.ends_with("| ` down: status 200, got 404; header server = nginx, got evil\\u{1b}[2J\\tx ` |\n"), "{md}");
     let mut metrics = Metrics::default();
     metrics.add(&degraded, Judged::of(&degraded));
     metrics.add(&down, Judged::of(&down));
