@@ -99,7 +99,7 @@ async fn close_output(ending: Ending, report: &mut Report<Output>, signals: &mut
     match ending {
         Ending::OutputClosed => Ok(ending),
         Ending::Interrupted { .. } => {
-            let _ = tokio::time::timeout(GRACE, report.output().close()).await;
+            let _ = tokio::time::timeout(GRACE, hand_over_and_close(report)).await;
             Ok(ending)
         }
         Ending::Finished | Ending::InputFailed(_) => tokio::select! {
@@ -111,6 +111,14 @@ async fn close_output(ending: Ending, report: &mut Report<Output>, signals: &mut
             },
         },
     }
+}
+
+/// What is left for stdout (the rest of an HTML page), then the close.
+async fn hand_over_and_close(report: &mut Report<Output>) -> io::Result<()> {
+    while report.output().has_pending() || report.more_output()? {
+        report.output().send().await?;
+    }
+    report.output().close().await
 }
 
 async fn all_rounds(
@@ -178,6 +186,7 @@ async fn round(
                         report.targets_read(results.received(), widths);
                         report.emit(&checked)?;
                     }
+                    report.interrupted();
                     report.end()?;
                     return Ok(Ending::Interrupted { signal });
                 }
@@ -203,8 +212,9 @@ async fn round(
         }
         report.targets_read(results.received(), widths);
         report.end()?;
-        // Everything handed to the writer before the round ends.
-        while report.output().has_pending() {
+        // Everything handed to the writer before the round ends (an HTML
+        // page in parts, so that it is never held whole).
+        while report.output().has_pending() || report.more_output()? {
             tokio::select! {
                 biased;
                 signal = signals.next() => return Ok(Ending::Interrupted { signal }),

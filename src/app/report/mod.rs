@@ -15,8 +15,8 @@ use statuscheck::Verdict;
 
 use crate::app::input::{Checked, Widths};
 
-pub use format::{sanitize, Format};
-use format::{Export, Judged, Style};
+pub use format::{sanitize, Format, PageOptions, UP_ROWS};
+use format::{Export, Judged, Page, Style};
 use progress::Progress;
 pub use summary::Summary;
 pub use writer::Output;
@@ -42,6 +42,8 @@ pub struct Options {
     pub verbose: bool,
     /// `--watch`: after the first round, print only results that changed.
     pub watch: bool,
+    /// The HTML page (`--format html`, `--html FILE`), if one is written.
+    pub html: Option<PageOptions>,
 }
 
 impl Options {
@@ -49,7 +51,7 @@ impl Options {
     /// issuer, expiry): parsing it is work on every https check, so it is
     /// done only when asked for.
     pub fn wants_certificates(&self) -> bool {
-        format::exporter(self.format).shows_certificates() || self.verbose
+        format::exporter(self.format).shows_certificates() || self.verbose || self.html.is_some()
     }
 }
 
@@ -64,6 +66,8 @@ pub struct Report<W: Write> {
     export: Box<dyn Export + Send>,
     /// `--watch`: the last outcome of each line, to print only changes.
     changes: Option<Changes>,
+    /// The HTML page, written at the end of each round.
+    page: Option<Page>,
     pub summary: Summary,
 }
 
@@ -73,7 +77,8 @@ impl Report<Output> {
     pub fn with_writer_thread(out: impl Write + Send + 'static, options: Options) -> io::Result<Self> {
         let progress = Progress::new(options.progress);
         let output = Output::spawn(out, progress.shares_stdout_terminal())?;
-        Ok(Report::with_progress(output, options, progress))
+        let page = options.html.clone().map(Page::new).transpose()?;
+        Ok(Report { page, ..Report::with_progress(output, options, progress) })
     }
 }
 
@@ -83,7 +88,7 @@ impl<W: Write> Report<W> {
         let line = String::with_capacity(256);
         let changes = options.watch.then(Changes::default);
         let export = format::exporter(options.format);
-        Report { out, options, style, line, progress, export, changes, summary: Summary::default() }
+        Report { out, options, style, line, progress, export, changes, page: None, summary: Summary::default() }
     }
 
     /// Whether a progress line may be shown (then the caller counts the list).
@@ -118,6 +123,9 @@ impl<W: Write> Report<W> {
         let judged = Judged::of(checked);
         let verdict = judged.verdict;
         self.summary.add(checked, judged);
+        if let Some(page) = &mut self.page {
+            page.add(checked, judged)?;
+        }
         self.progress.done(&self.summary);
         let shown = match self.options.show {
             Show::All => true,
@@ -149,7 +157,27 @@ impl<W: Write> Report<W> {
         if let (Some(text), true) = (self.export.end(), self.options.show != Show::Nothing) {
             self.out.write_all(text.as_bytes())?;
         }
+        if let Some(page) = &mut self.page {
+            page.finish_round()?;
+            page.next_part(&mut self.out)?;
+        }
         self.flush()
+    }
+
+    /// The round was cut short by a signal: the HTML page says so.
+    pub fn interrupted(&mut self) {
+        if let Some(page) = &mut self.page {
+            page.interrupted();
+        }
+    }
+
+    /// Hands the writer the next part of what goes to stdout in parts after
+    /// [`Report::end`] (the HTML page); false when nothing is left.
+    pub fn more_output(&mut self) -> io::Result<bool> {
+        match &mut self.page {
+            Some(page) => page.next_part(&mut self.out),
+            None => Ok(false),
+        }
     }
 
     pub fn flush(&mut self) -> io::Result<()> {

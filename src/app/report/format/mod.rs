@@ -5,6 +5,7 @@
 //! text, the notes, [`sanitize`]) is here.
 
 mod csv;
+mod html;
 mod json;
 mod markdown;
 mod prometheus;
@@ -24,6 +25,8 @@ use url::Url;
 
 use crate::app::input::Checked;
 
+pub use html::{Page, PageOptions, UP_ROWS};
+
 /// The output formats (`--format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -39,6 +42,8 @@ pub enum Format {
     Markdown,
     /// Prometheus text format (blackbox_exporter's metric names), written at the end
     Prometheus,
+    /// One self-contained HTML page (counts, latency chart, a sortable table), written at the end
+    Html,
 }
 
 /// One output format.
@@ -76,6 +81,7 @@ pub fn exporter(format: Format) -> Box<dyn Export + Send> {
         Format::Csv => Box::new(csv::Csv),
         Format::Markdown => Box::new(markdown::Markdown),
         Format::Prometheus => Box::new(prometheus::Metrics::default()),
+        Format::Html => Box::new(html::Html),
     }
 }
 
