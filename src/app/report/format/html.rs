@@ -230,8 +230,10 @@ fn top(head: &Head) -> String {
         writeln!(html, "<header>\n<h1>statuscheck report</h1>\n<p class=\"meta\">{}</p>\n</header>", meta_line(head));
     html.push_str("<main>\n");
     state_cards(&mut html, tally);
+    html.push_str("<div class=\"overview\">\n");
     classes(&mut html, tally);
     latency(&mut html, &tally.latency);
+    html.push_str("</div>\n");
     table_top(&mut html, head);
     html
 }
@@ -404,7 +406,7 @@ fn table_top(html: &mut String, head: &Head) {
     html.push_str("</select></label> <output id=\"shown\" aria-live=\"polite\"></output></div>\n");
     html.push_str(
         "</section>\n<table id=\"results\">\n<thead><tr>\
-         <th>State</th><th>URL</th><th>Code</th><th>Time</th><th>DNS</th><th>Connect</th><th>TLS</th>\
+         <th>State</th><th>URL</th><th>Code</th><th>Total</th><th>DNS</th><th>Connect</th><th>TLS</th>\
          <th>TTFB</th><th title=\"Days until the first certificate of the chain expires\">Cert days</th>\
          <th>Reason</th></tr></thead>\n<tbody>\n",
     );

@@ -1,7 +1,7 @@
 
 // statuscheck's report: sorts the table by a clicked header and filters its
-// rows by text and state. Without JavaScript the table reads the same,
-// unsorted and unfiltered. The filter and the sort are kept for this tab
+// rows by text and state; it opens sorted worst first. Without JavaScript
+// the table reads the same, in the order the results came, unfiltered. The filter and the sort are kept for this tab
 // (sessionStorage), so a --watch page that reloads itself keeps them.
 (function () {
   'use strict';
@@ -73,11 +73,11 @@
   function restore() {
     try {
       var kept = JSON.parse(sessionStorage.getItem('statuscheck') || 'null');
-      if (!kept) return;
+      if (!kept) return sortBy(0, 1);
       filter.value = kept.q || '';
       state.value = kept.s || '';
       if (kept.c >= 0 && kept.c < heads.length) sortBy(kept.c, kept.d < 0 ? -1 : 1);
-    } catch (e) { /* nothing kept */ }
+    } catch (e) { sortBy(0, 1); }
   }
 
   heads.forEach(function (th, col) {
