@@ -89,6 +89,9 @@ def with_javascript(url, expect, screenshot):
         driver.get(url)
         WebDriverWait(driver, 20).until(lambda d: d.find_element(By.ID, "shown").text.endswith("rows"))
 
+        first = driver.find_element(By.CSS_SELECTOR, "#results tbody tr").get_attribute("data-state")
+        if first != "down":
+            fail(f"the first row is {first}: the rows not up come first")
         total = visible_rows(driver)
         if total != expect["rows"]:
             fail(f"{total} rows visible, expected {expect['rows']}")

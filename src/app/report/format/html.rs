@@ -4,8 +4,9 @@
 //! came ([`Spool`]) and a tally of fixed size ([`Tally`]), so memory stays
 //! flat however long the list. On top, the counts by state and status class
 //! and a latency histogram in inline SVG; below, a table of every URL that is
-//! not up and of the first [`UP_ROWS`] that are, which a small script sorts
-//! and filters (the table reads the same with JavaScript off).
+//! not up and of the first [`UP_ROWS`] that are (in that order), which a
+//! small script sorts and filters (the table reads the same with JavaScript
+//! off).
 //!
 //! Everything a server sent (reason phrases, `Location`, certificate
 //! subjects, error messages) and every input line goes through [`text`] or
@@ -66,7 +67,11 @@ impl Export for Html {
 /// What a round's page needs, kept as the results come.
 pub struct Page {
     options: PageOptions,
-    spool: Spool,
+    /// The rows of URLs that are not up, and of those that are: the page
+    /// lists the first before the second, worst first with or without its
+    /// script, without holding either.
+    not_up: Spool,
+    up: Spool,
     tally: Tally,
     /// The round was cut short by a signal.
     interrupted: bool,
@@ -99,7 +104,8 @@ impl Tally {
 
 impl Page {
     pub fn new(options: PageOptions) -> io::Result<Page> {
-        Ok(Page { options, spool: Spool::new()?, tally: Tally::default(), interrupted: false, unsent: None })
+        let (not_up, up) = (Spool::new()?, Spool::new()?);
+        Ok(Page { options, not_up, up, tally: Tally::default(), interrupted: false, unsent: None })
     }
 
     /// Counts one result, and keeps its row when the page will show it.
@@ -113,14 +119,15 @@ impl Page {
         if checked.target.url.is_ok() {
             tally.latency.record(checked.elapsed);
         }
-        if judged.state == State::Up {
-            if tally.up_rows >= self.options.up_rows {
-                tally.left_out += 1;
-                return Ok(());
-            }
-            tally.up_rows += 1;
+        if judged.state != State::Up {
+            return self.not_up.push(&Row::of(checked, judged));
         }
-        self.spool.push(&Row::of(checked, judged))
+        if tally.up_rows >= self.options.up_rows {
+            tally.left_out += 1;
+            return Ok(());
+        }
+        tally.up_rows += 1;
+        self.up.push(&Row::of(checked, judged))
     }
 
     /// The round was cut short: the page says so.
@@ -131,14 +138,14 @@ impl Page {
     /// Writes the round's page: over FILE, and for stdout into a file that
     /// [`Page::next_part`] hands over. The next round starts empty.
     pub fn finish_round(&mut self) -> io::Result<()> {
-        let rows = self.spool.len();
+        let rows = self.not_up.len() + self.up.len();
         let head = Head { tally: &self.tally, options: &self.options, interrupted: self.interrupted, rows };
         let written = match &self.options.file {
-            Some(path) => replace(path, |out| render(out, &head, &mut self.spool))
+            Some(path) => replace(path, |out| render(out, &head, [&mut self.not_up, &mut self.up]))
                 .map_err(|e| io::Error::new(e.kind(), format!("writing the HTML report '{}': {e}", path.display())))?,
             None => {
                 let mut file = tempfile::tempfile()?;
-                render(&mut BufWriter::new(&mut file), &head, &mut self.spool)?;
+                render(&mut BufWriter::new(&mut file), &head, [&mut self.not_up, &mut self.up])?;
                 file
             }
         };
@@ -198,15 +205,17 @@ struct Head<'a> {
 }
 
 /// The whole page: head, counts, chart, then the table, a row at a time
-/// from the spool.
-fn render(out: &mut impl Write, head: &Head, spool: &mut Spool) -> io::Result<()> {
+/// from each spool in turn.
+fn render(out: &mut impl Write, head: &Head, spools: [&mut Spool; 2]) -> io::Result<()> {
     out.write_all(top(head).as_bytes())?;
     let mut line = String::with_capacity(1024);
-    spool.for_each(|row| {
-        line.clear();
-        table_row(&mut line, &row);
-        out.write_all(line.as_bytes())
-    })?;
+    for spool in spools {
+        spool.for_each(|row| {
+            line.clear();
+            table_row(&mut line, &row);
+            out.write_all(line.as_bytes())
+        })?;
+    }
     write!(out, "</tbody>\n</table>\n</main>\n<footer>statuscheck {}</footer>\n", env!("CARGO_PKG_VERSION"))?;
     write!(out, "<script>{JS}</script>\n</body>\n</html>\n")?;
     out.flush()

@@ -1,7 +1,8 @@
 
 // statuscheck's report: sorts the table by a clicked header and filters its
-// rows by text and state; it opens sorted worst first. Without JavaScript
-// the table reads the same, in the order the results came, unfiltered. The filter and the sort are kept for this tab
+// rows by text and state. The rows come worst first (those not up, then
+// those up, each in the order the results came), and without JavaScript
+// the table reads the same, unsorted and unfiltered. The filter and the sort are kept for this tab
 // (sessionStorage), so a --watch page that reloads itself keeps them.
 (function () {
   'use strict';
@@ -28,7 +29,7 @@
     rows.forEach(function (row, i) {
       var visible = (!wanted || row.getAttribute('data-state') === wanted) &&
         words.every(function (word) { return textOf(i).indexOf(word) >= 0; });
-      row.hidden = !visible;
+      if (row.hidden === visible) row.hidden = !visible;
       if (visible) n++;
     });
     shown.textContent = n + ' of ' + rows.length + ' rows';
@@ -73,11 +74,11 @@
   function restore() {
     try {
       var kept = JSON.parse(sessionStorage.getItem('statuscheck') || 'null');
-      if (!kept) return sortBy(0, 1);
+      if (!kept) return;
       filter.value = kept.q || '';
       state.value = kept.s || '';
       if (kept.c >= 0 && kept.c < heads.length) sortBy(kept.c, kept.d < 0 ? -1 : 1);
-    } catch (e) { sortBy(0, 1); }
+    } catch (e) { /* nothing kept */ }
   }
 
   heads.forEach(function (th, col) {

@@ -95,6 +95,8 @@ fn every_url_not_up_is_listed_and_the_up_ones_are_bounded() {
     let html = page(2, &results);
     assert_eq!(html.matches("<tr data-state=\"up\"").count(), 2);
     assert_eq!(html.matches("<tr data-state=\"down\"").count(), 2);
+    let first_up = html.find("<tr data-state=\"up\"").unwrap();
+    assert!(html.rfind("<tr data-state=\"down\"").unwrap() < first_up, "the rows not up come first");
     assert!(html.contains("the first 2 that are up: <strong>3 URLs that are up are left out</strong>"), "{html}");
     assert!(html.contains("<span class=\"n\">5</span> <span class=\"what\">up</span>"), "the counts cover all");
     assert!(html.contains("<title>statuscheck: 2 down of 7</title>"), "{html}");
