@@ -68,7 +68,7 @@ def one_run(url):
 
 
 def screenshot(url, path, dark):
-    driver = browser(1280, 1000)
+    driver = browser(1100, 820)
     try:
         if dark:
             driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
