@@ -153,7 +153,7 @@ fn only_failed_leaves_the_up_rows_out_and_says_how_many() {
     let run = html_run(&lists, &["--only-failed"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(run.stdout.matches("<tr data-state=").count(), DOWN);
-    assert!(run.stdout.contains("<strong>15 URLs that are up are left out</strong>"), "no note of what is left out");
+    assert!(run.stdout.contains("left out: <strong>15 URLs up</strong>"), "no note of what is left out");
     assert!(run.stdout.contains("<span class=\"n\">15</span> <span class=\"what\">up</span>"), "counts cover all");
     let quiet = html_run(&lists, &["--summary-only"]);
     assert_eq!(quiet.stdout, "", "--summary-only: nothing on stdout");

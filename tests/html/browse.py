@@ -11,6 +11,7 @@ Debian's /usr/bin/chromedriver for Debian's /usr/bin/chromium: Selenium
 Manager is never asked to download one.
 """
 
+import base64
 import json
 import pathlib
 import sys
@@ -149,9 +150,39 @@ def with_javascript(url, expect, screenshot):
 
         driver.execute_script("window.scrollTo(0, 0);")
         driver.save_screenshot(screenshot)
+        schemes_and_print(driver, screenshot)
         return total
     finally:
         driver.quit()
+
+
+def background(driver):
+    return driver.execute_script("return getComputedStyle(document.body).backgroundColor;")
+
+
+def schemes_and_print(driver, screenshot):
+    """Dark and light follow prefers-color-scheme; print media hides the
+    controls and repeats the table head; the page prints to a PDF."""
+    emulate = lambda **media: driver.execute_cdp_cmd("Emulation.setEmulatedMedia", media)
+    emulate(features=[{"name": "prefers-color-scheme", "value": "light"}])
+    light = background(driver)
+    emulate(features=[{"name": "prefers-color-scheme", "value": "dark"}])
+    dark = background(driver)
+    if light != "rgb(255, 255, 255)" or dark != "rgb(13, 17, 23)":
+        fail(f"colour schemes: light {light}, dark {dark}")
+    driver.save_screenshot(screenshot.replace(".png", "-dark.png"))
+    emulate(media="print", features=[{"name": "prefers-color-scheme", "value": "dark"}])
+    if background(driver) != "rgb(255, 255, 255)":
+        fail(f"printed dark: background {background(driver)}")
+    shown = driver.execute_script(
+        "return [getComputedStyle(document.getElementById('controls')).display,"
+        " getComputedStyle(document.querySelector('#results thead')).display];")
+    if shown != ["none", "table-header-group"]:
+        fail(f"print media: controls and table head display as {shown}")
+    emulate(media="", features=[])
+    pdf = base64.b64decode(driver.print_page())
+    if not pdf.startswith(b"%PDF") or len(pdf) < 10_000:
+        fail(f"printing gave {len(pdf)} bytes")
 
 
 def without_javascript(url, expect):

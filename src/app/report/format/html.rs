@@ -262,7 +262,7 @@ fn title(tally: &Tally) -> String {
 
 /// `120 URLs checked · 2026-11-25T09:50:05Z · rewritten every 30 s`.
 fn meta_line(head: &Head) -> String {
-    let mut line = format!("{} URLs checked · {}", grouped(head.tally.checked()), timestamp(unix_now()));
+    let mut line = format!("{} checked · {}", urls(head.tally.checked()), timestamp(unix_now()));
     if let Some(every) = head.options.refresh {
         let _ = write!(line, " · checked again every {}", super::human_duration(every));
     }
@@ -398,10 +398,10 @@ fn table_top(html: &mut String, head: &Head) {
     if tally.left_out > 0 {
         let _ = writeln!(
             html,
-            "<p class=\"left-out\">Every URL that is not up is listed, and the first {} that are up: \
-             <strong>{} URLs that are up are left out</strong>.</p>",
+            "<p class=\"left-out\">Every URL that is not up is listed, and the first {} that are up; \
+             left out: <strong>{} up</strong>.</p>",
             grouped(tally.up_rows),
-            grouped(tally.left_out)
+            urls(tally.left_out)
         );
     }
     html.push_str(
@@ -529,6 +529,11 @@ fn milliseconds(ms: f64) -> String {
         ms if ms < 1000.0 => format!("{ms:.0} ms"),
         ms => format!("{:.2} s", ms / 1000.0),
     }
+}
+
+/// `1 URL`, `1,234 URLs`.
+fn urls(n: u64) -> String {
+    format!("{} URL{}", grouped(n), if n == 1 { "" } else { "s" })
 }
 
 /// `1,234,567`.

@@ -97,7 +97,7 @@ fn every_url_not_up_is_listed_and_the_up_ones_are_bounded() {
     assert_eq!(html.matches("<tr data-state=\"down\"").count(), 2);
     let first_up = html.find("<tr data-state=\"up\"").unwrap();
     assert!(html.rfind("<tr data-state=\"down\"").unwrap() < first_up, "the rows not up come first");
-    assert!(html.contains("the first 2 that are up: <strong>3 URLs that are up are left out</strong>"), "{html}");
+    assert!(html.contains("the first 2 that are up; left out: <strong>3 URLs up</strong>"), "{html}");
     assert!(html.contains("<span class=\"n\">5</span> <span class=\"what\">up</span>"), "the counts cover all");
     assert!(html.contains("<title>statuscheck: 2 down of 7</title>"), "{html}");
     assert!(html.contains("<td class=\"c5\">1</td><td class=\"c0\">1</td>"), "5xx and no answer");
@@ -131,4 +131,23 @@ fn numbers_are_grouped_by_thousands() {
     assert_eq!(milliseconds(0.42), "0.4 ms");
     assert_eq!(milliseconds(123.4), "123 ms");
     assert_eq!(milliseconds(1420.0), "1.42 s");
+}
+
+#[test]
+fn an_interrupted_round_says_so_and_the_next_starts_afresh() {
+    let mut page = Page::new(options(10)).unwrap();
+    let result = checked("https://a.test/", answer(200, "OK"), 12);
+    page.add(&result, Judged::of(&result)).unwrap();
+    page.interrupted();
+    page.finish_round().unwrap();
+    let mut first = Vec::new();
+    while page.next_part(&mut first).unwrap() {}
+    let first = String::from_utf8(first).unwrap();
+    assert!(first.contains("<strong>interrupted</strong>") && first.contains("1 URL checked"), "{first}");
+    page.finish_round().unwrap();
+    let mut second = Vec::new();
+    while page.next_part(&mut second).unwrap() {}
+    let second = String::from_utf8(second).unwrap();
+    assert!(!second.contains("interrupted") && second.contains("0 URLs checked"), "{second}");
+    assert_eq!(second.matches("<tr data-state").count(), 0);
 }
