@@ -1,10 +1,12 @@
 //! The page made from results built by hand: the policy names the page's own
 //! stylesheet and script, server text is escaped, the rows are bounded.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use statuscheck::{CheckError, HttpVersion, Policy, Response};
 
+use super::markup::*;
 use super::*;
 use crate::app::input::{parse_url, Source, Target};
 
