@@ -157,9 +157,10 @@ impl<W: Write> Report<W> {
         if let (Some(text), true) = (self.export.end(), self.options.show != Show::Nothing) {
             self.out.write_all(text.as_bytes())?;
         }
+        // The HTML page is written whole to a file; stdout gets it in parts
+        // (`more_output`).
         if let Some(page) = &mut self.page {
             page.finish_round()?;
-            page.next_part(&mut self.out)?;
         }
         self.flush()
     }
