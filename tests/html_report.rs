@@ -223,3 +223,31 @@ fn html_usage_errors_say_what_to_do() {
         assert!(run.stderr.contains(said), "{args:?}: {}", run.stderr);
     }
 }
+
+#[test]
+fn an_interrupted_run_writes_its_page_marked_interrupted() {
+    use std::io::{BufRead, BufReader};
+    let fast = http_server();
+    let stuck = serve(|mut stream| {
+        read_head(&mut stream);
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    let page = temp_path("interrupted.html");
+    let mut child = statuscheck()
+        .args(["--format", "json", "--timeout", "60s", "--html", page.to_str().unwrap()])
+        .args(["-u", &stuck.url("/"), "-u", &fast.url("/")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.contains("\"code\":200"), "{first}");
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<strong>interrupted</strong>"), "the page says the run was cut short");
+    assert_eq!(html.matches("<tr data-state=\"up\"").count(), 1, "the result that came is on it");
+    assert!(html.trim_end().ends_with("</html>"));
+}
