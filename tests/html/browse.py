@@ -144,7 +144,10 @@ def with_javascript(url, expect, screenshot):
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         if errors:
             fail(f"console errors: {errors}")
-        leaving = [u for u in requests(driver) if u != url]
+        seen = requests(driver)
+        if url not in seen:
+            fail(f"the DevTools log did not see the page's own request, so it could not see others: {seen}")
+        leaving = [u for u in seen if u != url]
         if leaving:
             fail(f"requests other than the file itself: {leaving}")
 
@@ -201,7 +204,10 @@ def without_javascript(url, expect):
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         if errors:
             fail(f"JavaScript off: console errors: {errors}")
-        leaving = [u for u in requests(driver) if u != url]
+        seen = requests(driver)
+        if url not in seen:
+            fail(f"JavaScript off: the DevTools log did not see the page's own request: {seen}")
+        leaving = [u for u in seen if u != url]
         if leaving:
             fail(f"JavaScript off: requests other than the file itself: {leaving}")
     finally:
