@@ -230,6 +230,16 @@ fn an_html_file_without_watch_is_written_once_at_the_end() {
 }
 
 #[test]
+fn format_html_and_an_html_file_get_the_same_page() {
+    let server = http_server();
+    let page = temp_path("both.html");
+    let run = run(&["-q", "--format", "html", "--html", page.to_str().unwrap(), "-u", &server.url("/")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("<tr data-state=\"up\""), "{}", run.stdout);
+    assert_eq!(std::fs::read_to_string(&page).unwrap(), run.stdout);
+}
+
+#[test]
 fn html_usage_errors_say_what_to_do() {
     for (args, said) in [
         (&["--watch", "1s", "--format", "html", "-u", "x.test"][..], "use --html FILE"),
