@@ -12,13 +12,17 @@ median and the range of each figure, in milliseconds. Uses Debian's
 
 import argparse
 import json
+import os
 import pathlib
 import statistics
 import time
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.support.ui import WebDriverWait
+# Selenium Manager never looks for (or downloads) a driver or a browser.
+os.environ["SE_OFFLINE"] = "true"
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 TIMING = """
 var n = performance.getEntriesByType('navigation')[0];
