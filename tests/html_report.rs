@@ -233,9 +233,11 @@ fn an_html_file_without_watch_is_written_once_at_the_end() {
 fn format_html_and_an_html_file_get_the_same_page() {
     let server = http_server();
     let page = temp_path("both.html");
-    let run = run(&["-q", "--format", "html", "--html", page.to_str().unwrap(), "-u", &server.url("/")]);
+    let secret = format!("http://user:S3cret@{}/", server.addr);
+    let run = run(&["-q", "--format", "html", "--html", page.to_str().unwrap(), "-u", &server.url("/"), "-u", &secret]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("<tr data-state=\"up\""), "{}", run.stdout);
+    assert_eq!(run.stdout.matches("<tr data-state=\"up\"").count(), 2, "{}", run.stdout);
+    assert!(!run.stdout.contains("S3cret"), "a password on the page");
     assert_eq!(std::fs::read_to_string(&page).unwrap(), run.stdout);
 }
 
