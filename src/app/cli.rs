@@ -273,6 +273,11 @@ pub struct Cli {
     #[arg(short, long, help_heading = OUTPUT)]
     pub verbose: bool,
 
+    /// Also write the HTML report to FILE, beside --format's output: at the
+    /// end, and with --watch after every round (replaced whole, never half-written)
+    #[arg(long, value_name = "FILE", help_heading = OUTPUT)]
+    pub html: Option<PathBuf>,
+
     /// Most checks in flight to one host, whatever --concurrency is
     #[arg(long, value_name = "N", default_value = "4", value_parser = clap::value_parser!(u32).range(1..),
           help_heading = SCALE)]
@@ -400,6 +405,7 @@ impl Config {
             return Ok(Action::Printed);
         }
         let files = files(&cli)?;
+        check_html_file(cli.html.as_deref())?;
         let options = engine_options(&cli)?;
         let shard = shard(&cli)?;
         let report = report_options(&cli);
@@ -458,7 +464,34 @@ fn files(cli: &Cli) -> anyhow::Result<Vec<PathBuf>> {
              Run statuscheck once per CI job instead: statuscheck --format junit urls.txt > report.xml"
         );
     }
+    if cli.watch.is_some() && cli.format == Format::Html {
+        bail!(
+            "--watch cannot write the HTML report to standard output, which takes one page, not one per round: \
+             use --html FILE, which is replaced after every round (a live status page), with --format for stdout"
+        );
+    }
     Ok(files)
+}
+
+/// `--html FILE` must be a file in a directory that exists and takes new
+/// files (the page is written beside FILE and renamed over it): said now,
+/// not after the whole run.
+fn check_html_file(file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let Some(file) = file else { return Ok(()) };
+    if file.as_os_str() == "-" {
+        bail!("--html writes a file; for the HTML report on standard output use --format html");
+    }
+    if file.is_dir() {
+        bail!("--html '{}' is a directory: give the path of the page to write", file.display());
+    }
+    let dir = match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    if let Err(error) = tempfile::Builder::new().prefix(".statuscheck-").tempfile_in(dir) {
+        bail!("--html '{}': cannot write in '{}': {error}", file.display(), dir.display());
+    }
+    Ok(())
 }
 
 /// How each check is made: every engine flag passed to its builder method,
@@ -580,7 +613,14 @@ fn report_options(cli: &Cli) -> report::Options {
         (true, false) => Show::Failed,
         (false, false) => Show::All,
     };
+    let page = report::PageOptions {
+        stdout: cli.format == Format::Html && show != Show::Nothing,
+        file: cli.html.clone(),
+        refresh: cli.watch,
+        up_rows: if cli.only_failed { 0 } else { report::UP_ROWS },
+    };
     report::Options {
+        html: (page.stdout || page.file.is_some()).then_some(page),
         format: cli.format,
         color: use_color(cli.color, cli.format, |name| std::env::var_os(name)),
         show,

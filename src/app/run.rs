@@ -154,7 +154,7 @@ async fn close_output(ending: Ending, report: &mut Report<Output>, signals: &mut
     match ending {
         Ending::OutputClosed => Ok(ending),
         Ending::Interrupted { .. } => {
-            let _ = tokio::time::timeout(GRACE, report.output().close()).await;
+            let _ = tokio::time::timeout(GRACE, hand_over_and_close(report)).await;
             Ok(ending)
         }
         Ending::Finished | Ending::InputFailed(_) => tokio::select! {
@@ -166,6 +166,14 @@ async fn close_output(ending: Ending, report: &mut Report<Output>, signals: &mut
             },
         },
     }
+}
+
+/// What is left for stdout (the rest of an HTML page), then the close.
+async fn hand_over_and_close(report: &mut Report<Output>) -> io::Result<()> {
+    while report.output().has_pending() || report.more_output()? {
+        report.output().send().await?;
+    }
+    report.output().close().await
 }
 
 async fn all_rounds(
@@ -244,7 +252,9 @@ async fn round(
                         report.targets_read(results.received(), widths);
                         deliver(report, alerts, &checked)?;
                     }
-                    // What is kept for the end is written; a second signal stops that.
+                    // What is kept for the end is written (the HTML page
+                    // saying it was cut short); a second signal stops that.
+                    report.interrupted();
                     tokio::select! {
                         biased;
                         _ = signals.next() => {}

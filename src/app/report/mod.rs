@@ -16,9 +16,9 @@ use statuscheck::{State, Verdict};
 
 use crate::app::input::{Checked, Widths};
 
-pub use format::{sanitize, Format};
+pub use format::{sanitize, Format, PageOptions, UP_ROWS};
 pub use format::{shown_url, status_text, timestamp};
-use format::{Export, Judged, Style};
+use format::{Export, Judged, Page, Style};
 use github::Github;
 use progress::Progress;
 use spool::Row;
@@ -49,6 +49,8 @@ pub struct Options {
     /// `--github`: annotations on stderr, and the job summary appended to
     /// this file (`$GITHUB_STEP_SUMMARY`) when it is given.
     pub github: Option<Option<std::path::PathBuf>>,
+    /// The HTML page (`--format html`, `--html FILE`), if one is written.
+    pub html: Option<PageOptions>,
 }
 
 impl Options {
@@ -56,7 +58,7 @@ impl Options {
     /// issuer, expiry): parsing it is work on every https check, so it is
     /// done only when asked for.
     pub fn wants_certificates(&self) -> bool {
-        format::exporter(self.format).shows_certificates() || self.verbose
+        format::exporter(self.format).shows_certificates() || self.verbose || self.html.is_some()
     }
 }
 
@@ -77,6 +79,8 @@ pub struct Report<W: Write> {
     inconclusive: bool,
     /// Rounds so far, and how many of them were inconclusive.
     rounds: (u64, u64),
+    /// The HTML page, written at the end of each round.
+    page: Option<Page>,
     pub summary: Summary,
 }
 
@@ -86,14 +90,14 @@ impl Report<Output> {
     pub fn with_writer_thread(out: impl Write + Send + 'static, options: Options) -> io::Result<Self> {
         let progress = Progress::new(options.progress);
         let output = Output::spawn(out, progress.shares_stdout_terminal())?;
-        Ok(Report::with_progress(output, options, progress))
+        let page = options.html.clone().map(Page::new).transpose()?;
+        Ok(Report { page, ..Report::with_progress(output, options, progress) })
     }
-}
 
-impl Report<Output> {
-    /// Writes what formats keep until the end ([`Report::end`]), then a
-    /// large one (JUnit) a part at a time, each handed to stdout before the
-    /// next is made. An interrupted run writes what it has.
+    /// Writes what formats keep until the end ([`Report::end`]), then the
+    /// large ones (JUnit, the HTML page to stdout) a part at a time, each
+    /// handed to stdout before the next is made, so that none is ever held
+    /// whole. An interrupted run writes what it has.
     pub async fn end_streamed(&mut self) -> io::Result<()> {
         self.end_github();
         self.end()?;
@@ -105,6 +109,9 @@ impl Report<Output> {
             if more {
                 self.out.send().await?;
             }
+        }
+        while self.more_output()? {
+            self.out.send().await?;
         }
         self.flush()
     }
@@ -130,8 +137,8 @@ impl<W: Write> Report<W> {
         let export = format::exporter(options.format);
         let github = options.github.clone().map(Github::new);
         let summary = Summary::default();
-        let (inconclusive, rounds) = (false, (0, 0));
-        Report { out, options, style, line, progress, export, changes, github, inconclusive, rounds, summary }
+        let (inconclusive, rounds, page) = (false, (0, 0), None);
+        Report { out, options, style, line, progress, export, changes, github, inconclusive, rounds, page, summary }
     }
 
     /// Whether a progress line may be shown (then the caller counts the list).
@@ -183,6 +190,9 @@ impl<W: Write> Report<W> {
         }
         let verdict = judged.verdict;
         self.summary.add(checked, judged);
+        if let Some(page) = &mut self.page {
+            page.add(checked, judged)?;
+        }
         self.progress.done(&self.summary);
         if let Some(annotation) = self.github.as_mut().and_then(|github| github.add(Row::of(checked, judged))) {
             self.progress.hide_while(|| say(&annotation));
@@ -218,7 +228,28 @@ impl<W: Write> Report<W> {
         if let (Some(text), true) = (self.export.end(), self.options.show != Show::Nothing) {
             self.out.write_all(text.as_bytes())?;
         }
+        // The HTML page is written whole to a file; stdout gets it in parts
+        // (`more_output`).
+        if let Some(page) = &mut self.page {
+            page.finish_round()?;
+        }
         self.flush()
+    }
+
+    /// The round was cut short by a signal: the HTML page says so.
+    pub fn interrupted(&mut self) {
+        if let Some(page) = &mut self.page {
+            page.interrupted();
+        }
+    }
+
+    /// Hands the writer the next part of what goes to stdout in parts after
+    /// [`Report::end`] (the HTML page); false when nothing is left.
+    pub fn more_output(&mut self) -> io::Result<bool> {
+        match &mut self.page {
+            Some(page) => page.next_part(&mut self.out),
+            None => Ok(false),
+        }
     }
 
     pub fn flush(&mut self) -> io::Result<()> {

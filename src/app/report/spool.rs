@@ -46,6 +46,27 @@ pub struct Row {
     pub cert_days_left: Option<i64>,
     /// The expectations not met: (kind, expected, got).
     pub unmet: Vec<(String, String, String)>,
+    /// The phases of the last request, in milliseconds (rows spooled before
+    /// this field read back without them).
+    #[serde(default)]
+    pub timings_ms: Timings,
+}
+
+/// How long each phase of the last request took, in milliseconds; `None`
+/// for a phase that did not happen (no DNS for an IP literal, no TLS for http).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    pub dns: Option<f64>,
+    pub connect: Option<f64>,
+    pub tls: Option<f64>,
+    pub ttfb: Option<f64>,
+}
+
+impl Timings {
+    fn of(trace: &statuscheck::Trace) -> Timings {
+        let ms = |d: Option<std::time::Duration>| d.map(|d| (d.as_secs_f64() * 1e6).round() / 1e3);
+        Timings { dns: ms(trace.dns), connect: ms(trace.connect), tls: ms(trace.tls), ttfb: ms(trace.ttfb) }
+    }
 }
 
 impl Row {
@@ -80,6 +101,7 @@ impl Row {
                 .iter()
                 .map(|u| (u.kind.as_str().to_owned(), u.expect.clone(), u.got.clone()))
                 .collect(),
+            timings_ms: Timings::of(&checked.trace),
         }
     }
 }
@@ -196,5 +218,16 @@ mod tests {
             assert_eq!(codes, (0..300).collect::<Vec<u16>>());
         }
         assert_eq!(drain(&mut spool).len(), 300, "for_each still reads from the start");
+    }
+
+    #[test]
+    fn rows_spooled_without_timings_read_back() {
+        let row: Row = serde_json::from_str(
+            r#"{"url":"u","name":null,"group":null,"file":null,"line":null,
+            "state":"up","ok":true,"code":200,"reason":"OK","error_kind":null,"error_cause":null,"error":null,
+            "location":null,"elapsed_ms":1.5,"cert_subject":null,"cert_days_left":null,"unmet":[]}"#,
+        )
+        .unwrap();
+        assert_eq!((row.code, row.timings_ms), (Some(200), Timings::default()));
     }
 }

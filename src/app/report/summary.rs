@@ -201,7 +201,7 @@ impl Summary {
 /// Latencies in microseconds, in buckets of ~3 % width (32 per power of
 /// two), from 1 µs to about 12 days: fixed memory, good-enough quantiles.
 #[derive(Debug, Clone)]
-struct Histogram {
+pub(super) struct Histogram {
     buckets: Vec<u64>,
     count: u64,
 }
@@ -217,7 +217,7 @@ impl Default for Histogram {
 }
 
 impl Histogram {
-    fn record(&mut self, elapsed: Duration) {
+    pub(super) fn record(&mut self, elapsed: Duration) {
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         let index = bucket(micros).min(self.buckets.len() - 1);
         self.buckets[index] += 1;
@@ -225,7 +225,7 @@ impl Histogram {
     }
 
     /// The lower bound of the bucket that holds quantile `q`.
-    fn quantile(&self, q: f64) -> Option<Duration> {
+    pub(super) fn quantile(&self, q: f64) -> Option<Duration> {
         if self.count == 0 {
             return None;
         }
@@ -238,6 +238,14 @@ impl Histogram {
             }
         }
         None
+    }
+}
+
+impl Histogram {
+    /// The buckets that hold any latency: (lower bound in µs, count), in
+    /// increasing order (for the HTML report's chart).
+    pub(super) fn counts(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.buckets.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| (lower_bound(i), *n))
     }
 }
 

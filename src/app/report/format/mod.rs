@@ -5,6 +5,7 @@
 //! text, the notes, [`sanitize`]) is here.
 
 mod csv;
+mod html;
 mod json;
 mod junit;
 pub(crate) mod markdown;
@@ -25,6 +26,8 @@ use url::Url;
 
 use crate::app::input::Checked;
 
+pub use html::{Page, PageOptions, UP_ROWS};
+
 /// The output formats (`--format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -42,6 +45,8 @@ pub enum Format {
     Prometheus,
     /// JUnit XML: a test suite per file, a test case per URL, written at the end
     Junit,
+    /// One self-contained HTML page (counts, latency chart, a sortable table), written at the end
+    Html,
 }
 
 /// One output format.
@@ -88,6 +93,7 @@ pub fn exporter(format: Format) -> Box<dyn Export + Send> {
         Format::Markdown => Box::new(markdown::Markdown),
         Format::Prometheus => Box::new(prometheus::Metrics::default()),
         Format::Junit => Box::new(junit::Junit::default()),
+        Format::Html => Box::new(html::Html),
     }
 }
 
