@@ -496,6 +496,7 @@ fn cost_of_expectations_per_check() {
         ("none", Policy::default()),
         ("header", Policy::default().header("x-served-by", HeaderRule::Present)),
         ("body", contains("\"status\":\"UP\"")),
+        ("regex", Policy::default().body(BodyRule::Matches(pattern("\"status\":\"UP\"")))),
     ];
     let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     let mut wall: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
