@@ -16,7 +16,7 @@ use tokio::time::{timeout_at, Instant};
 use url::Url;
 
 use super::body::{has_body, BodyCut, BodyReader};
-use super::{build_connect, retry_after_seconds, Cut, Fed, Fields, Fixed, HeadParser};
+use super::{build_connect, retry_after_seconds, Cut, Fed, Fields, Fixed, HeadParser, LONGEST_KEPT_NAME};
 use crate::result::{CheckError, Phase, Policy, Response, Trace};
 use crate::wire::blocked;
 use crate::wire::proxy::Proxy;
@@ -165,6 +165,11 @@ impl Fields for Expected<'_> {
 
     fn keeps(&self, name: &str) -> bool {
         keeps_header(name) || matches!(name, "content-length" | "transfer-encoding") || self.0.expects_header(name)
+    }
+
+    fn longest_name(&self) -> usize {
+        let expected = self.0.headers.iter().map(|(name, _)| name.len());
+        expected.max().unwrap_or(0).max(LONGEST_KEPT_NAME)
     }
 }
 
