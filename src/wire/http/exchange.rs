@@ -237,13 +237,15 @@ pub async fn open_tunnel(tcp: &mut TcpStream, url: &Url, proxy: &Proxy, address:
 }
 
 /// Headers are read only when they change the answer: where a 3xx points,
-/// and whether a 403/429/503 is a block.
+/// and whether a 403/429/503 is a block (a check with header or body
+/// expectations reads every head whole, but applies only these).
 fn wants_headers(code: u16) -> bool {
     (300..400).contains(&code) || matches!(code, 403 | 429 | 503)
 }
 
 /// The header fields an answer is made of: where a 3xx points, when to come
-/// back, and the signatures of blocks. No other field is held in memory.
+/// back, and the signatures of blocks. No other field is held in memory,
+/// but those a check's expectations name (see [`Expected`]).
 fn keeps_header(name: &str) -> bool {
     matches!(name, "location" | "retry-after") || blocked::SIGNATURE_HEADERS.contains(&name)
 }
