@@ -16,6 +16,7 @@ mod legacy;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -340,28 +341,46 @@ impl Checker {
         trace: &mut Trace,
     ) -> Result<Reply, CheckError>
     where
-        S: AsyncRead + AsyncWrite + Unpin,
+        S: AsyncRead + AsyncWrite + Unpin + Send,
     {
-        if !deadline.policy.reads_headers() && !deadline.policy.reads_body() {
-            let (response, cut) = http::exchange(stream, request, deadline.at, deadline.limit, trace).await?;
-            self.followable(&response, cut, deadline)?;
-            return Ok(Reply { response, unmet: Vec::new() });
+        if deadline.policy.reads_headers() || deadline.policy.reads_body() {
+            return self.exchange_content(stream, request, deadline, trace).await;
         }
-        // Boxed: the body's reader and read buffer would otherwise enlarge
-        // the future of every check, those without expectations too.
-        let policy = deadline.policy;
-        let reading = http::Reading { policy, follow: self.follow.is_some() };
-        let limits = (deadline.at, deadline.limit);
-        let exchanged = Box::pin(http::exchange_content(stream, request, limits, trace, reading)).await?;
-        self.followable(&exchanged.response, exchanged.cut, deadline)?;
-        let unmet = match exchanged.content {
-            Some(content) => {
-                let cut = content.body_cut.map(|cut| cut.to_string());
-                policy.judge_content(&content.headers, content.body.as_deref(), cut.as_deref())
-            }
-            None => Vec::new(),
-        };
-        Ok(Reply { response: exchanged.response, unmet })
+        let (response, cut) = http::exchange(stream, request, deadline.at, deadline.limit, trace).await?;
+        self.followable(&response, cut, deadline)?;
+        Ok(Reply { response, unmet: Vec::new() })
+    }
+
+    /// [`Checker::exchange`] for a check with header or body expectations,
+    /// judged here. A boxed future of its own, out of line: its reader and
+    /// buffers would otherwise enlarge every check's future, and its code
+    /// the loop every check without expectations runs.
+    #[cold]
+    fn exchange_content<'a, S>(
+        &'a self,
+        stream: S,
+        request: &'a [u8],
+        deadline: Deadline<'a>,
+        trace: &'a mut Trace,
+    ) -> Pin<Box<dyn Future<Output = Result<Reply, CheckError>> + Send + 'a>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'a,
+    {
+        Box::pin(async move {
+            let policy = deadline.policy;
+            let reading = http::Reading { policy, follow: self.follow.is_some() };
+            let limits = (deadline.at, deadline.limit);
+            let exchanged = http::exchange_content(stream, request, limits, trace, reading).await?;
+            self.followable(&exchanged.response, exchanged.cut, deadline)?;
+            let unmet = match exchanged.content {
+                Some(content) => {
+                    let cut = content.body_cut.map(|cut| cut.to_string());
+                    policy.judge_content(&content.headers, content.body.as_deref(), cut.as_deref())
+                }
+                None => Vec::new(),
+            };
+            Ok(Reply { response: exchanged.response, unmet })
+        })
     }
 
     /// A redirect to follow whose head was cut before its `Location` is an

@@ -16,7 +16,7 @@ use tokio::time::{timeout_at, Instant};
 use url::Url;
 
 use super::body::{has_body, BodyCut, BodyReader};
-use super::{build_connect, retry_after_seconds, Cut, Fed, Fields, Fixed, HeadParser};
+use super::{build_connect, retry_after_seconds, Cut, Fed, Fields, Fixed, HeadParser, LONGEST_KEPT_NAME};
 use crate::result::{CheckError, Phase, Policy, Response, Trace};
 use crate::wire::blocked;
 use crate::wire::proxy::Proxy;
@@ -166,6 +166,11 @@ impl Fields for Expected<'_> {
     fn keeps(&self, name: &str) -> bool {
         keeps_header(name) || matches!(name, "content-length" | "transfer-encoding") || self.0.expects_header(name)
     }
+
+    fn longest_name(&self) -> usize {
+        let expected = self.0.headers.iter().map(|(name, _)| name.len());
+        expected.max().unwrap_or(0).max(LONGEST_KEPT_NAME)
+    }
 }
 
 /// Writes the whole request before `deadline`.
@@ -232,13 +237,15 @@ pub async fn open_tunnel(tcp: &mut TcpStream, url: &Url, proxy: &Proxy, address:
 }
 
 /// Headers are read only when they change the answer: where a 3xx points,
-/// and whether a 403/429/503 is a block.
+/// and whether a 403/429/503 is a block (a check with header or body
+/// expectations reads every head whole, but applies only these).
 fn wants_headers(code: u16) -> bool {
     (300..400).contains(&code) || matches!(code, 403 | 429 | 503)
 }
 
 /// The header fields an answer is made of: where a 3xx points, when to come
-/// back, and the signatures of blocks. No other field is held in memory.
+/// back, and the signatures of blocks. No other field is held in memory,
+/// but those a check's expectations name (see [`Expected`]).
 fn keeps_header(name: &str) -> bool {
     matches!(name, "location" | "retry-after") || blocked::SIGNATURE_HEADERS.contains(&name)
 }

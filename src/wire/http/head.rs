@@ -17,9 +17,10 @@ pub const MAX_HEAD: usize = 300 * 1024;
 /// (see [`HeadParser::new`]), so a check holds at most this much of a head.
 pub const MAX_FIELD_LINE: usize = 100 * 1024;
 
-/// Header names longer than this are no name we keep: such a line is skipped
-/// before its colon arrives.
-const LONGEST_KEPT_NAME: usize = 64;
+/// Header names longer than this are no name we keep (unless a rule says
+/// otherwise, see [`Fields::longest_name`]): such a line is skipped before
+/// its colon arrives.
+pub const LONGEST_KEPT_NAME: usize = 64;
 
 /// How many received bytes a protocol error quotes.
 const QUOTE_LIMIT: usize = 64;
@@ -94,6 +95,11 @@ pub trait Fields: Sync {
     fn reads(&self, code: u16) -> bool;
     /// Whether the field of this lower-cased name is kept.
     fn keeps(&self, name: &str) -> bool;
+    /// The longest name kept: a line longer than this without a colon yet
+    /// is skipped.
+    fn longest_name(&self) -> usize {
+        LONGEST_KEPT_NAME
+    }
 }
 
 /// A fixed rule: two functions.
@@ -325,7 +331,7 @@ impl<'a> HeadParser<'a> {
             Part::Headers if line.starts_with(b" ") || line.starts_with(b"\t") => self.last_kept,
             Part::Headers => match line.iter().position(|&b| b == b':') {
                 Some(colon) => self.fields.keeps(&String::from_utf8_lossy(&line[..colon]).trim().to_ascii_lowercase()),
-                None => line.len() <= LONGEST_KEPT_NAME,
+                None => line.len() <= self.fields.longest_name(),
             },
             Part::StatusLine | Part::Done => true,
         };
