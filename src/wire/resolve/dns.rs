@@ -624,7 +624,7 @@ mod tests {
         let cut = parse(&cut, 7, &q).unwrap();
         assert_eq!((cut.rcode, cut.negative_ttl), (NXDOMAIN, None), "an SOA cut short: NXDOMAIN, not kept");
         let mut found = reply(7, NOERROR, 0, &q, 1);
-        record(&mut found, &q.name.wire().to_vec(), 1, 60, &[127, 0, 0, 1]);
+        record(&mut found, q.name.wire(), 1, 60, &[127, 0, 0, 1]);
         found[9] = 1;
         soa(&mut found, zone, 30, 60);
         assert_eq!(parse(&found, 7, &q).unwrap().negative_ttl, None, "addresses: nothing negative");
