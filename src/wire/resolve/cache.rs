@@ -26,7 +26,8 @@ use crate::wire::sync::lock;
 /// anywhere later in the list, so a list of more names than this asks again
 /// for about the share of names that did not fit (10,000 asked about 1.75
 /// lookups per name of a list of 20,000 names, `bench/internet`); an entry
-/// costs about 200 bytes, so the cache, full, about 13 MB.
+/// costs about 200 bytes (estimated from the sizes of its parts), so the
+/// cache, full, some 13 MB.
 pub const LIMIT: usize = 65_536;
 
 pub type Answer = Result<Vec<IpAddr>, String>;
