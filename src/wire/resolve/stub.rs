@@ -511,6 +511,28 @@ mod tests {
         assert_eq!(server.a_queries(), 1, "nothing ended the query early");
     }
 
+    /// A "no such name" that would be kept (NXDOMAIN with its SOA) goes
+    /// through the same checks as an address: from another port, with
+    /// another ID or for another name it is dropped, and the real answer
+    /// is awaited.
+    #[tokio::test]
+    async fn a_forged_no_such_name_with_its_soa_is_ignored() {
+        let server = hostile(|q| {
+            let gone = |r: Reply| r.rcode(super::super::test_dns::NXDOMAIN).soa("test", 300, 300).bytes();
+            vec![
+                Act::FromOtherPort(gone(Reply::to(q))),
+                Act::Reply(gone(Reply::to(q).id(q.id ^ 1))),
+                Act::Reply(gone(Reply::to(q).question_name("other.test"))),
+                Act::Reply(real(q)),
+            ]
+        });
+        let stub = Stub::new(patient(&[server.addr]), Some(Family::V4));
+        let outcome = stub.resolve("n7.test").await;
+        assert_eq!(outcome.result.unwrap().addrs, [ip("127.0.0.7")]);
+        assert_eq!(outcome.negative_ttl, None);
+        assert_eq!(server.a_queries(), 1, "nothing ended the query early");
+    }
+
     #[tokio::test]
     async fn an_answer_that_does_not_parse_is_reported_at_the_timeout() {
         // Our ID and question, then a record cut short: the query waits for
