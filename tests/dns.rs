@@ -86,6 +86,45 @@ fn a_failed_lookup_is_not_reused_by_a_later_check() {
     assert_eq!(server.a_queries(), 2);
 }
 
+/// One lookup per name in a run: URLs of a host on two ports ask once (A
+/// and AAAA), and so do two URLs of a name that does not exist when the
+/// NXDOMAIN comes with its zone's SOA (RFC 2308 lets it be kept for the
+/// SOA's TTL); without the SOA it is not kept, and asked again.
+#[test]
+fn each_name_is_asked_once_whatever_its_ports_and_a_missing_one_with_its_soa_too() {
+    let (port, other_port) = (two_addresses(), two_addresses());
+    let server = scripted(|q| {
+        let reply = Reply::to(q);
+        match (q.name.as_str(), q.qtype) {
+            ("www.up.test", A) => vec![reply.a(&q.name, [127, 0, 0, 1].into(), 300).bytes()],
+            ("www.up.test", _) => vec![reply.soa("up.test", 300, 300).bytes()],
+            ("gone.up.test", _) => vec![reply.rcode(NXDOMAIN).soa("up.test", 300, 300).bytes()],
+            _ => vec![reply.rcode(NXDOMAIN).bytes()],
+        }
+    });
+    let dns_servers = server.addr.to_string();
+    let urls = [
+        format!("http://www.up.test:{port}/a"),
+        format!("http://gone.up.test:{port}/a"),
+        format!("http://bare.test:{port}/a"),
+        format!("http://www.up.test:{other_port}/b"),
+        format!("http://gone.up.test:{port}/b"),
+        format!("http://bare.test:{port}/b"),
+    ];
+    let mut args = vec!["--sequential", "--format", "json", "--dns-servers", &dns_servers];
+    for url in &urls {
+        args.extend(["-u", url]);
+    }
+    let got: Vec<String> = common::run(&args).json().iter().map(outcome).collect();
+    let up = |p: u16| format!("200 at 127.0.0.1:{p}");
+    assert_eq!(got, [up(port), "dns".into(), "dns".into(), up(other_port), "dns".into(), "dns".into()]);
+    let asked = server.asked();
+    let count = |name: &str, qtype: u16| asked.iter().filter(|(n, t, _)| n == name && *t == qtype).count();
+    assert_eq!((count("www.up.test", A), count("www.up.test", AAAA)), (1, 1), "{asked:?}");
+    assert_eq!((count("gone.up.test", A), count("gone.up.test", AAAA)), (1, 1), "{asked:?}");
+    assert!(count("bare.test", A) >= 2, "NXDOMAIN without the SOA is not kept: {asked:?}");
+}
+
 /// One check of `http://HOST:PORT/` asking `servers`: "CODE at ADDR" or the
 /// error kind and message.
 fn check(host: &str, port: u16, servers: &[&dns::DnsServer]) -> String {

@@ -6,10 +6,12 @@
 //! then getaddrinfo on tokio's blocking pool, as before. Why: `bench/RESULTS.md`,
 //! "DNS at scale" and "Issue 14: a lean resolver".
 //!
-//! Answers are cached so a list with many URLs per host asks once, but never
-//! for long: failures are not kept past the lookup in flight, every answer is
-//! dropped at the start of a `--watch` round, and none is used past its TTL
-//! (capped) or, from getaddrinfo, past a fixed age.
+//! Answers are cached per name (whatever the port) so a list with many URLs
+//! per host asks once, but never for long: failures are not kept past the
+//! lookup in flight, "no such name" and "no address" only for the negative
+//! TTL of RFC 2308 (from the zone's SOA: without it, not at all), every
+//! answer is dropped at the start of a `--watch` round, and none is used past
+//! its TTL (capped) or, from getaddrinfo, past a fixed age.
 
 mod cache;
 mod conf;
@@ -166,7 +168,7 @@ impl Resolver {
     /// no lookup in flight. What a lookup run ahead of its check asks first.
     pub fn would_ask(&self, domain: &str, port: u16) -> bool {
         let pinned = self.pins.contains_key(&(domain.to_owned(), port)) || self.pins.contains_key(&("*".into(), port));
-        !pinned && !self.cache.has(domain, port)
+        !pinned && !self.cache.has(domain)
     }
 
     /// All addresses of `host`, in the order they should be tried. The error
@@ -181,7 +183,10 @@ impl Resolver {
                     Some(addrs) => addrs.clone(),
                     // Boxed: the lookup future holds two questions, and
                     // every check in flight would carry it, pinned or not.
-                    None => self.cache.get_or_lookup(domain, port, Box::pin(self.ask(domain, port))).await?,
+                    None => {
+                        let ips = self.cache.get_or_lookup(domain, Box::pin(self.ask(domain))).await?;
+                        ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect()
+                    }
                 }
             }
         };
@@ -202,28 +207,30 @@ impl Resolver {
         }
     }
 
-    /// One lookup, not cached: the answer and how long it may be used.
-    async fn ask(&self, domain: &str, port: u16) -> (Result<Vec<SocketAddr>, String>, Duration) {
+    /// One lookup, not cached: the answer and how long it may be used (a
+    /// failure: not at all; "no such name" or "no address": RFC 2308's
+    /// negative TTL, if the server gave one).
+    async fn ask(&self, domain: &str) -> (Result<Vec<IpAddr>, String>, Duration) {
+        let seconds = |ttl: u32| Duration::from_secs(ttl.into()).min(MAX_TTL);
         match &self.backend {
-            Backend::System => match tokio::net::lookup_host((domain, port)).await {
-                Ok(addrs) => (Ok(addrs.collect()), SYSTEM_AGE),
+            Backend::System => match tokio::net::lookup_host((domain, 0)).await {
+                Ok(addrs) => (Ok(addrs.map(|a| a.ip()).collect()), SYSTEM_AGE),
                 Err(e) => (Err(io_reason(&e)), Duration::ZERO),
             },
             Backend::Dns { dns, hosts, v6_first } => {
                 let hosts = lock(hosts).clone();
                 if let Some(ips) = hosts.get(domain) {
-                    let mut addrs: Vec<SocketAddr> = ips.iter().map(|&ip| SocketAddr::new(ip, port)).collect();
-                    order_families(&mut addrs, *v6_first);
-                    return (Ok(addrs), SYSTEM_AGE);
+                    let mut ips = ips.to_vec();
+                    order_families(&mut ips, *v6_first);
+                    return (Ok(ips), SYSTEM_AGE);
                 }
-                match dns.lookup(domain).await {
-                    Ok(found) => {
-                        let mut addrs: Vec<SocketAddr> =
-                            found.addrs.iter().map(|&ip| SocketAddr::new(ip, port)).collect();
-                        order_families(&mut addrs, *v6_first);
-                        (Ok(addrs), Duration::from_secs(found.ttl.into()).min(MAX_TTL))
+                let outcome = dns.resolve(domain).await;
+                match outcome.result {
+                    Ok(mut found) => {
+                        order_families(&mut found.addrs, *v6_first);
+                        (Ok(found.addrs), seconds(found.ttl))
                     }
-                    Err(e) => (Err(e.to_string()), Duration::ZERO),
+                    Err(e) => (Err(e.to_string()), outcome.negative_ttl.map_or(Duration::ZERO, seconds)),
                 }
             }
         }
@@ -264,7 +271,7 @@ fn dns_backend(conf: Conf, family: Option<Family>, hosts: Hosts) -> Backend {
 /// order getaddrinfo's RFC 6724 sort would: IPv6 first
 /// where this host has an IPv6 route, IPv4 first where it has none (so Happy
 /// Eyeballs starts with a family that can work). Stable within a family.
-fn order_families(addrs: &mut [SocketAddr], v6_first: bool) {
+fn order_families(addrs: &mut [IpAddr], v6_first: bool) {
     addrs.sort_by_key(|addr| addr.is_ipv6() != v6_first);
 }
 
@@ -319,7 +326,44 @@ mod tests {
         assert_eq!(second.unwrap(), [v4(5, 80)]);
         assert_eq!(server.a_queries(), 2);
         assert!(!resolver.would_ask("moved.test", 80), "answered: cached");
-        assert!(resolver.would_ask("moved.test", 443), "cached per port");
+        assert!(!resolver.would_ask("moved.test", 443), "cached per name, whatever the port");
+    }
+
+    /// RFC 2308: NXDOMAIN with the zone's SOA is kept for the SOA's TTL, at
+    /// most its MINIMUM (here 1 s), and then asked again; with a TTL of 0
+    /// it is not kept at all.
+    #[tokio::test]
+    async fn no_such_name_is_kept_as_long_as_its_soa_says() {
+        let server = dns_server(vec![Step::NxDomainSoa(300, 1), Step::Addr([127, 0, 0, 5].into(), 300)]);
+        let resolver = asking(&server, &[], "");
+        let host = url::Host::Domain("gone.test");
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap_err(), "name or service not known");
+        assert!(!resolver.would_ask("gone.test", 80), "kept");
+        assert_eq!(resolver.lookup(&host, 443).await.unwrap_err(), "name or service not known");
+        assert_eq!(server.a_queries(), 1, "the second check did not ask");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert!(resolver.would_ask("gone.test", 80), "past its negative TTL");
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(5, 80)]);
+        assert_eq!(server.a_queries(), 2);
+
+        let server = dns_server(vec![Step::NxDomainSoa(0, 300), Step::Addr([127, 0, 0, 6].into(), 300)]);
+        let resolver = asking(&server, &[], "");
+        assert!(resolver.lookup(&host, 80).await.is_err());
+        assert!(resolver.would_ask("gone.test", 80), "SOA TTL 0: not kept");
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(6, 80)]);
+    }
+
+    /// What DNS says of a name does not depend on the port: an http and an
+    /// https URL of a host ask once (pins stay per port).
+    #[tokio::test]
+    async fn a_name_is_asked_once_whatever_the_port() {
+        let server = dns_server(vec![Step::Addr([127, 0, 0, 5].into(), 300), Step::Addr([127, 0, 0, 6].into(), 300)]);
+        let resolver = asking(&server, &[], "");
+        let host = url::Host::Domain("both.test");
+        assert_eq!(resolver.lookup(&host, 80).await.unwrap(), [v4(5, 80)]);
+        assert!(!resolver.would_ask("both.test", 443));
+        assert_eq!(resolver.lookup(&host, 443).await.unwrap(), [v4(5, 443)]);
+        assert_eq!(server.a_queries(), 1);
     }
 
     #[tokio::test]
@@ -355,8 +399,9 @@ mod tests {
             "# comment\n127.0.0.7 Listed.test alias.test # trailing\n::1 listed.test\nfe80::1%eth0 zoned.test\n";
         let resolver = asking(&server, &pins, hosts);
         let listed = resolver.lookup(&url::Host::Domain("listed.test"), 80).await.unwrap();
-        let mut both = [v4(7, 80), "[::1]:80".parse().unwrap()];
+        let mut both: [IpAddr; 2] = [[127, 0, 0, 7].into(), "::1".parse().unwrap()];
         order_families(&mut both, has_ipv6_route());
+        let both: Vec<SocketAddr> = both.iter().map(|&ip| SocketAddr::new(ip, 80)).collect();
         assert_eq!(listed, both, "both lines; no DNS");
         assert_eq!(resolver.lookup(&url::Host::Domain("alias.test"), 80).await.unwrap(), [v4(7, 80)]);
         assert_eq!(resolver.lookup(&url::Host::Domain("pinned.test"), 80).await.unwrap(), [v4(8, 80)]);
@@ -387,8 +432,7 @@ mod tests {
 
     #[test]
     fn both_families_in_a_fixed_order() {
-        let mixed: Vec<SocketAddr> =
-            ["127.0.0.1:80", "[::1]:80", "127.0.0.2:80", "[::2]:80"].iter().map(|a| a.parse().unwrap()).collect();
+        let mixed: Vec<IpAddr> = ["127.0.0.1", "::1", "127.0.0.2", "::2"].iter().map(|a| a.parse().unwrap()).collect();
         let mut v6_first = mixed.clone();
         order_families(&mut v6_first, true);
         assert_eq!(v6_first, [mixed[1], mixed[3], mixed[0], mixed[2]]);

@@ -25,6 +25,9 @@ pub enum Step {
     Addr(Ipv4Addr, u32),
     /// The name does not exist.
     NxDomain,
+    /// The name does not exist, and the zone's SOA (TTL, MINIMUM) says for
+    /// how long that may be believed (RFC 2308).
+    NxDomainSoa(u32, u32),
 }
 
 pub const A: u16 = 1;
@@ -86,6 +89,10 @@ pub fn dns_server(script: Vec<Step>) -> DnsServer {
         let i = count.fetch_add(1, Ordering::SeqCst);
         match script[i.min(script.len() - 1)] {
             Step::NxDomain => vec![reply.rcode(NXDOMAIN).bytes()],
+            Step::NxDomainSoa(ttl, minimum) => {
+                let zone = q.name.split_once('.').map_or("", |(_, zone)| zone).to_string();
+                vec![reply.rcode(NXDOMAIN).soa(&zone, ttl, minimum).bytes()]
+            }
             Step::Addr(ip, ttl) => vec![reply.a(&q.name, ip, ttl).bytes()],
         }
     })
@@ -341,6 +348,7 @@ pub fn wire_name(name: &str) -> Vec<u8> {
 pub struct Reply {
     packet: Vec<u8>,
     answers: u16,
+    authority: u16,
 }
 
 impl Reply {
@@ -349,7 +357,7 @@ impl Reply {
         packet[2] = 0x80 | (packet[2] & 0x01);
         packet[3] = 0x80;
         packet[6..12].fill(0);
-        Reply { packet, answers: 0 }
+        Reply { packet, answers: 0, authority: 0 }
     }
 
     pub fn rcode(mut self, rcode: u8) -> Reply {
@@ -401,8 +409,24 @@ impl Reply {
         self
     }
 
+    /// The SOA of `zone` in the authority section (call it after the
+    /// answers): what lets NXDOMAIN or NODATA be kept (RFC 2308).
+    pub fn soa(mut self, zone: &str, ttl: u32, minimum: u32) -> Reply {
+        let mut data = wire_name(&format!("ns.{zone}"));
+        data.extend_from_slice(&wire_name(&format!("admin.{zone}")));
+        for v in [1u32, 3600, 600, 86400, minimum] {
+            data.extend_from_slice(&v.to_be_bytes());
+        }
+        let answers = self.answers;
+        self = self.record(zone, 6, ttl, &data);
+        self.answers = answers;
+        self.authority += 1;
+        self
+    }
+
     pub fn bytes(mut self) -> Vec<u8> {
         self.packet[6..8].copy_from_slice(&self.answers.to_be_bytes());
+        self.packet[8..10].copy_from_slice(&self.authority.to_be_bytes());
         self.packet
     }
 }

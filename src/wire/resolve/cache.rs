@@ -1,11 +1,13 @@
-//! The answers of one run. Checks of a host that ask while its lookup is in
-//! flight share that lookup (so do lookups run ahead of a check, see
-//! `engine::run`); once it is over, an answer is used only while it is fresh,
-//! and a failure not at all.
+//! The answers of one run, per host name (the port does not change what DNS
+//! says: an `http://` and an `https://` URL of a host ask once). Checks of a
+//! host that ask while its lookup is in flight share that lookup (so do
+//! lookups run ahead of a check, see `engine::run`); once it is over, an
+//! answer is used only while it is fresh: addresses for their TTL, "no such
+//! name" for its negative TTL (RFC 2308), a failure not at all (age zero).
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,29 +22,29 @@ use crate::wire::sync::lock;
 /// in flight always stay, and so do the newest answers: a check (or the
 /// lookup run ahead of it, whose answer its check is yet to use) still needs
 /// them. Lookups in flight are bounded by the runner: one per check, one
-/// per lookup run ahead.
-pub const LIMIT: usize = 10_000;
+/// per lookup run ahead. Why this many: a shuffled list visits a host again
+/// anywhere later in the list, so a list of more names than this asks again
+/// for about the share of names that did not fit (10,000 asked about 1.75
+/// lookups per name of a list of 20,000 names, `bench/internet`); an entry
+/// costs about 200 bytes (estimated from the sizes of its parts), so the
+/// cache, full, some 13 MB.
+pub const LIMIT: usize = 65_536;
 
-pub type Answer = Result<Vec<SocketAddr>, String>;
+pub type Answer = Result<Vec<IpAddr>, String>;
 
 /// One lookup: empty while in flight, then its answer and when that goes stale.
 type Slot = Arc<OnceCell<(Answer, Instant)>>;
 
 #[derive(Default)]
 pub struct Cache {
-    slots: Mutex<HashMap<(String, u16), Slot>>,
+    slots: Mutex<HashMap<String, Slot>>,
 }
 
 impl Cache {
-    /// The cached answer for `domain:port` if fresh, the one in flight if
-    /// any, else `lookup`'s, which returns an answer and how long to use it.
-    pub async fn get_or_lookup(
-        &self,
-        domain: &str,
-        port: u16,
-        lookup: impl Future<Output = (Answer, Duration)>,
-    ) -> Answer {
-        let slot = self.slot(domain, port);
+    /// The cached answer for `domain` if fresh, the one in flight if any,
+    /// else `lookup`'s, which returns an answer and how long to use it.
+    pub async fn get_or_lookup(&self, domain: &str, lookup: impl Future<Output = (Answer, Duration)>) -> Answer {
+        let slot = self.slot(domain);
         let (answer, _) = slot
             .get_or_init(|| async {
                 let (answer, age) = lookup.await;
@@ -52,11 +54,11 @@ impl Cache {
         answer.clone()
     }
 
-    /// Whether `domain:port` has an answer that is fresh, or a lookup in
-    /// flight: a lookup now would not ask anyone.
-    pub fn has(&self, domain: &str, port: u16) -> bool {
+    /// Whether `domain` has an answer that is fresh, or a lookup in flight:
+    /// a lookup now would not ask anyone.
+    pub fn has(&self, domain: &str) -> bool {
         let now = Instant::now();
-        self.lock().get(&(domain.to_owned(), port)).is_some_and(|slot| usable(slot, now))
+        self.lock().get(domain).is_some_and(|slot| usable(slot, now))
     }
 
     /// Forget every answer (a new `--watch` round).
@@ -69,23 +71,25 @@ impl Cache {
         self.lock().len()
     }
 
-    fn slot(&self, domain: &str, port: u16) -> Slot {
+    fn slot(&self, domain: &str) -> Slot {
         let now = Instant::now();
         let mut slots = self.lock();
-        let key = (domain.to_owned(), port);
-        if slots.get(&key).is_some_and(|slot| !usable(slot, now)) {
-            slots.remove(&key);
+        if let Some(slot) = slots.get(domain) {
+            if usable(slot, now) {
+                return slot.clone();
+            }
+            slots.remove(domain);
         }
-        if slots.len() >= LIMIT && !slots.contains_key(&key) {
+        if slots.len() >= LIMIT {
             slots.retain(|_, slot| usable(slot, now));
             if slots.len() >= LIMIT {
                 forget_older_half(&mut slots);
             }
         }
-        slots.entry(key).or_default().clone()
+        slots.entry(domain.to_owned()).or_default().clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u16), Slot>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
         lock(&self.slots)
     }
 }
@@ -93,7 +97,7 @@ impl Cache {
 /// Drops the answers that go stale first, about half of them, keeping the
 /// lookups in flight; if that frees nothing (all go stale at once), every
 /// answer. Once per `LIMIT / 2` new names at most, so it costs little.
-fn forget_older_half(slots: &mut HashMap<(String, u16), Slot>) {
+fn forget_older_half(slots: &mut HashMap<String, Slot>) {
     let mut stale_at: Vec<Instant> = slots.values().filter_map(|slot| slot.get().map(|(_, at)| *at)).collect();
     if stale_at.is_empty() {
         return;
@@ -107,11 +111,12 @@ fn forget_older_half(slots: &mut HashMap<(String, u16), Slot>) {
     }
 }
 
-/// In flight, or answered and still fresh.
+/// In flight, or answered and still fresh (a failure never is: its age is
+/// zero).
 fn usable(slot: &Slot, now: Instant) -> bool {
     match slot.get() {
         None => true,
-        Some((answer, stale_at)) => answer.is_ok() && now < *stale_at,
+        Some((_, stale_at)) => now < *stale_at,
     }
 }
 
@@ -120,20 +125,20 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    fn addr(last: u8) -> Vec<SocketAddr> {
-        vec![SocketAddr::from(([127, 0, 0, last], 80))]
+    fn addr(last: u8) -> Vec<IpAddr> {
+        vec![IpAddr::from([127, 0, 0, last])]
     }
 
     #[tokio::test(start_paused = true)]
     async fn an_answer_is_used_until_its_age_and_not_after() {
         let cache = Cache::default();
-        let first = cache.get_or_lookup("a.test", 80, async { (Ok(addr(1)), Duration::from_secs(30)) }).await;
+        let first = cache.get_or_lookup("a.test", async { (Ok(addr(1)), Duration::from_secs(30)) }).await;
         assert_eq!(first, Ok(addr(1)));
         tokio::time::advance(Duration::from_secs(29)).await;
-        let cached = cache.get_or_lookup("a.test", 80, async { (Ok(addr(2)), Duration::from_secs(30)) }).await;
+        let cached = cache.get_or_lookup("a.test", async { (Ok(addr(2)), Duration::from_secs(30)) }).await;
         assert_eq!(cached, Ok(addr(1)), "still fresh");
         tokio::time::advance(Duration::from_secs(2)).await;
-        let asked = cache.get_or_lookup("a.test", 80, async { (Ok(addr(2)), Duration::from_secs(30)) }).await;
+        let asked = cache.get_or_lookup("a.test", async { (Ok(addr(2)), Duration::from_secs(30)) }).await;
         assert_eq!(asked, Ok(addr(2)), "stale: asked again");
     }
 
@@ -149,23 +154,23 @@ mod tests {
         let together: Vec<_> = (0..3)
             .map(|_| {
                 let (cache, lookup) = (cache.clone(), failing(asked.clone()));
-                tokio::spawn(async move { cache.get_or_lookup("a.test", 80, lookup).await })
+                tokio::spawn(async move { cache.get_or_lookup("a.test", lookup).await })
             })
             .collect();
         for check in together {
             assert!(check.await.unwrap().is_err());
         }
         assert_eq!(asked.load(Ordering::SeqCst), 1, "concurrent checks share the lookup in flight");
-        let later = cache.get_or_lookup("a.test", 80, async { (Ok(addr(1)), Duration::from_secs(30)) }).await;
+        let later = cache.get_or_lookup("a.test", async { (Ok(addr(1)), Duration::from_secs(30)) }).await;
         assert_eq!(later, Ok(addr(1)), "the failure was not kept");
     }
 
     #[tokio::test(start_paused = true)]
     async fn clear_forgets_fresh_answers() {
         let cache = Cache::default();
-        cache.get_or_lookup("a.test", 80, async { (Ok(addr(1)), Duration::from_secs(300)) }).await.unwrap();
+        cache.get_or_lookup("a.test", async { (Ok(addr(1)), Duration::from_secs(300)) }).await.unwrap();
         cache.clear();
-        let asked = cache.get_or_lookup("a.test", 80, async { (Ok(addr(2)), Duration::from_secs(300)) }).await;
+        let asked = cache.get_or_lookup("a.test", async { (Ok(addr(2)), Duration::from_secs(300)) }).await;
         assert_eq!(asked, Ok(addr(2)));
     }
 
@@ -174,16 +179,16 @@ mod tests {
         let cache = Cache::default();
         for i in 0..LIMIT + 10 {
             let name = format!("h{i}.test");
-            cache.get_or_lookup(&name, 80, async { (Ok(addr(1)), Duration::from_secs(300)) }).await.unwrap();
+            cache.get_or_lookup(&name, async { (Ok(addr(1)), Duration::from_secs(300)) }).await.unwrap();
             assert!(cache.len() <= LIMIT);
         }
         // Stale entries go first: the fresh ones are kept.
         let cache = Cache::default();
         for i in 0..LIMIT {
             let age = if i % 2 == 0 { Duration::ZERO } else { Duration::from_secs(300) };
-            cache.get_or_lookup(&format!("h{i}.test"), 80, async move { (Ok(addr(1)), age) }).await.unwrap();
+            cache.get_or_lookup(&format!("h{i}.test"), async move { (Ok(addr(1)), age) }).await.unwrap();
         }
-        cache.get_or_lookup("new.test", 80, async { (Ok(addr(1)), Duration::from_secs(300)) }).await.unwrap();
+        cache.get_or_lookup("new.test", async { (Ok(addr(1)), Duration::from_secs(300)) }).await.unwrap();
         assert_eq!(cache.len(), LIMIT / 2 + 1);
     }
 
@@ -194,16 +199,16 @@ mod tests {
         let cache = Cache::default();
         for i in 0..LIMIT {
             cache
-                .get_or_lookup(&format!("h{i}.test"), 80, async { (Ok(addr(1)), Duration::from_secs(300)) })
+                .get_or_lookup(&format!("h{i}.test"), async { (Ok(addr(1)), Duration::from_secs(300)) })
                 .await
                 .unwrap();
             tokio::time::advance(Duration::from_millis(1)).await;
         }
-        cache.get_or_lookup("new.test", 80, async { (Ok(addr(1)), Duration::from_secs(300)) }).await.unwrap();
+        cache.get_or_lookup("new.test", async { (Ok(addr(1)), Duration::from_secs(300)) }).await.unwrap();
         assert!(cache.len() <= LIMIT / 2 + 1, "{}", cache.len());
-        assert!(cache.has("new.test", 80));
-        assert!(cache.has(&format!("h{}.test", LIMIT - 1), 80), "the newest stay");
-        assert!(!cache.has("h0.test", 80), "the oldest go");
+        assert!(cache.has("new.test"));
+        assert!(cache.has(&format!("h{}.test", LIMIT - 1)), "the newest stay");
+        assert!(!cache.has("h0.test"), "the oldest go");
     }
 
     /// A full cache starts over, but a lookup in flight (one run ahead of
@@ -219,24 +224,24 @@ mod tests {
                     let _ = answered.await;
                     (Ok(addr(7)), Duration::from_secs(300))
                 };
-                cache.get_or_lookup("ahead.test", 80, slow).await
+                cache.get_or_lookup("ahead.test", slow).await
             })
         };
-        while !cache.has("ahead.test", 80) {
+        while !cache.has("ahead.test") {
             tokio::task::yield_now().await;
         }
         for i in 0..LIMIT + 10 {
             cache
-                .get_or_lookup(&format!("h{i}.test"), 80, async { (Ok(addr(1)), Duration::from_secs(300)) })
+                .get_or_lookup(&format!("h{i}.test"), async { (Ok(addr(1)), Duration::from_secs(300)) })
                 .await
                 .unwrap();
         }
         assert!(cache.len() <= LIMIT);
-        assert!(cache.has("ahead.test", 80), "still in flight, still there");
+        assert!(cache.has("ahead.test"), "still in flight, still there");
         let check = {
             let cache = cache.clone();
             tokio::spawn(async move {
-                cache.get_or_lookup("ahead.test", 80, async { (Ok(addr(8)), Duration::from_secs(300)) }).await
+                cache.get_or_lookup("ahead.test", async { (Ok(addr(8)), Duration::from_secs(300)) }).await
             })
         };
         tokio::task::yield_now().await;

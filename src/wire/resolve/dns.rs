@@ -1,7 +1,9 @@
 //! The DNS wire format, as much of it as a stub resolver needs (RFC 1035): a
 //! one-question query for A or AAAA, and the parse of its answer: header,
 //! the question (which must be ours), then the address records of the name
-//! at the end of its CNAME chain and the smallest TTL on the way.
+//! at the end of its CNAME chain and the smallest TTL on the way; for an
+//! answer that has none (NXDOMAIN, or NODATA), how long RFC 2308 lets that be
+//! believed, from the SOA of the zone in the authority section.
 //!
 //! The bytes of an answer are the attacker's (anyone who can guess a query's
 //! port and ID, or a hostile server), so every loop over them is bounded:
@@ -41,6 +43,7 @@ impl RecordType {
 }
 
 const CNAME: u16 = 5;
+const SOA: u16 = 6;
 const CLASS_IN: u16 = 1;
 const HEADER: usize = 12;
 /// The longest name on the wire, length octets included (RFC 1035 2.3.4).
@@ -118,6 +121,20 @@ impl Name {
     fn wire(&self) -> &[u8] {
         &self.bytes[..self.len as usize]
     }
+
+    /// Whether `self` is `name` or a zone above it (`test.` of `a.test.`),
+    /// on label boundaries.
+    fn is_at_or_above(&self, name: &Name) -> bool {
+        let (zone, name) = (self.wire(), name.wire());
+        let mut pos = 0;
+        while pos < name.len() {
+            if name[pos..] == *zone {
+                return true;
+            }
+            pos += 1 + name[pos] as usize;
+        }
+        false
+    }
 }
 
 /// Equal names: the bytes in use (those past `len` are left from earlier
@@ -190,6 +207,12 @@ pub struct Answer {
     /// The smallest TTL of the records used (CNAMEs and addresses); `None`
     /// when there are no addresses.
     pub ttl: Option<u32>,
+    /// For NXDOMAIN, or NOERROR without addresses: how long that may be
+    /// believed (RFC 2308 section 5: the TTL of the SOA in the authority
+    /// section, at most its MINIMUM field), if the SOA is there and is that
+    /// of a zone at or above the name asked (or a name of its CNAME chain).
+    /// `None`: no such SOA, so the answer is not to be kept.
+    pub negative_ttl: Option<u32>,
 }
 
 /// `packet` read as the answer to `question` asked with `id`.
@@ -219,13 +242,27 @@ fn parse_counted(packet: &[u8], id: u16, question: &Question, work: &mut Work) -
     }
     let rcode = (flags & 0xf) as u8;
     let truncated = flags & 0x0200 != 0;
-    let mut answer = Answer { rcode, truncated, addrs: Vec::new(), ttl: None };
-    if truncated || rcode != NOERROR {
+    let mut answer = Answer { rcode, truncated, addrs: Vec::new(), ttl: None, negative_ttl: None };
+    if truncated || (rcode != NOERROR && rcode != NXDOMAIN) {
         return Ok(answer);
     }
     let records = Records { packet, start: pos + 4, count: count(6) as usize };
+    if rcode == NXDOMAIN {
+        // What NXDOMAIN carries is read only for how long to believe it: a
+        // part that does not parse means "not at all", as before.
+        answer.negative_ttl = records.chain(&question.name, work).and_then(|chain| {
+            let authority = Records { packet, start: records.end(work)?, count: count(8) as usize };
+            authority.negative_ttl(&chain, work)
+        });
+        return Ok(answer);
+    }
     let chain = records.chain(&question.name, work).ok_or(WireError::Malformed)?;
     let (addrs, ttl) = records.addresses(&chain, question.rtype, work).ok_or(WireError::Malformed)?;
+    if addrs.is_empty() {
+        answer.negative_ttl = records
+            .end(work)
+            .and_then(|start| Records { packet, start, count: count(8) as usize }.negative_ttl(&chain, work));
+    }
     answer.addrs = addrs;
     answer.ttl = ttl;
     Ok(answer)
@@ -291,14 +328,45 @@ struct Record {
 impl Records<'_> {
     /// Calls `each` with every record in turn. `None` if a record runs off
     /// the packet, `each` says `None`, or the work runs out.
-    fn each(&self, work: &mut Work, mut each: impl FnMut(&Record, &mut Work) -> Option<()>) -> Option<()> {
+    fn each(&self, work: &mut Work, mut each: impl FnMut(&Record, &mut Work) -> Option<()>) -> Option<usize> {
         let mut pos = self.start;
         for _ in 0..self.count {
             let record = self.record_at(pos, work)?;
             each(&record, work)?;
             pos = record.rdata + record.rdlen;
         }
-        Some(())
+        Some(pos)
+    }
+
+    /// Where the next section starts.
+    fn end(&self, work: &mut Work) -> Option<usize> {
+        self.each(work, |_, _| Some(()))
+    }
+
+    /// The negative TTL of RFC 2308 from the first SOA (class IN) of a zone
+    /// at or above a name of `chain`: the record's TTL, at most the SOA's
+    /// MINIMUM. `None` if there is none, or it does not parse.
+    fn negative_ttl(&self, chain: &[Link], work: &mut Work) -> Option<u32> {
+        let mut found = None;
+        let mut owner = Name::empty();
+        self.each(work, |record, work| {
+            if record.rtype != SOA || record.class != CLASS_IN || found.is_some() {
+                return Some(());
+            }
+            read_name(self.packet, record.owner, &mut owner, work)?;
+            if !chain.iter().any(|link| owner.is_at_or_above(&link.name)) {
+                return Some(());
+            }
+            // MNAME, RNAME, then SERIAL, REFRESH, RETRY, EXPIRE and MINIMUM.
+            let pos = skip_name(self.packet, record.rdata, work)?;
+            let pos = skip_name(self.packet, pos, work)?;
+            if pos + 20 != record.rdata + record.rdlen {
+                return None;
+            }
+            found = Some(record.ttl.min(read_u32(self.packet, pos + 16)?));
+            Some(())
+        })?;
+        found
     }
 
     fn record_at(&self, owner: usize, work: &mut Work) -> Option<Record> {
@@ -515,6 +583,51 @@ mod tests {
         let answer = parse(&p, 1, &q).unwrap();
         assert_eq!(answer.addrs, ["::1".parse::<IpAddr>().unwrap()]);
         assert_eq!(answer.ttl, Some(30));
+    }
+
+    /// An SOA record of `zone` (TTL `ttl`, MINIMUM `minimum`), uncompressed.
+    fn soa(p: &mut Vec<u8>, zone: &[u8], ttl: u32, minimum: u32) {
+        let mut data = zone.to_vec();
+        data.extend_from_slice(zone);
+        for v in [1u32, 3600, 600, 86400, minimum] {
+            data.extend_from_slice(&v.to_be_bytes());
+        }
+        record(p, zone, SOA, ttl, &data);
+    }
+
+    /// RFC 2308: NXDOMAIN and NODATA may be kept for the SOA's TTL, at most
+    /// its MINIMUM, only with the SOA of a zone at or above the name asked.
+    #[test]
+    fn no_answer_is_kept_only_as_long_as_its_soa_says() {
+        let q = question("www.example.test", RecordType::A);
+        let with = |rcode: u8, zone: &[u8], ttl: u32, minimum: u32| {
+            let mut p = reply(7, rcode, 0, &q, 0);
+            p[9] = 1; // one authority record
+            soa(&mut p, zone, ttl, minimum);
+            parse(&p, 7, &q).unwrap()
+        };
+        let zone = b"\x07example\x04test\x00";
+        assert_eq!(with(NXDOMAIN, zone, 300, 60).negative_ttl, Some(60), "at most MINIMUM");
+        assert_eq!(with(NXDOMAIN, zone, 30, 60).negative_ttl, Some(30), "at most the record's TTL");
+        assert_eq!(with(NOERROR, zone, 30, 60).negative_ttl, Some(30), "NODATA");
+        assert_eq!(with(NXDOMAIN, b"\x04test\x00", 30, 60).negative_ttl, Some(30), "a zone above");
+        assert_eq!(with(NXDOMAIN, b"\x03www\x07example\x04test\x00", 30, 60).negative_ttl, Some(30), "the name");
+        assert_eq!(with(NXDOMAIN, b"\x05other\x04test\x00", 30, 60).negative_ttl, None, "another zone");
+        assert_eq!(with(NXDOMAIN, b"\x07xample\x04test\x00", 30, 60).negative_ttl, None, "not on a label boundary");
+        assert_eq!(with(2, zone, 30, 60).negative_ttl, None, "SERVFAIL is never kept");
+        let bare = parse(&reply(7, NXDOMAIN, 0, &q, 0), 7, &q).unwrap();
+        assert_eq!((bare.rcode, bare.negative_ttl), (NXDOMAIN, None), "no SOA: not kept");
+        let mut cut = reply(7, NXDOMAIN, 0, &q, 0);
+        cut[9] = 1;
+        soa(&mut cut, zone, 30, 60);
+        cut.truncate(cut.len() - 3);
+        let cut = parse(&cut, 7, &q).unwrap();
+        assert_eq!((cut.rcode, cut.negative_ttl), (NXDOMAIN, None), "an SOA cut short: NXDOMAIN, not kept");
+        let mut found = reply(7, NOERROR, 0, &q, 1);
+        record(&mut found, q.name.wire(), 1, 60, &[127, 0, 0, 1]);
+        found[9] = 1;
+        soa(&mut found, zone, 30, 60);
+        assert_eq!(parse(&found, 7, &q).unwrap().negative_ttl, None, "addresses: nothing negative");
     }
 
     #[test]

@@ -14,7 +14,12 @@
 //!   answered SERVFAIL, REFUSED or garbage, or whose port is closed (refused
 //!   twice in a row, [`Transport`]), is not asked that question again.
 //!   NXDOMAIN is believed at once, as glibc does.
-//! - The answer's TTL is the smallest of the records used, CNAMEs included.
+//! - The answer's TTL is the smallest of the records used, CNAMEs included,
+//!   and no longer than the other family's "no records" may be believed.
+//! - "No such name" and "no address" come with how long they may be
+//!   believed: RFC 2308's negative TTL, from the SOA the server sent with
+//!   each of them ([`Outcome`]); any failure on the way (a timeout, SERVFAIL,
+//!   a server unreachable, an answer without the SOA) means not at all.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -95,6 +100,29 @@ pub struct Found {
 
 type Asked = Result<(Vec<IpAddr>, Option<u32>), DnsError>;
 
+/// One question's [`Asked`], and for NXDOMAIN or NODATA its negative TTL
+/// ([`super::dns::Answer::negative_ttl`]).
+type Heard = (Asked, Option<u32>);
+
+/// What a lookup came to, and for [`DnsError::NotFound`] and
+/// [`DnsError::NoAddress`] how long that may be believed, in seconds: the
+/// smallest negative TTL of the answers that said so (RFC 2308); `None`,
+/// for any other outcome or where one of those answers had no SOA, means it
+/// is not to be kept.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The addresses, or why there are none.
+    pub result: Result<Found, DnsError>,
+    /// How long a negative result may be believed.
+    pub negative_ttl: Option<u32>,
+}
+
+impl Outcome {
+    fn failed(error: DnsError) -> Outcome {
+        Outcome { result: Err(error), negative_ttl: None }
+    }
+}
+
 /// Asks the servers of a [`Conf`].
 pub struct Stub {
     conf: Conf,
@@ -117,44 +145,55 @@ impl Stub {
     }
 
     /// The addresses of `host`.
+    #[cfg(test)]
     pub async fn lookup(&self, host: &str) -> Result<Found, DnsError> {
+        self.resolve(host).await.result
+    }
+
+    /// The addresses of `host`, or why none and for how long that holds.
+    pub async fn resolve(&self, host: &str) -> Outcome {
         let (mut no_data, mut failed) = (false, None);
         let mut valid = false;
+        // Every "no" on the way must be one that may be kept for the end
+        // result to be kept: the smallest of their negative TTLs.
+        let mut negative = Some(u32::MAX);
         for candidate in self.conf.candidates(host) {
             let Some(name) = Name::parse(&candidate) else { continue };
             valid = true;
-            match self.lookup_name(&name).await {
-                Ok(found) => return Ok(found),
+            let outcome = self.lookup_name(&name).await;
+            negative = negative.zip(outcome.negative_ttl).map(|(a, b)| a.min(b));
+            match outcome.result {
+                Ok(found) => return Outcome { result: Ok(found), negative_ttl: None },
                 Err(DnsError::NotFound) => {}
                 Err(DnsError::NoAddress) => no_data = true,
                 Err(e @ (DnsError::Server { .. } | DnsError::Malformed { .. } | DnsError::Unreachable { .. })) => {
                     failed.get_or_insert(e);
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Outcome::failed(e),
             }
         }
         match (valid, no_data, failed) {
-            (false, _, _) => Err(DnsError::InvalidName),
-            (_, true, _) => Err(DnsError::NoAddress),
-            (_, _, Some(e)) => Err(e),
-            _ => Err(DnsError::NotFound),
+            (false, _, _) => Outcome::failed(DnsError::InvalidName),
+            (_, true, _) => Outcome { result: Err(DnsError::NoAddress), negative_ttl: negative },
+            (_, _, Some(e)) => Outcome::failed(e),
+            _ => Outcome { result: Err(DnsError::NotFound), negative_ttl: negative },
         }
     }
 
     /// One name, every type asked at once.
-    async fn lookup_name(&self, name: &Name) -> Result<Found, DnsError> {
+    async fn lookup_name(&self, name: &Name) -> Outcome {
         match self.types {
             [first, second] => {
                 let (a, b) = tokio::join!(self.ask(name, *first), self.ask(name, *second));
-                combine(a, b)
+                combine(&[a, b])
             }
-            [only] => combine(self.ask(name, *only).await, Ok((Vec::new(), None))),
-            _ => Err(DnsError::NoAddress),
+            [only] => combine(&[self.ask(name, *only).await]),
+            _ => Outcome::failed(DnsError::NoAddress),
         }
     }
 
     /// One question, to the servers in turn.
-    async fn ask(&self, name: &Name, rtype: RecordType) -> Asked {
+    async fn ask(&self, name: &Name, rtype: RecordType) -> Heard {
         let question = Question { name: name.clone(), rtype };
         let servers = &self.conf.servers;
         let start = if self.conf.rotate { self.rotation.fetch_add(1, Ordering::Relaxed) } else { 0 };
@@ -169,15 +208,17 @@ impl Stub {
                 }
                 let server = servers[k];
                 match self.transport.exchange(server, &question, self.conf.timeout).await {
-                    Ok(answer) if answer.rcode == NOERROR => return Ok((answer.addrs, answer.ttl)),
-                    Ok(answer) if answer.rcode == NXDOMAIN => return Err(DnsError::NotFound),
+                    Ok(answer) if answer.rcode == NOERROR => {
+                        return (Ok((answer.addrs, answer.ttl)), answer.negative_ttl)
+                    }
+                    Ok(answer) if answer.rcode == NXDOMAIN => return (Err(DnsError::NotFound), answer.negative_ttl),
                     Ok(answer) => last = DnsError::Server { server, rcode: answer.rcode },
                     // Asked again next round; an answer heard from another
                     // server says more than the silence.
                     Err(Failure::Timeout) => continue,
                     Err(Failure::Unreachable(reason)) => last = DnsError::Unreachable { server, reason },
                     Err(Failure::Malformed) => last = DnsError::Malformed { server },
-                    Err(Failure::Local(reason)) => return Err(DnsError::Local(reason)),
+                    Err(Failure::Local(reason)) => return (Err(DnsError::Local(reason)), None),
                 }
                 done[k] = true;
             }
@@ -185,29 +226,36 @@ impl Stub {
                 break;
             }
         }
-        Err(last)
+        (Err(last), None)
     }
 }
 
 /// The answers for both types of one name, as one: any address wins; then
-/// "does not exist", then a failure, then "no address".
-fn combine(a: Asked, b: Asked) -> Result<Found, DnsError> {
-    let mut addrs = Vec::new();
-    let mut ttl: Option<u32> = None;
-    for (ips, t) in [&a, &b].into_iter().flatten() {
-        addrs.extend_from_slice(ips);
-        if let Some(t) = t {
-            ttl = Some(ttl.map_or(*t, |old| old.min(*t)));
-        }
-    }
+/// "does not exist", then a failure, then "no address". The addresses are
+/// kept no longer than a family without records may be believed (its
+/// negative TTL, where its answer had the SOA).
+fn combine(heard: &[Heard]) -> Outcome {
+    let smallest = |ttls: &mut dyn Iterator<Item = u32>| ttls.min();
+    let addrs: Vec<IpAddr> =
+        heard.iter().flat_map(|(asked, _)| asked.iter().flat_map(|(ips, _)| ips)).copied().collect();
     if !addrs.is_empty() {
-        return Ok(Found { addrs, ttl: ttl.unwrap_or(0) });
+        let positive = heard.iter().filter_map(|(asked, _)| asked.as_ref().ok().and_then(|(_, ttl)| *ttl));
+        let no_data = heard.iter().filter(|(asked, _)| matches!(asked, Ok((ips, _)) if ips.is_empty()));
+        let ttl = smallest(&mut positive.chain(no_data.filter_map(|(_, negative)| *negative))).unwrap_or(0);
+        return Outcome { result: Ok(Found { addrs, ttl }), negative_ttl: None };
     }
-    match (a, b) {
-        (Err(DnsError::NotFound), _) | (_, Err(DnsError::NotFound)) => Err(DnsError::NotFound),
-        (Err(e), _) | (_, Err(e)) => Err(e),
-        _ => Err(DnsError::NoAddress),
+    let not_found: Vec<&Heard> = heard.iter().filter(|(asked, _)| asked == &Err(DnsError::NotFound)).collect();
+    if !not_found.is_empty() {
+        // One "no such name" with its SOA says it of every type.
+        let negative = smallest(&mut not_found.iter().filter_map(|(_, negative)| *negative));
+        return Outcome { result: Err(DnsError::NotFound), negative_ttl: negative };
     }
+    if let Some((Err(e), _)) = heard.iter().find(|(asked, _)| asked.is_err()) {
+        return Outcome::failed(e.clone());
+    }
+    // NODATA for every type: each must come with its SOA to be kept.
+    let negative = heard.iter().try_fold(u32::MAX, |least, (_, negative)| negative.map(|n| least.min(n)));
+    Outcome { result: Err(DnsError::NoAddress), negative_ttl: negative }
 }
 
 /// Whether this machine has an IPv6 stack at all (curl's `Curl_ipv6works`:
@@ -463,6 +511,28 @@ mod tests {
         assert_eq!(server.a_queries(), 1, "nothing ended the query early");
     }
 
+    /// A "no such name" that would be kept (NXDOMAIN with its SOA) goes
+    /// through the same checks as an address: from another port, with
+    /// another ID or for another name it is dropped, and the real answer
+    /// is awaited.
+    #[tokio::test]
+    async fn a_forged_no_such_name_with_its_soa_is_ignored() {
+        let server = hostile(|q| {
+            let gone = |r: Reply| r.rcode(super::super::test_dns::NXDOMAIN).soa("test", 300, 300).bytes();
+            vec![
+                Act::FromOtherPort(gone(Reply::to(q))),
+                Act::Reply(gone(Reply::to(q).id(q.id ^ 1))),
+                Act::Reply(gone(Reply::to(q).question_name("other.test"))),
+                Act::Reply(real(q)),
+            ]
+        });
+        let stub = Stub::new(patient(&[server.addr]), Some(Family::V4));
+        let outcome = stub.resolve("n7.test").await;
+        assert_eq!(outcome.result.unwrap().addrs, [ip("127.0.0.7")]);
+        assert_eq!(outcome.negative_ttl, None);
+        assert_eq!(server.a_queries(), 1, "nothing ended the query early");
+    }
+
     #[tokio::test]
     async fn an_answer_that_does_not_parse_is_reported_at_the_timeout() {
         // Our ID and question, then a record cut short: the query waits for
@@ -524,15 +594,34 @@ mod tests {
 
     #[test]
     fn both_families_combine() {
-        let v4 = Ok((vec![ip("127.0.0.1")], Some(60)));
-        let v6 = Ok((vec![ip("::1")], Some(30)));
-        assert_eq!(combine(v4.clone(), v6), Ok(Found { addrs: vec![ip("127.0.0.1"), ip("::1")], ttl: 30 }));
-        let none = Ok((vec![], None));
-        assert_eq!(combine(v4.clone(), none.clone()).unwrap().ttl, 60, "NODATA for one family is fine");
-        assert_eq!(combine(v4, Err(DnsError::Timeout)).unwrap().addrs, [ip("127.0.0.1")]);
-        assert_eq!(combine(none.clone(), none.clone()), Err(DnsError::NoAddress));
-        assert_eq!(combine(none.clone(), Err(DnsError::NotFound)), Err(DnsError::NotFound));
-        assert_eq!(combine(Err(DnsError::Timeout), none), Err(DnsError::Timeout));
+        let v4: Heard = (Ok((vec![ip("127.0.0.1")], Some(60))), None);
+        let v6: Heard = (Ok((vec![ip("::1")], Some(30))), None);
+        let found = |h: &[Heard]| combine(h).result.unwrap();
+        assert_eq!(found(&[v4.clone(), v6]), Found { addrs: vec![ip("127.0.0.1"), ip("::1")], ttl: 30 });
+        let none: Heard = (Ok((vec![], None)), None);
+        assert_eq!(found(&[v4.clone(), none.clone()]).ttl, 60, "NODATA for one family is fine");
+        let none_for_20: Heard = (Ok((vec![], None)), Some(20));
+        assert_eq!(found(&[v4.clone(), none_for_20.clone()]).ttl, 20, "as long as that NODATA holds");
+        assert_eq!(found(&[v4.clone(), (Err(DnsError::Timeout), None)]).addrs, [ip("127.0.0.1")]);
+        assert_eq!(combine(&[v4]).negative_ttl, None);
+        let not_found_for_30: Heard = (Err(DnsError::NotFound), Some(30));
+        assert_eq!(combine(&[none.clone(), none.clone()]), Outcome::failed(DnsError::NoAddress));
+        assert_eq!(
+            combine(&[none_for_20.clone(), (Ok((vec![], None)), Some(40))]),
+            Outcome { result: Err(DnsError::NoAddress), negative_ttl: Some(20) }
+        );
+        assert_eq!(
+            combine(&[none_for_20.clone(), none.clone()]).negative_ttl,
+            None,
+            "one NODATA without its SOA: not kept"
+        );
+        assert_eq!(
+            combine(&[none.clone(), not_found_for_30.clone()]),
+            Outcome { result: Err(DnsError::NotFound), negative_ttl: Some(30) }
+        );
+        assert_eq!(combine(&[(Err(DnsError::NotFound), None), none.clone()]), Outcome::failed(DnsError::NotFound));
+        assert_eq!(combine(&[(Err(DnsError::Timeout), None), none_for_20]), Outcome::failed(DnsError::Timeout));
+        assert_eq!(combine(&[(Err(DnsError::Timeout), None), not_found_for_30]).negative_ttl, Some(30));
     }
 
     #[test]
