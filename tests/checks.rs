@@ -172,6 +172,16 @@ fn checks_file_urls_go_through_the_input_pipeline() {
     let deduped = run(&["--format", "json", "--dedupe", "--checks", twice.to_str().unwrap()]);
     assert_eq!(deduped.json().len(), 2);
     assert_eq!(server.requests.lock().unwrap().len() - before, 1);
+    // ... but one check per set of expectations: each entry judged by its own.
+    let (url, codes) = (server.url("/d"), ["200", "404"]);
+    let entries: String = codes.iter().map(|c| format!("[[check]]\nurl = \"{url}\"\ncodes = \"{c}\"\n")).collect();
+    let differing = write_file("differing.toml", entries);
+    let before = server.requests.lock().unwrap().len();
+    let judged = run(&["--format", "json", "--dedupe", "--checks", differing.to_str().unwrap()]);
+    let mut states: Vec<String> = judged.json().iter().map(|r| r["state"].as_str().unwrap().to_owned()).collect();
+    states.sort();
+    assert_eq!(states, ["down", "up"], "{}", judged.stdout);
+    assert_eq!(server.requests.lock().unwrap().len() - before, 2);
     // --shard: the shards of a checks file add up to the whole.
     let shards: usize =
         (0..3).map(|k| run(&["--format", "json", "--shard", &format!("{k}/3"), "--checks", file]).json().len()).sum();

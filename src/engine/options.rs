@@ -275,7 +275,7 @@ impl Options {
 /// # let _ = health;
 /// # Ok::<(), statuscheck::SetupError>(())
 /// ```
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Profile {
     pub(crate) request: RequestSpec,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::Target;
+use super::{Profile, Target};
 use crate::result::Checked;
 
 /// What to do with a target that was just read (`u64`: its place in the input).
@@ -40,8 +40,9 @@ pub struct Scheduler<T: Target> {
     /// while `--concurrency` had free slots: `--per-host` held the run back.
     held_since: Option<Instant>,
     held: Duration,
-    /// `--dedupe`: URL → the check in flight (with the targets waiting for
-    /// it) or its answer. Grows with the number of distinct URLs.
+    /// `--dedupe`: URL (and profile, see [`dedupe_key`]) → the check in
+    /// flight (with the targets waiting for it) or its answer. Grows with the
+    /// number of distinct URLs.
     seen: Option<HashMap<String, Seen<T>>>,
 }
 
@@ -103,7 +104,8 @@ impl<T: Target> Scheduler<T> {
             return Admit::Start(index, target);
         };
         if let Some(seen) = &mut self.seen {
-            match seen.get_mut(url.as_str()) {
+            let key = dedupe_key(url, target.profile());
+            match seen.get_mut(&key) {
                 Some(Seen::Done(answer)) => return Admit::Answered(index, Box::new(answer.answer_for(target))),
                 Some(Seen::InFlight(lines)) => {
                     lines.push((index, target.park()));
@@ -111,7 +113,7 @@ impl<T: Target> Scheduler<T> {
                     return Admit::Waiting;
                 }
                 None => {
-                    seen.insert(url.as_str().to_owned(), Seen::InFlight(Vec::new()));
+                    seen.insert(key, Seen::InFlight(Vec::new()));
                 }
             }
         }
@@ -150,7 +152,7 @@ impl<T: Target> Scheduler<T> {
             return Vec::new();
         };
         let template = checked.answer_for(());
-        match seen.insert(url.as_str().to_owned(), Seen::Done(Box::new(template))) {
+        match seen.insert(dedupe_key(url, checked.target.profile()), Seen::Done(Box::new(template))) {
             Some(Seen::InFlight(lines)) => {
                 self.waiting -= lines.len();
                 lines.into_iter().map(|(index, line)| (index, checked.answer_for(T::unpark(line)))).collect()
@@ -174,6 +176,19 @@ impl<T: Target> Scheduler<T> {
         }
         None
     }
+}
+
+/// What makes two targets one check under `--dedupe`: the same URL, and
+/// the same profile (none, or equal ones: the same request, deadline and
+/// expectations), so a URL listed twice with different expectations is
+/// checked, and judged, once for each. A profile counts by a 64-bit hash of
+/// all its settings, header values included (the key stays in memory only).
+fn dedupe_key(url: &url::Url, profile: Option<&Profile>) -> String {
+    use std::hash::{Hash, Hasher};
+    let Some(profile) = profile else { return url.as_str().to_owned() };
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    profile.hash(&mut hasher);
+    format!("{url}\0{:016x}", hasher.finish())
 }
 
 /// Hosts are counted by name, whatever the port or scheme.
@@ -268,6 +283,41 @@ mod tests {
         s.note_free_slots(true);
         tokio::time::advance(Duration::from_secs(5)).await;
         assert_eq!(s.held_back(), Duration::from_secs(3));
+    }
+
+    /// A URL with its own profile.
+    #[derive(Debug)]
+    struct Ruled(Url, Option<Profile>);
+
+    impl Target for Ruled {
+        type Parked = Ruled;
+        fn url(&self) -> Result<&Url, &str> {
+            Ok(&self.0)
+        }
+        fn park(self) -> Ruled {
+            self
+        }
+        fn unpark(parked: Ruled) -> Ruled {
+            parked
+        }
+        fn profile(&self) -> Option<&Profile> {
+            self.1.as_ref()
+        }
+    }
+
+    #[test]
+    fn dedupe_shares_a_check_only_between_equal_profiles() {
+        let url = Url::parse("http://a.test/x").unwrap();
+        let strict = Profile::default().policy(crate::Policy::new("200".parse().unwrap()));
+        let secret = |value: &str| Profile::default().header("Authorization", value);
+        let mut s = Scheduler::new(8, true);
+        let mut admit = |index, profile| s.admit(index, Ruled(url.clone(), profile));
+        assert!(matches!(admit(0, None), Admit::Start(..)));
+        assert!(matches!(admit(1, Some(strict.clone())), Admit::Start(..)), "other expectations");
+        assert!(matches!(admit(2, Some(strict)), Admit::Waiting), "the same ones");
+        assert!(matches!(admit(3, Some(secret("a"))), Admit::Start(..)));
+        assert!(matches!(admit(4, Some(secret("b"))), Admit::Start(..)), "another header value");
+        assert!(matches!(admit(5, None), Admit::Waiting));
     }
 
     #[test]

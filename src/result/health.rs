@@ -104,8 +104,14 @@ impl PartialEq for Pattern {
 
 impl Eq for Pattern {}
 
+impl std::hash::Hash for Pattern {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
 /// What a response header must be.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum HeaderRule {
     /// Present, with any value.
@@ -118,7 +124,7 @@ pub enum HeaderRule {
 
 /// What the body must hold, within its first [`BODY_LIMIT`] bytes, as sent
 /// (nothing is decompressed; chunked framing is taken off).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BodyRule {
     /// This text, byte for byte.
@@ -144,7 +150,7 @@ pub enum BodyRule {
 /// assert!(policy.reads_body());
 /// # Ok::<(), statuscheck::SetupError>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Policy {
     /// The accepted status codes.

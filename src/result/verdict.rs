@@ -21,7 +21,7 @@ pub enum Verdict {
 }
 
 /// The status codes that count as success; parsed from `200,204,300-399`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct OkCodes(Vec<RangeInclusive<u16>>);
 
 impl OkCodes {

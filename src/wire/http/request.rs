@@ -7,7 +7,7 @@ use url::{Position, Url};
 use crate::result::SetupError;
 
 /// What to send besides the URL: method and headers, from the command line.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RequestSpec {
     pub method: &'static str,
     /// `-A` (or ours): sent to every hop of a redirect chain, as curl does.
