@@ -32,6 +32,10 @@ exactly as the default build does, since the opt-in widens protocol versions
 and suites only. Setup checks prove the legacy servers refuse TLS 1.3 and the
 ECDHE AEAD suites and the weak chains work where weakness is allowed; openssl
 verify proves each certificate has the one flaw its case is about.
+
+Expectations (issue 20): cases with `body` or `header` run statuscheck with
+--expect-body / --expect-header and compare whether the expectation is met
+with what curl read (see EXPECT below).
 """
 
 import base64
@@ -727,6 +731,8 @@ class Case:
     curl_args: tuple = ()  # what curl needs on top to be the reference (legacy servers)
     cause: str = None  # statuscheck's default build must fail with kind tls and this cause
     optin: bool = False  # also run the tls-legacy build with --tls-legacy (see OPTIN)
+    body: str = None  # --expect-body: text the body's first 64 KiB must hold (see EXPECT)
+    header: str = None  # --expect-header: a field the final answer's head must have
 
 
 # statuscheck --tls-legacy (cargo feature tls-legacy) widens protocol versions
@@ -767,8 +773,42 @@ def clean_env():
     return env
 
 
+# EXPECT. Expectations (issue 20): a case with `body` or `header` is judged by its
+# content, not its code (--ok-codes 100-599). curl keeps the body (chunked
+# framing taken off, nothing decompressed: no --compressed) and the heads;
+# the reference answer is `CODE met` when the body's first 64 KiB hold the
+# text and the final head has the field, `CODE unmet` otherwise.
+BODY_LIMIT = 64 * 1024
+
+
+def expects(case):
+    return case.body is not None or case.header is not None
+
+
+def content_met(case, body, heads):
+    final = heads.replace("\r\n", "\n").strip().split("\n\n")[-1].lower().split("\n")[1:]
+    names = {line.split(":", 1)[0].strip() for line in final if ":" in line}
+    body_met = case.body is None or case.body.encode() in body[:BODY_LIMIT]
+    return body_met and (case.header is None or case.header.lower() in names)
+
+
 def run_curl(case, pki, extra=()):
-    argv = ["curl", "-s", "-S", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", pki(case.ca),
+    if expects(case):
+        with tempfile.TemporaryDirectory() as d:
+            body, heads = os.path.join(d, "body"), os.path.join(d, "heads")
+            got, message = curl(case, pki, ["-o", body, "-D", heads, *extra])
+            if got.startswith("error:"):
+                return got, message
+            with open(body, "ab+") as b, open(heads, encoding="latin-1") as h:
+                b.seek(0)
+                # With -I, what curl writes to -o is the head: a HEAD has no body.
+                met = content_met(case, b"" if case.head else b.read(), h.read())
+            return f"{got} {'met' if met else 'unmet'}", message
+    return curl(case, pki, ["-o", "/dev/null", *extra])
+
+
+def curl(case, pki, extra):
+    argv = ["curl", "-s", "-S", "-w", "%{http_code}", "--cacert", pki(case.ca),
             "--max-time", str(case.timeout), "--connect-timeout", "5", *case.curl_args, *extra]
     for pin in resolves(case):
         argv += ["--resolve", pin]
@@ -802,6 +842,12 @@ def run_statuscheck(case, pki, binary, extra=()):
         argv += ["--method", "head"]
     if case.proxy:
         argv += ["--proxy", case.proxy]
+    if case.body is not None:
+        argv += ["--expect-body", case.body]
+    if case.header is not None:
+        argv += ["--expect-header", case.header]
+    if expects(case):
+        argv += ["--ok-codes", "100-599"]
     argv += ["-u", case.url]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=case.timeout + 10, env=clean_env())
     everything = done.stdout + done.stderr
@@ -814,6 +860,9 @@ def run_statuscheck(case, pki, binary, extra=()):
     if result.get("error"):
         error = result["error"]
         return "error:" + error["kind"], error.get("cause") or "", error["message"], everything
+    if expects(case):
+        met = result["state"] == "up"
+        return f"{result['code']} {'met' if met else 'unmet'}", "", "; ".join(u["got"] for u in result["unmet"]), everything
     return str(result["code"]), "", "", everything
 
 
@@ -878,6 +927,35 @@ def cases(ports):
     out.append(Case("chunked-200", "apache2", f"{ap}/cgi-bin/chunked"))
     out.append(Case("chunked-404", "apache2", f"{ap}/cgi-bin/chunked404"))
     out.append(Case("chunked-200-via-nginx", "nginx+apache2", f"{ng}/apache/cgi-bin/chunked"))
+    # Expectations: what the body and head hold, judged against what curl read.
+    # Apache sends a CGI's body chunked to curl (keep-alive) and until close to
+    # statuscheck (`Connection: close`); the nph- script is chunked for both.
+    hs = f"https://good.test:{p['ng_ecdsa']}"
+    for cid, server, url, body, header, opts in [
+        ("expect-body-length", "nginx", f"{ng}/final", "final", None, {}),
+        ("expect-body-absent", "nginx", f"{ng}/final", "nope", None, {}),
+        ("expect-body-https", "nginx", f"{hs}/", "tls", None, {}),
+        ("expect-body-cgi", "apache2", f"{ap}/cgi-bin/chunked", "part 2\npart 3", None, {}),
+        ("expect-body-cgi-absent", "apache2", f"{ap}/cgi-bin/chunked", "part 4", None, {}),
+        ("expect-body-cgi-404", "apache2", f"{ap}/cgi-bin/chunked404", "really", None, {}),
+        ("expect-body-cgi-via-nginx", "nginx+apache2", f"{ng}/apache/cgi-bin/chunked", "part 3", None, {}),
+        # Chunked, then the connection held open 6 s: the last chunk ends the read.
+        ("expect-body-chunked-keepalive", "apache2", f"{ap}/cgi-bin/nph-keepalive-chunked", "no", None,
+         {"timeout": 3}),
+        ("expect-body-until-close", "apache2", f"{ap}/cgi-bin/nph-http10-close", "until close", None, {}),
+        ("expect-body", "haproxy", f"{hp}/final", "final", None, {}),
+        ("expect-body-L", "nginx", f"{ng}/r/abs", "final", None, {"follow": True}),
+        ("expect-body-head", "nginx", f"{ng}/final", "final", None, {"head": True}),
+        ("expect-header", "nginx", f"{ng}/final", None, "Content-Type", {}),
+        ("expect-header-absent", "nginx", f"{ng}/final", None, "X-Absent", {}),
+        ("expect-header-30k", "nginx", f"{ng}/big/200", None, "X-Pad-029", {}),
+        ("expect-header-404", "nginx", f"{ng}/s/404", None, "Server", {}),
+        ("expect-header-chunked", "apache2", f"{ap}/cgi-bin/nph-keepalive-chunked", "no", "Transfer-Encoding",
+         {"timeout": 3}),
+        ("expect-header-cgi", "apache2", f"{ap}/cgi-bin/chunked", "part 1", "Content-Type", {}),
+        ("expect-header", "haproxy", f"{hp}/final", None, "content-type", {}),
+    ]:
+        out.append(Case(cid, server, url, body=body, header=header, **opts))
     # Large heads.
     out.append(Case("head-30k-200", "nginx", f"{ng}/big/200"))
     out.append(Case("head-30k-301", "nginx", f"{ng}/big/301"))

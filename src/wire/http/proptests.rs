@@ -75,7 +75,7 @@ fn read(input: &[u8], sizes: &[usize], wants: fn(u16) -> bool) -> Outcome {
 }
 
 fn head(parser: HeadParser, consumed: usize) -> Outcome {
-    let head = parser.into_head().expect("a done head has its status line");
+    let Some(head) = parser.into_head() else { panic!("a done head has its status line") };
     let Response { code, reason, .. } = head.response;
     Outcome::Head { code, reason, headers: head.headers, cut: head.cut, consumed }
 }
