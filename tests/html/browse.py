@@ -77,6 +77,20 @@ def requests(driver):
     return urls
 
 
+
+def only_the_file_and_no_errors(driver, url, when):
+    """No console error, and no request but the page's own (which the
+    DevTools log must have seen, or it could not have seen others)."""
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    if errors:
+        fail(f"{when}console errors: {errors}")
+    seen = requests(driver)
+    if url not in seen:
+        fail(f"{when}the DevTools log did not see the page's own request, so it could not see others: {seen}")
+    leaving = [u for u in seen if u != url]
+    if leaving:
+        fail(f"{when}requests other than the file itself: {leaving}")
+
 def check_sorted(values, descending):
     numbers = [float(v) for v in values if v not in ("", None)]
     empties = [v for v in values if v in ("", None)]
@@ -145,15 +159,7 @@ def with_javascript(url, expect, screenshot):
         if scripts != 1:
             fail(f"{scripts} script elements, expected the report's own one")
 
-        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-        if errors:
-            fail(f"console errors: {errors}")
-        seen = requests(driver)
-        if url not in seen:
-            fail(f"the DevTools log did not see the page's own request, so it could not see others: {seen}")
-        leaving = [u for u in seen if u != url]
-        if leaving:
-            fail(f"requests other than the file itself: {leaving}")
+        only_the_file_and_no_errors(driver, url, "")
 
         driver.execute_script("window.scrollTo(0, 0);")
         driver.save_screenshot(screenshot)
@@ -205,15 +211,7 @@ def without_javascript(url, expect):
             fail("JavaScript off, yet the script made the sort buttons: it was not off")
         if driver.find_element(By.ID, "controls").is_displayed():
             fail("JavaScript off: the filter, which needs it, is shown")
-        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-        if errors:
-            fail(f"JavaScript off: console errors: {errors}")
-        seen = requests(driver)
-        if url not in seen:
-            fail(f"JavaScript off: the DevTools log did not see the page's own request: {seen}")
-        leaving = [u for u in seen if u != url]
-        if leaving:
-            fail(f"JavaScript off: requests other than the file itself: {leaving}")
+        only_the_file_and_no_errors(driver, url, "JavaScript off: ")
     finally:
         driver.quit()
 
