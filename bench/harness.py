@@ -914,17 +914,24 @@ def machine_info():
 # ---------------------------------------------------------------- profiling
 
 def profile(args, workdir):
-    """perf record (DWARF call graphs) of statuscheck on S4 and S3 at small N:
+    """perf record (DWARF call graphs) of statuscheck on S4 and S3 at small N,
+    and S3 against nginx where it is installed:
     time per library, top functions by self time, and the user-space frames
     with the most time spent inside them (children included)."""
     if not shutil.which("perf"):
         raise SystemExit("perf is not installed (apt-get install linux-perf); "
                          "valgrind --tool=callgrind works too, by hand")
-    server = Server(workdir, args.addrs, 300)
+    servers = {"bench": Server(workdir, args.addrs, 300)}
+    runs = [("S4", 5000, "http", "bench"), ("S3", 2000, "https", "bench")]
     sections = []
     try:
-        for key, n, scheme in (("S4", 5000, "http"), ("S3", 2000, "https")):
-            s = Scenario(key, f"{n:,} {scheme.upper()} URLs, no delay, c=500", n, scheme, 0, 500, 1000)
+        if nginx_missing() is None:
+            servers["nginx"] = Nginx(workdir, args.addrs)
+            runs.append(("S3-nginx", 2000, "https", "nginx"))
+        for key, n, scheme, kind in runs:
+            server = servers[kind]
+            s = Scenario(key, f"{n:,} {scheme.upper()} URLs from {kind}, no delay, c=500", n, scheme, 0, 500, 1000,
+                         server=kind)
             lists = Lists(s, server, workdir)
             sc = clients(s, server, lists, peers={})[0]
             data = os.path.join(workdir, f"perf-{key}.data")
@@ -951,7 +958,8 @@ def profile(args, workdir):
                         keep=lambda line: "[k]" not in line, limit=40)),
             ]))
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
     lines = []
     for title, parts in sections:
         lines.append(f"### {title}: perf record -F 1999 --call-graph dwarf")

@@ -9,6 +9,7 @@ mod app;
 
 use std::io::{self, BufWriter};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
@@ -46,7 +47,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     // Every input is opened first: an unreadable file stops the run before
     // anything is checked.
     let inputs = input::open(&config.checks, &config.files, config.options.profile())?;
-    let plan = Plan::new(&config)?;
+    let config: Arc<Config> = Arc::from(config);
+    let plan = Plan::new(config.clone())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // Stdout is written by a thread of its own, so that a reader that does
     // not read cannot keep the runner from seeing a signal.
@@ -56,10 +58,14 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         let planned = input::planned_count(&inputs, config.shard);
         report.set_total(input::count_in_background(&config.urls, &config.files, config.shard, planned));
     }
-    let ending = report
-        .begin()
-        .map_err(anyhow::Error::from)
-        .and_then(|()| runtime.block_on(run::rounds(&plan, inputs, &mut report)));
+    let ending = match report.begin() {
+        Ok(()) => {
+            let ending;
+            (ending, report) = runtime.block_on(run::rounds(plan, inputs, report));
+            ending
+        }
+        Err(error) => Err(error.into()),
+    };
     // Don't wait for resolver threads still stuck in getaddrinfo.
     runtime.shutdown_background();
 
