@@ -82,6 +82,56 @@ fn untrusted_certificate_is_a_tls_error_unless_insecure() {
     assert_eq!(insecure.stderr.matches("--insecure").count(), 1, "{}", insecure.stderr);
 }
 
+/// A check's TLS writes are held until it reads (`src/wire/corked.rs`):
+/// both TLS versions must still finish their handshakes, TLS 1.2 sending
+/// its flight before it waits for the server's Finished.
+#[test]
+fn tls_1_2_and_tls_1_3_servers_both_answer() {
+    let ca = Ca::new();
+    let both = ca.server_config(Leaf { names: &["localhost"], expired: false });
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls12 = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(both.cert_resolver.clone());
+    let cacert = ca.pem.to_str().unwrap();
+    for (config, version) in [(std::sync::Arc::new(tls12), "TLS 1.2"), (both, "TLS 1.3")] {
+        let server = tls_server(config);
+        let url = server.https_url("localhost", "/status/204");
+        let run = run(&["--format", "json", "--cacert", cacert, "-u", &url]);
+        let record = run.record();
+        assert_eq!((record["code"].as_u64(), run.code), (Some(204), 0), "{version}: {}{}", run.stdout, run.stderr);
+        assert_eq!(record["tls"]["version"], version, "{record}");
+    }
+}
+
+/// A refused handshake still tells the server why, as curl's does: the
+/// alert rustls wrote leaves before the connection closes, although the
+/// check's writes are otherwise held until it reads.
+#[test]
+fn a_refused_certificate_sends_the_server_an_alert() {
+    let ca = Ca::new();
+    let config = ca.server_config(Leaf { names: &["localhost"], expired: false });
+    let (seen, told) = std::sync::mpsc::channel();
+    let seen = std::sync::Mutex::new(seen);
+    let server = serve(move |mut tcp| {
+        let mut conn = rustls::ServerConnection::new(config.clone()).unwrap();
+        let ended = loop {
+            match conn.complete_io(&mut tcp) {
+                Ok(_) if conn.is_handshaking() => continue,
+                Ok(_) => break "handshake finished".to_string(),
+                Err(error) => break error.to_string(),
+            }
+        };
+        let _ = seen.lock().unwrap().send(ended);
+    });
+    let run = run(&["--format", "json", "-u", &server.https_url("localhost", "/")]);
+    assert_eq!(run.record()["error"]["kind"], "tls", "{}", run.stdout);
+    let ended = told.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+    assert!(ended.contains("received fatal alert"), "the server saw: {ended}");
+}
+
 #[test]
 fn refused_port_is_a_connect_error() {
     let port = refused_port();

@@ -28,6 +28,7 @@ use url::Url;
 
 use super::{Options, Profile};
 use crate::result::{CheckError, Hop, Phase, Policy, Response, SetupError, Trace, Unmet};
+use crate::wire::corked::Corked;
 use crate::wire::http::{self, is_redirect, RequestSpec};
 use crate::wire::proxy::{Proxies, Proxy};
 use crate::wire::resolve::{io_reason, Resolver};
@@ -222,8 +223,13 @@ impl Checker {
         trace.connect = Some(connecting.elapsed());
         let name = tls::server_name(target_host).map_err(CheckError::InvalidUrl)?;
         let handshaking = Instant::now();
-        let handshake = self.tls.connect(name.clone(), tcp);
-        let stream = match self.within(Phase::Tls, deadline, handshake).await?.map_err(tls_error) {
+        // Corked: the handshake's last flight and the request leave together.
+        let handshake = self.tls.connect(name.clone(), Corked::new(tcp)).into_fallible();
+        let handshake = self.within(Phase::Tls, deadline, handshake).await?.map_err(|(error, mut tcp)| {
+            tcp.send_now(); // the alert rustls wrote, saying why it refused
+            tls_error(error)
+        });
+        let stream = match handshake {
             Ok(stream) => stream,
             #[cfg(feature = "tls-legacy")]
             Err(error) if self.legacy.is_some() && tls::legacy::retried(&error) => {

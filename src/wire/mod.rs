@@ -1,12 +1,13 @@
 //! The wire layer: bytes and sockets for one request, built on the result
 //! types only. HTTP/1.1 request and head parsing (`http`), TLS (`tls`),
 //! name lookup (`resolve`), proxies (`proxy`), Happy Eyeballs connects
-//! (`connect`), block signatures (`blocked`), URL text the URL parser
-//! would hide or explain badly (`urltext`) and locks that survive a panic
-//! (`sync`).
+//! (`connect`), writes held for the next read (`corked`), block signatures
+//! (`blocked`), URL text the URL parser would hide or explain badly
+//! (`urltext`) and locks that survive a panic (`sync`).
 
 pub mod blocked;
 pub mod connect;
+pub mod corked;
 pub mod http;
 pub mod proxy;
 pub mod resolve;
