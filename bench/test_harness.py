@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Tests of bench/harness.py's answer checks and of its nginx set-up:
+"""Tests of bench/harness.py's answer checks and of its nginx set-up, and of
+bench/internet's drain measure:
     python3 bench/test_harness.py
 The nginx test needs /usr/sbin/nginx and openssl; without them it is skipped,
 and it fails instead when CI=true."""
@@ -166,6 +167,41 @@ class NginxServer(unittest.TestCase):
             server.stop()
             shutil.rmtree(workdir, ignore_errors=True)
         self.assertIsNotNone(server.proc.poll())
+
+
+class Drain(unittest.TestCase):
+    """bench/internet's drain: how long the end of a run left the machine
+    under half busy, from (seconds, machine CPU seconds) samples."""
+
+    @staticmethod
+    def internet():
+        import importlib.machinery
+        import importlib.util
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "internet")
+        loader = importlib.machinery.SourceFileLoader("internet", path)
+        spec = importlib.util.spec_from_loader("internet", loader)
+        module = importlib.util.module_from_spec(spec)
+        loader.exec_module(module)
+        return module
+
+    @staticmethod
+    def samples(busy_s, idle_s, cores):
+        out, cpu = [], 0.0
+        for i in range(int((busy_s + idle_s) * 10) + 1):
+            t = i / 10
+            out.append((t, cpu))
+            cpu += cores * 0.1 if t < busy_s else 0.01
+        return out
+
+    def test_an_idle_end_is_the_drain(self):
+        cores = os.cpu_count()
+        drain = self.internet().drain(self.samples(10, 2, cores), 12.0)
+        self.assertGreater(drain, 1.5)
+        self.assertLess(drain, 2.1)
+
+    def test_a_run_busy_to_its_end_has_no_drain(self):
+        cores = os.cpu_count()
+        self.assertLess(self.internet().drain(self.samples(12, 0, cores), 12.0), 0.2)
 
 
 if __name__ == "__main__":
