@@ -9,7 +9,8 @@
 //! check only ever reads after it writes, so nothing waits on a held byte:
 //! every read first sends what is held (the ClientHello before the
 //! server's answer is read, a TLS 1.2 client flight before the server's
-//! Finished is).
+//! Finished is). What is held between two reads is one flight or one
+//! request: a few KiB at most.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
