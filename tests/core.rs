@@ -114,7 +114,6 @@ fn a_refused_certificate_sends_the_server_an_alert() {
     let ca = Ca::new();
     let config = ca.server_config(Leaf { names: &["localhost"], expired: false });
     let (seen, told) = std::sync::mpsc::channel();
-    let seen = std::sync::Mutex::new(seen);
     let server = serve(move |mut tcp| {
         let mut conn = rustls::ServerConnection::new(config.clone()).unwrap();
         let ended = loop {
@@ -124,7 +123,7 @@ fn a_refused_certificate_sends_the_server_an_alert() {
                 Err(error) => break error.to_string(),
             }
         };
-        let _ = seen.lock().unwrap().send(ended);
+        let _ = seen.send(ended);
     });
     let run = run(&["--format", "json", "-u", &server.https_url("localhost", "/")]);
     assert_eq!(run.record()["error"]["kind"], "tls", "{}", run.stdout);
