@@ -13,6 +13,7 @@ pub mod legacy;
 mod probe;
 mod sessions;
 mod verified;
+mod x25519;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{Resumption, WebPkiServerVerifier};
-use rustls::crypto::{ring, CryptoProvider};
+use rustls::crypto::{ring, CryptoProvider, SupportedKxGroup};
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CipherSuite, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -87,9 +88,15 @@ impl Anchors {
 /// The ring provider with AES-128-GCM asked for first, in TLS 1.3 and 1.2
 /// alike: its SHA-256 runs on the SHA extensions most CPUs have, where
 /// AES-256-GCM's SHA-384 does not, and 128-bit AES is ample for a status
-/// check. The server still chooses; only the preference changes.
+/// check. The server still chooses; only the preference changes. Its X25519
+/// is [`x25519`]'s, at half the CPU.
 fn provider() -> CryptoProvider {
     let mut provider = ring::default_provider();
+    for group in &mut provider.kx_groups {
+        if group.name() == x25519::X25519.name() {
+            *group = &x25519::X25519;
+        }
+    }
     provider.cipher_suites.sort_by_key(|suite| {
         let aes_128 = matches!(
             suite.suite(),
