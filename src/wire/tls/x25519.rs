@@ -2,13 +2,14 @@
 //! keyed from the operating system's random source through ring.
 //!
 //! Why AWS-LC's: one full handshake's key exchange (a key pair and one
-//! agreement) costs about 40 µs there against about 80 µs in ring on x86-64,
-//! a tenth of a whole check's CPU against nginx (`bench/RESULTS.md`, "Issue
-//! 22: X25519 from aws-lc-rs, keyed by the OS"). Why keyed through ring:
-//! AWS-LC seeds its own random generator from CPU jitter the first time it is
-//! asked for randomness, 25-50 ms of CPU at start-up; a private key made from
-//! 32 bytes of `getrandom` never asks it. Everything else (P-256 and P-384,
-//! ciphers, signatures, randomness) stays ring's.
+//! agreement) costs about 40 µs there against about 80 µs in ring on x86-64;
+//! against nginx its share of a check's CPU fell from 17 % to 11 %
+//! (`bench/RESULTS.md`, "Issue 22: X25519 from aws-lc-rs, keyed by the
+//! OS"). Why keyed through ring: AWS-LC seeds its own random generator from
+//! CPU jitter the first time it is asked for randomness, 26-49 ms of CPU at
+//! start-up; a private key made from 32 bytes of `getrandom` never asks it.
+//! Everything else (P-256 and P-384, ciphers, signatures, randomness) stays
+//! ring's.
 //!
 //! What it keeps, as rustls's own X25519 does:
 //! - a fresh private key for each handshake, never reused;
