@@ -369,6 +369,18 @@ mod tests {
         assert_eq!(suites.len(), ring::default_provider().cipher_suites.len());
     }
 
+    /// X25519 is still offered first, and it is AWS-LC's; the other groups
+    /// are ring's, as before.
+    #[test]
+    fn x25519_is_aws_lcs_and_first() {
+        let groups = provider().kx_groups;
+        let ours: &dyn SupportedKxGroup = &x25519::X25519;
+        assert!(std::ptr::addr_eq(groups[0], ours));
+        let names: Vec<_> = groups.iter().map(|group| group.name()).collect();
+        let rings: Vec<_> = ring::default_provider().kx_groups.iter().map(|group| group.name()).collect();
+        assert_eq!(names, rings);
+    }
+
     fn names<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<Names<'a>> {
         pairs.iter().map(|(subject, issuer)| Names { subject: subject.as_bytes(), issuer: issuer.as_bytes() }).collect()
     }

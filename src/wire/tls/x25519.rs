@@ -18,7 +18,8 @@
 //! - a peer key share of any length but 32 bytes, or one that yields the
 //!   all-zero secret (a low-order point, RFC 7748 §6.1), refused as an
 //!   invalid key share;
-//! - constant-time arithmetic (AWS-LC's formally verified s2n-bignum code).
+//! - constant-time arithmetic (AWS-LC's formally verified s2n-bignum code
+//!   on x86-64 and Arm64).
 
 use aws_lc_rs::agreement::{self, PrivateKey, PublicKey, UnparsedPublicKey};
 use ring::rand::{SecureRandom, SystemRandom};
