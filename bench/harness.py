@@ -24,6 +24,8 @@ whole run stops by itself and ends the server it started.
     bench/run             the full run (about 12 minutes on 2 cores with every peer)
     bench/run --smoke     tiny N, one round, ~15 s: does everything still work?
     bench/run --profile   perf profile of statuscheck on S4 (and S3) at small N
+    bench/run --only S3-nginx --runs 10 --peers oha
+                          statuscheck and oha back to back, ten rounds
 See `bench/run --help` for the rest.
 """
 
@@ -517,6 +519,15 @@ def peers_found():
     return found, notes
 
 
+# The peers --peers can choose from (statuscheck and --baseline always run).
+PEER_NAMES = ("curl", "asyncio_ref", "lychee", "oha")
+
+
+def peer_name(client_name):
+    """`curl --parallel` and `curl (sequential)` are curl, and so on."""
+    return client_name.split()[0]
+
+
 def clients(scenario, server, lists, peers, smoke=False):
     s = scenario
     ca = server.ca
@@ -699,6 +710,15 @@ def median(values):
     return statistics.median(values) if values else float("nan")
 
 
+def paired_ratios(ours, theirs):
+    """Our figure ÷ the peer's, round by round, for the rounds both ran. A
+    peer that sits out a round (its allowance spent) sits out every later
+    one, so the runs of both line up from the first. The two of a pair ran
+    in the same round, so the machine's drift from round to round cancels
+    in it; with `--peers oha` they run back to back."""
+    return [a / b for a, b in zip(ours, theirs) if b]
+
+
 class Row:
     def __init__(self, scenario, client, runs):
         self.scenario = scenario
@@ -868,6 +888,10 @@ def issue14_targets(rows):
             right = sc.correct_min == sc.scenario.n and "OFF" not in oha.correct_note
             out.append(f"{key}: {scheme} client CPU per check {ratio:.2f}x oha's (target <= 0.8x, every answer "
                        f"right): {verdict(ratio <= 0.8 and right)}")
+            rounds = paired_ratios([r.cpu for r in sc.runs], [r.cpu for r in oha.runs])
+            if len(rounds) > 1:
+                out.append(f"{key}: the same, round by round: {' '.join(f'{x:.2f}' for x in rounds)} "
+                           f"(median {median(rounds):.2f}; the ratio above is of the medians)")
         if lychee and lychee.wall:
             ratio = lychee.wall / sc.wall  # same N: the ratio of checks/s
             right = sc.correct_min == sc.scenario.n and lychee.correct_min == lychee.scenario.n
@@ -997,6 +1021,8 @@ def main():
     parser.add_argument("--baseline", help="another statuscheck build to measure in the same rounds "
                                            "(e.g. the last release), shown as 'baseline'")
     parser.add_argument("--no-peers", action="store_true", help="measure statuscheck (and --baseline) only")
+    parser.add_argument("--peers", help="comma-separated peers to run (of " + ", ".join(PEER_NAMES) + "; "
+                                        "default: all): e.g. oha alone, to run statuscheck and oha back to back")
     args = parser.parse_args()
     args.addrs = [a.strip() for a in args.addrs.split(",") if a.strip()]
     for a in args.addrs:
@@ -1006,6 +1032,11 @@ def main():
     STATUSCHECK, SERVER = os.path.abspath(args.statuscheck), os.path.abspath(args.server)
     BASELINE = os.path.abspath(args.baseline) if args.baseline else None
     WITH_PEERS = not args.no_peers
+    if args.peers:
+        args.peers = {p.strip() for p in args.peers.split(",") if p.strip()}
+        unknown = args.peers - set(PEER_NAMES)
+        if unknown:
+            parser.error(f"--peers: {', '.join(sorted(unknown))} is not one of {', '.join(PEER_NAMES)}")
     if BASELINE and not os.access(BASELINE, os.X_OK):
         parser.error(f"--baseline {BASELINE} is not an executable")
     for path in (STATUSCHECK, SERVER):
@@ -1060,7 +1091,8 @@ def bench(args, workdir):
         for s in chosen:
             server = servers[s.server]
             lists = Lists(s, server, workdir)
-            cls = clients(s, server, lists, peers, args.smoke)
+            cls = [c for c in clients(s, server, lists, peers, args.smoke)
+                   if not args.peers or peer_name(c.name) in args.peers or peer_name(c.name) not in PEER_NAMES]
             results = {c.name: [] for c in cls}
             notes.extend(f"{s.key} {name}: left out, {why}" for name, why in dict(s.without).items()
                          if peers.get(name))

@@ -132,6 +132,19 @@ class Checks(unittest.TestCase):
         self.assertFalse(harness.distribution_ok(lists, 1000, {200: 500, 404: 300, 502: 200}))
 
 
+class Pairs(unittest.TestCase):
+    def test_ratios_are_per_round_for_the_rounds_both_ran(self):
+        self.assertEqual(harness.paired_ratios([4.0, 3.0, 5.0], [5.0, 6.0]), [0.8, 0.5])
+        self.assertEqual(harness.paired_ratios([4.0], [0.0]), [])
+
+    def test_peer_names_cover_every_peer_client(self):
+        s = scenario(n=10, hosts=5, scheme="https")
+        with tempfile.TemporaryDirectory() as workdir:
+            lists = harness.Lists(s, FakeServer(), workdir)
+            names = [c.name for c in harness.clients(s, FakeServer(), lists, {"oha": "oha", "lychee": "lychee"})]
+        self.assertEqual({harness.peer_name(n) for n in names} - {"statuscheck"}, set(harness.PEER_NAMES))
+
+
 class NginxServer(unittest.TestCase):
     """The nginx the harness configures answers every code of the lists,
     over HTTP and over HTTPS with the CA it made, for the bench names."""
