@@ -719,6 +719,17 @@ def paired_ratios(ours, theirs):
     return [a / b for a, b in zip(ours, theirs) if b]
 
 
+def same_rounds(ours, peer):
+    """Both rows over the rounds both ran: statuscheck runs every round, a
+    peer may sit out the last ones (its allowance spent), and a ratio of
+    medians over different rounds would compare different stretches of the
+    machine's drift."""
+    rounds = min(len(ours.runs), len(peer.runs))
+    if rounds == len(ours.runs) == len(peer.runs):
+        return ours, peer
+    return Row(ours.scenario, ours.client, ours.runs[:rounds]), Row(peer.scenario, peer.client, peer.runs[:rounds])
+
+
 class Row:
     def __init__(self, scenario, client, runs):
         self.scenario = scenario
@@ -854,7 +865,9 @@ def ratio_table(rows):
                 line.append("-")
                 continue
             mark = "" if peer.correct_min == peer.scenario.n and "OFF" not in peer.correct_note else "!"
-            line.append(f"{sc.wall / peer.wall:.2f} {sc.cpu / peer.cpu:.2f} {sc.rss_kb / peer.rss_kb:.2f}{mark}")
+            ours, theirs = same_rounds(sc, peer)
+            line.append(f"{ours.wall / theirs.wall:.2f} {ours.cpu / theirs.cpu:.2f} "
+                        f"{ours.rss_kb / theirs.rss_kb:.2f}{mark}")
         lines.append(line)
     widths = [max(len(c[i]) for c in lines) for i in range(len(head))]
     text = ["statuscheck, and statuscheck/peer (wall, CPU per check, peak RSS; below 1: statuscheck better)"]
@@ -884,7 +897,8 @@ def issue14_targets(rows):
         scheme = sc.scenario.scheme.upper()
         oha, lychee = find(rows, key, "oha"), find(rows, key, "lychee")
         if oha and oha.cpu:
-            ratio = sc.cpu / oha.cpu
+            ours, theirs = same_rounds(sc, oha)
+            ratio = ours.cpu / theirs.cpu
             right = sc.correct_min == sc.scenario.n and "OFF" not in oha.correct_note
             out.append(f"{key}: {scheme} client CPU per check {ratio:.2f}x oha's (target <= 0.8x, every answer "
                        f"right): {verdict(ratio <= 0.8 and right)}")
@@ -893,7 +907,8 @@ def issue14_targets(rows):
                 out.append(f"{key}: the same, round by round: {' '.join(f'{x:.2f}' for x in rounds)} "
                            f"(median {median(rounds):.2f}; the ratio above is of the medians)")
         if lychee and lychee.wall:
-            ratio = lychee.wall / sc.wall  # same N: the ratio of checks/s
+            ours, theirs = same_rounds(sc, lychee)
+            ratio = theirs.wall / ours.wall  # same N: the ratio of checks/s
             right = sc.correct_min == sc.scenario.n and lychee.correct_min == lychee.scenario.n
             out.append(f"{key}: {scheme} checks/s {ratio:.2f}x lychee's (target >= 2x, every answer right): "
                        f"{verdict(ratio >= 2 and right)}")

@@ -137,6 +137,29 @@ class Pairs(unittest.TestCase):
         self.assertEqual(harness.paired_ratios([4.0, 3.0, 5.0], [5.0, 6.0]), [0.8, 0.5])
         self.assertEqual(harness.paired_ratios([4.0], [0.0]), [])
 
+    def test_ratios_of_medians_use_the_rounds_both_ran(self):
+        s = scenario()
+
+        def row(cpus):
+            runs = []
+            for cpu in cpus:
+                r = Run()
+                r.wall, r.cpu, r.rss_kb, r.server_cpu, r.other_cpu = 1.0, cpu, 1000, 0.5, 0.0
+                r.correct, r.correct_note, r.errors = s.n, "", []
+                r.killed = r.addr_not_avail = False
+                r.listen_overflows = 0
+                runs.append(r)
+            return harness.Row(s, harness.Client("x", lambda _: []), runs)
+
+        peer = row([5.0, 5.0, 5.0])
+        ours = row([4.0, 4.0, 1.0, 1.0, 1.0])  # all five: median 1.0; the three both ran: 4.0
+        self.assertEqual(ours.cpu, 1.0)
+        trimmed, same = harness.same_rounds(ours, peer)
+        self.assertEqual((len(trimmed.runs), trimmed.cpu), (3, 4.0))
+        self.assertEqual(len(same.runs), 3)
+        both = row([4.0, 4.0, 1.0])
+        self.assertIs(harness.same_rounds(both, peer)[0], both)
+
     def test_peer_names_cover_every_peer_client(self):
         s = scenario(n=10, hosts=5, scheme="https")
         with tempfile.TemporaryDirectory() as workdir:
