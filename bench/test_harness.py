@@ -160,6 +160,26 @@ class Pairs(unittest.TestCase):
         both = row([4.0, 4.0, 1.0])
         self.assertIs(harness.same_rounds(both, peer)[0], both)
 
+    def test_statuscheck_and_oha_trade_places_every_other_round(self):
+        s = scenario(n=10, hosts=5, scheme="https")
+        with tempfile.TemporaryDirectory() as workdir:
+            lists = harness.Lists(s, FakeServer(), workdir)
+            cls = harness.clients(s, FakeServer(), lists, {"oha": "oha", "lychee": "lychee"})
+        cls.insert(1, harness.Client("baseline", lambda _: []))
+        order = [[c.name for c in harness.round_order(cls, r)] for r in range(4)]
+        first = order[0]
+        self.assertEqual(first[:3], ["statuscheck", "baseline", "oha"])
+        self.assertEqual(order[1][:3], ["oha", "baseline", "statuscheck"])
+        self.assertEqual(order[2], first)
+        self.assertEqual(order[3], order[1])
+        for names in order:
+            self.assertEqual(sorted(names), sorted(c.name for c in cls), "every client, once a round")
+            self.assertEqual(names[3:], first[3:], "the other peers keep their order, after the pair")
+        # The last peer of a round is the one before the pair's first run, in both orders.
+        self.assertEqual(first[-1], order[1][-1])
+        without_oha = [c for c in cls if c.name != "oha"]
+        self.assertEqual(harness.round_order(without_oha, 1), without_oha)
+
     def test_peer_names_cover_every_peer_client(self):
         s = scenario(n=10, hosts=5, scheme="https")
         with tempfile.TemporaryDirectory() as workdir:
