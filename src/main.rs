@@ -48,8 +48,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     // anything is checked.
     let inputs = input::open(&config.checks, &config.files, config.options.profile())?;
     let config: Arc<Config> = Arc::from(config);
-    let plan = Plan::new(config.clone())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let (runtime, spill) = runtimes()?;
+    let plan = Plan::new(config.clone(), spill)?;
     // Stdout is written by a thread of its own, so that a reader that does
     // not read cannot keep the runner from seeing a signal.
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
@@ -81,6 +81,25 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         _ => report.finish(started.elapsed(), interrupted, config.summary_json),
     }
     Ok(code)
+}
+
+/// The runtime that runs the runner, the report and, while it keeps up,
+/// every check: one thread, so that a check hands nothing between threads.
+/// And one more single-threaded runtime per further core, on a thread of its
+/// own, for checks to spill over to when that one is busy (`engine::spill`).
+fn runtimes() -> io::Result<(tokio::runtime::Runtime, Vec<tokio::runtime::Handle>)> {
+    let home = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut spill = Vec::new();
+    for _ in 1..cores {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        spill.push(runtime.handle().clone());
+        // Runs its tasks until the process ends.
+        std::thread::Builder::new()
+            .name("checks".into())
+            .spawn(move || runtime.block_on(std::future::pending::<()>()))?;
+    }
+    Ok((home, spill))
 }
 
 /// The documented exit status: 0 nothing down, 1 something down (or

@@ -51,7 +51,8 @@ pub struct Plan {
 impl Plan {
     /// Setup that can fail ends the program here, before any check: a bad
     /// `--cacert` or `--resume` file.
-    pub fn new(config: Arc<Config>) -> anyhow::Result<Plan> {
+    /// `spill`: the runtimes checks may spill over to ([`Runner::spill_to`]).
+    pub fn new(config: Arc<Config>, spill: Vec<tokio::runtime::Handle>) -> anyhow::Result<Plan> {
         let answered = config.resume.as_deref().map(Answered::load).transpose()?.map(Arc::new);
         let checker = Checker::new(config.options.clone()).map_err(super::flags::setup_error)?;
         let saved = alert::prepare(&config.alerts)?;
@@ -68,7 +69,7 @@ impl Plan {
             report::message("--insecure: TLS certificates are not verified");
         }
         let limits = fit_descriptors(config.limits);
-        Ok(Plan { config, runner: Runner::new(checker, limits), answered, saved })
+        Ok(Plan { config, runner: Runner::new(checker, limits).spill_to(spill), answered, saved })
     }
 }
 
@@ -95,26 +96,16 @@ const GRACE: Duration = Duration::from_secs(1);
 /// All rounds: one, or with `--watch` one per interval until interrupted,
 /// each reading the inputs afresh. `inputs` are the first round's, opened
 /// before anything was checked. Ends when the last result is written, and
-/// gives the report back for its summary.
-///
-/// They run on a task, not in the caller's `block_on`: that thread is not
-/// one of the runtime's workers, so every result would wake it (a futex
-/// wake and a context switch per check, 1 of 3 per check in a profile
-/// against nginx). A task woken by a worker runs on that worker instead.
+/// gives the report back for its summary. Meant for the single-threaded
+/// runtime the checks start on (`main`), so a result reaches the report
+/// without waking another thread.
 pub async fn rounds(
     plan: Plan,
     inputs: Vec<Input>,
     mut report: Report<Output>,
 ) -> (anyhow::Result<Ending>, Report<Output>) {
-    let task = tokio::spawn(async move {
-        let ending = rounds_here(&plan, inputs, &mut report).await;
-        (ending, report)
-    });
-    match task.await {
-        Ok(done) => done,
-        // Only a panic: nothing cancels the task while this awaits it.
-        Err(error) => std::panic::resume_unwind(error.into_panic()),
-    }
+    let ending = rounds_here(&plan, inputs, &mut report).await;
+    (ending, report)
 }
 
 async fn rounds_here(plan: &Plan, inputs: Vec<Input>, report: &mut Report<Output>) -> anyhow::Result<Ending> {

@@ -28,6 +28,7 @@ use tokio::task::{JoinError, JoinSet};
 
 use super::attempt::{check_one, Tries};
 use super::schedule::{Admit, Scheduler};
+use super::spill::Spill;
 use super::{Checker, Target};
 use crate::result::Checked;
 use crate::wire::sync::lock;
@@ -162,13 +163,24 @@ pub struct Runner {
     checker: Arc<Checker>,
     tries: Arc<Tries>,
     limits: Limits,
+    spill_to: Vec<tokio::runtime::Handle>,
 }
 
 impl Runner {
     /// A runner checking with `checker` under `limits`.
     pub fn new(checker: Checker, limits: Limits) -> Runner {
         let tries = Arc::new(Tries::new(limits.retries, limits.retry_after_max, limits.rate));
-        Runner { checker: Arc::new(checker), tries, limits }
+        Runner { checker: Arc::new(checker), tries, limits, spill_to: Vec::new() }
+    }
+
+    /// Lets checks start on `runtimes` while the runtime the runner runs on
+    /// (a single-threaded one) is busy for most of the time: a run that one
+    /// thread keeps up with stays on it, one that needs more cores gets them
+    /// (see `engine::spill`). Without this, every check starts on the
+    /// runner's own runtime.
+    pub fn spill_to(mut self, runtimes: Vec<tokio::runtime::Handle>) -> Self {
+        self.spill_to = runtimes;
+        self
     }
 
     /// The engine, to check one URL or start a new round.
@@ -193,6 +205,7 @@ impl Runner {
             ahead: VecDeque::new(),
             looked: 0,
             lookups: JoinSet::new(),
+            spill: Spill::new(self.spill_to.clone()),
             state: state.clone(),
         };
         tokio::spawn(loop_.run(targets, results, stopped));
@@ -332,6 +345,8 @@ struct Loop<T: Target> {
     looked: usize,
     /// The lookups run ahead (at most [`Limits::ahead`] in flight).
     lookups: JoinSet<()>,
+    /// Which runtime each check and lookup ahead starts on.
+    spill: Spill,
     state: Arc<State>,
 }
 
@@ -474,15 +489,22 @@ impl<T: Target> Loop<T> {
             self.looked += 1;
             let Ok(url) = target.url() else { continue };
             if let Some(lookup) = self.checker.resolve_ahead(url) {
-                self.lookups.spawn(lookup);
+                match self.spill.pick() {
+                    Some(runtime) => self.lookups.spawn_on(lookup, runtime),
+                    None => self.lookups.spawn(lookup),
+                };
             }
         }
     }
 
-    fn start(&self, tasks: &mut JoinSet<(u64, Checked<T>)>, index: u64, target: T) {
+    fn start(&mut self, tasks: &mut JoinSet<(u64, Checked<T>)>, index: u64, target: T) {
         // Boxed: the check future is large, and a pointer is cheaper to move into the task.
         let check = Box::pin(check_one(self.checker.clone(), self.tries.clone(), target));
-        tasks.spawn(async move { (index, check.await) });
+        let task = async move { (index, check.await) };
+        match self.spill.pick() {
+            Some(runtime) => tasks.spawn_on(task, runtime),
+            None => tasks.spawn(task),
+        };
     }
 
     /// Moves released results into the channel while it has room.
