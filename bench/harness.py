@@ -717,10 +717,10 @@ def round_order(clients, round_no):
     and trade places every other round: each then follows the last peer of
     the round before (lychee), and each follows the baseline, equally often.
     What one run leaves behind weighs on the next: against nginx, oha's CPU
-    per check was 6 % lower right after lychee and 19 % higher right after
-    an nginx reload than right after statuscheck, while statuscheck's moved
-    by under 3 % (bench/RESULTS.md, "What runs before oha"); with oha always
-    right after lychee, the old order favoured it."""
+    per check was 6 % lower right after lychee and 11 % higher right after
+    an nginx reload than right after statuscheck's or its own run, while
+    statuscheck's moved by under 3 % (bench/RESULTS.md, "What runs before
+    oha"); with oha always right after lychee, the old order favoured it."""
     oha = [c for c in clients if peer_name(c.name) == "oha"]
     ours = [c for c in clients if peer_name(c.name) not in PEER_NAMES]
     rest = [c for c in clients if c not in oha and c not in ours]

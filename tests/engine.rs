@@ -3,8 +3,11 @@
 //! on tokio's paused clock, so both sides' sleeps and the engine's deadlines
 //! advance together and a 10 s timeout costs no real time.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use statuscheck::{CheckError, Checked, Checker, ErrorKind, Limits, Options, Phase, Pin, Runner, Target};
@@ -356,4 +359,67 @@ async fn dropping_the_results_cancels_the_checks() {
     let started = Instant::now();
     hung_up.recv().await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(1), "the check was cancelled, not timed out");
+}
+
+/// A URL that notes the threads it is asked for its URL on: the runner asks
+/// in its own task, and each check asks first thing in its task.
+struct Traced {
+    url: Url,
+    threads: Arc<Mutex<HashSet<ThreadId>>>,
+}
+
+impl Target for Traced {
+    type Parked = Traced;
+    fn url(&self) -> Result<&Url, &str> {
+        self.threads.lock().unwrap().insert(std::thread::current().id());
+        Ok(&self.url)
+    }
+    fn park(self) -> Traced {
+        self
+    }
+    fn unpark(parked: Traced) -> Traced {
+        parked
+    }
+}
+
+/// With the runner's runtime kept busy (a task that never lets it rest),
+/// checks spill to the runtime given to `spill_to`, on a thread of its own,
+/// and every result still comes back, right.
+#[test]
+fn checks_spill_to_another_runtime_when_home_is_busy() {
+    let runtime = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (home, other) = (runtime(), runtime());
+    let spill = vec![other.handle().clone()];
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let driver = std::thread::spawn(move || other.block_on(stopped));
+    let threads = Arc::default();
+    let checked = home.block_on(async {
+        let server = ok_server().await;
+        let busy = tokio::spawn(async {
+            loop {
+                let slice = std::time::Instant::now();
+                while slice.elapsed() < Duration::from_millis(2) {
+                    std::hint::spin_loop();
+                }
+                tokio::task::yield_now().await;
+            }
+        });
+        let runner = Runner::new(checker(Options::default()), Limits::default().concurrency(20)).spill_to(spill);
+        let targets: Vec<Traced> =
+            (0..200).map(|i| Traced { url: url(server, &format!("/{i}")), threads: Arc::clone(&threads) }).collect();
+        let mut results = runner.check_all(targets);
+        let mut codes = Vec::new();
+        while let Some(checked) = results.next().await {
+            codes.push(checked.outcome.map(|r| r.code).map_err(|e| e.to_string()));
+        }
+        busy.abort();
+        codes
+    });
+    let other_thread = driver.thread().id();
+    let _ = stop.send(());
+    driver.join().unwrap().unwrap();
+    assert_eq!(checked.len(), 200);
+    assert!(checked.iter().all(|code| code == &Ok(200)), "{checked:?}");
+    let threads = threads.lock().unwrap();
+    assert!(threads.contains(&other_thread), "no check ran on the other runtime: {threads:?}");
 }
