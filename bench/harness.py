@@ -719,7 +719,7 @@ def round_order(clients, round_no):
     What one run leaves behind weighs on the next: against nginx, oha's CPU
     per check was 6 % lower right after lychee and 11 % higher right after
     an nginx reload than right after statuscheck's or its own run, while
-    statuscheck's moved by under 3 % (bench/RESULTS.md, "What runs before
+    statuscheck's moved by about 3 % (bench/RESULTS.md, "What runs before
     oha"); with oha always right after lychee, the old order favoured it."""
     oha = [c for c in clients if peer_name(c.name) == "oha"]
     ours = [c for c in clients if peer_name(c.name) not in PEER_NAMES]
