@@ -489,10 +489,7 @@ impl<T: Target> Loop<T> {
             self.looked += 1;
             let Ok(url) = target.url() else { continue };
             if let Some(lookup) = self.checker.resolve_ahead(url) {
-                match self.spill.pick() {
-                    Some(runtime) => self.lookups.spawn_on(lookup, runtime),
-                    None => self.lookups.spawn(lookup),
-                };
+                self.spill.spawn(&mut self.lookups, lookup);
             }
         }
     }
@@ -500,11 +497,7 @@ impl<T: Target> Loop<T> {
     fn start(&mut self, tasks: &mut JoinSet<(u64, Checked<T>)>, index: u64, target: T) {
         // Boxed: the check future is large, and a pointer is cheaper to move into the task.
         let check = Box::pin(check_one(self.checker.clone(), self.tries.clone(), target));
-        let task = async move { (index, check.await) };
-        match self.spill.pick() {
-            Some(runtime) => tasks.spawn_on(task, runtime),
-            None => tasks.spawn(task),
-        };
+        self.spill.spawn(tasks, async move { (index, check.await) });
     }
 
     /// Moves released results into the channel while it has room.

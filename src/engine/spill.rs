@@ -15,9 +15,11 @@
 //! hand-over to its thread and back; a run that home keeps up with pays
 //! none, one that needs more cores gets them.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
+use tokio::task::JoinSet;
 
 /// How often home's load is looked at.
 const WINDOW: Duration = Duration::from_millis(20);
@@ -46,10 +48,22 @@ impl Spill {
         Spill { home, others, next: 0, since: Instant::now(), busy_then, spilling: false }
     }
 
-    /// The runtime the next check starts on: `None` for home.
-    pub fn pick(&mut self) -> Option<&Handle> {
+    /// Spawns `task` into `set`, on the runtime its turn falls to.
+    pub fn spawn<T: Send + 'static>(&mut self, set: &mut JoinSet<T>, task: impl Future<Output = T> + Send + 'static) {
+        match self.pick() {
+            Some(runtime) => set.spawn_on(task, runtime),
+            None => set.spawn(task),
+        };
+    }
+
+    /// The runtime the next task starts on: `None` for home. Without others,
+    /// nothing to look at: no clock read on a check's way in.
+    fn pick(&mut self) -> Option<&Handle> {
+        if self.others.is_empty() {
+            return None;
+        }
         let now = Instant::now();
-        if !self.others.is_empty() && now.saturating_duration_since(self.since) >= WINDOW {
+        if now.saturating_duration_since(self.since) >= WINDOW {
             let busy_now = busy(&self.home);
             self.look(now, busy_now);
         }
